@@ -1,1 +1,17 @@
-//! placeholder
+//! Kuaidi's exchange formats: the native JSON record, NDJSON streams of records, and CSV files of events or waybills.
+//!
+//! Decoding goes through `serde_json::Value` rather than a derived `Deserialize`, so that every error names the field
+//! and the value (`sender.division`: `32050`), which is what a carrier fixing a batch needs.
+//! Encoding goes through the wire structs in [`wire`], which also describe the format in the OpenAPI document.
+//! Nothing here does IO beyond the `Read` it is handed.
+
+mod csv_file;
+mod decode;
+mod encode;
+mod ndjson;
+pub mod wire;
+
+pub use csv_file::{read_csv, CsvKind};
+pub use decode::{decode_record, decode_value, parse_time, DecodeError};
+pub use encode::{encode_carrier, encode_event, encode_facility, encode_record, encode_waybill};
+pub use ndjson::{read_ndjson, Line};

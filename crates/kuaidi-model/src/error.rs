@@ -18,7 +18,7 @@ impl InvalidValue {
     }
 
     /// Attaches the field name, turning this into a [`ValidationError`].
-    pub fn at(self, field: &'static str) -> ValidationError {
+    pub fn at(self, field: impl Into<String>) -> ValidationError {
         ValidationError::Invalid { field: field.into(), value: self.value, reason: self.reason }
     }
 }
