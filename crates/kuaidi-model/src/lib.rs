@@ -4,6 +4,7 @@
 //! The clock is a parameter (`now`) wherever a rule depends on it.
 //! Wire formats live in `kuaidi-formats`, storage rows in `kuaidi-store`.
 
+pub mod access;
 mod carrier;
 mod division;
 mod error;
@@ -14,6 +15,7 @@ mod trace;
 mod validate;
 mod waybill;
 
+pub use access::Role;
 pub use carrier::{Carrier, CarrierCode};
 pub use division::{divisions, AdminCode, Division, DivisionLevel, DivisionTable};
 pub use error::{InvalidValue, ValidationError};

@@ -1,0 +1,266 @@
+//! The embedded backend: one SQLite database file in WAL mode, one writer connection and a pool of readers.
+//!
+//! Durability: every `ingest` is one transaction. With `synchronous=NORMAL` (the default) a committed transaction is
+//! in the WAL file before `ingest` returns, so it survives `kill -9` of the process; with `synchronous=FULL` it is also
+//! fsynced, so it survives a power cut. Writers are serialised by a mutex (SQLite allows one writer at a time anyway);
+//! readers run concurrently on their own connections and never block the writer.
+
+mod rows;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use kuaidi_model::{Carrier, CarrierCode, Facility, Record, ScanEvent, Waybill, WaybillNo};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use crate::seal::PiiKey;
+use crate::{ApiKey, AuditEntry, Counts, ErrorKind, Handler, NewApiKey, Outcome, Store, StoreError};
+
+/// The schema migrations, in order; the database's `user_version` is the number applied.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
+
+/// How hard SQLite works to make a commit durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// Survives a crash of the process (`kill -9`), not a power cut. SQLite's recommended setting for WAL.
+    #[default]
+    Normal,
+    /// Also survives a power cut: every commit is fsynced.
+    Full,
+}
+
+/// How to open the embedded store.
+#[derive(Debug, Clone)]
+pub struct SqliteConfig {
+    /// The database file; created with its schema when absent.
+    pub path: PathBuf,
+    /// The key that seals personal data.
+    pub pii_key: PiiKey,
+    /// Commit durability.
+    pub synchronous: Synchronous,
+    /// Page cache per connection, in MiB.
+    pub cache_mib: u32,
+}
+
+impl SqliteConfig {
+    /// Defaults for a database at `path`.
+    pub fn new(path: impl Into<PathBuf>, pii_key: PiiKey) -> SqliteConfig {
+        SqliteConfig { path: path.into(), pii_key, synchronous: Synchronous::Normal, cache_mib: 64 }
+    }
+}
+
+/// The embedded store.
+pub struct SqliteStore {
+    /// The one connection that writes; the mutex makes writers take turns instead of failing with `SQLITE_BUSY`.
+    writer: Mutex<Connection>,
+    /// Idle read connections; a reader takes one, or opens a new one when none is idle.
+    readers: Mutex<Vec<Connection>>,
+    config: SqliteConfig,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.config.path).finish()
+    }
+}
+
+pub(crate) fn sql_error(context: &str, err: rusqlite::Error) -> StoreError {
+    let kind = match &err {
+        rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => ErrorKind::Unavailable,
+            rusqlite::ErrorCode::CannotOpen => ErrorKind::Unavailable,
+            rusqlite::ErrorCode::ConstraintViolation => ErrorKind::Conflict,
+            _ => ErrorKind::Other,
+        },
+        rusqlite::Error::QueryReturnedNoRows => ErrorKind::NotFound,
+        _ => ErrorKind::Other,
+    };
+    StoreError::with_source(kind, format!("while {context}: {err}"), err)
+}
+
+impl SqliteStore {
+    /// Opens (creating when absent) the database and brings its schema up to date.
+    pub fn open(config: SqliteConfig) -> Result<SqliteStore, StoreError> {
+        if let Some(parent) = config.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|err| {
+                StoreError::with_source(
+                    ErrorKind::Unavailable,
+                    format!("cannot create the data directory `{}`", parent.display()),
+                    err,
+                )
+            })?;
+        }
+        let mut writer = open_connection(&config.path, &config)?;
+        migrate(&mut writer)?;
+        Ok(SqliteStore { writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), config })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.config.path
+    }
+
+    fn write<T>(&self, work: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        // A panic while holding the lock cannot leave a half-done transaction behind (rusqlite rolls back on drop),
+        // so a poisoned lock is safe to reuse.
+        let mut conn = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        work(&mut conn)
+    }
+
+    fn read<T>(&self, work: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let idle = self.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open_connection(&self.config.path, &self.config)?,
+        };
+        let res = work(&conn);
+        self.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(conn);
+        res
+    }
+}
+
+fn open_connection(path: &Path, config: &SqliteConfig) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|err| {
+        StoreError::with_source(ErrorKind::Unavailable, format!("cannot open the database `{}`", path.display()), err)
+    })?;
+    let synchronous = match config.synchronous {
+        Synchronous::Normal => "NORMAL",
+        Synchronous::Full => "FULL",
+    };
+    let pragmas = format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA busy_timeout = 10000; \
+         PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;",
+        u64::from(config.cache_mib) * 1024
+    );
+    conn.execute_batch(&pragmas).map_err(|err| sql_error("setting up the connection", err))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 =
+        conn.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(|err| sql_error("reading the schema version", err))?;
+    let latest = MIGRATIONS.len() as i64;
+    if version > latest {
+        return Err(StoreError::new(
+            ErrorKind::SchemaVersion,
+            format!("the database is at schema version {version}, newer than this kuaidi knows ({latest}); upgrade kuaidi"),
+        ));
+    }
+    for (idx, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(|err| sql_error("starting a migration", err))?;
+        tx.execute_batch(sql).map_err(|err| sql_error(&format!("applying migration {}", idx + 1), err))?;
+        tx.pragma_update(None, "user_version", idx as i64 + 1)
+            .map_err(|err| sql_error("recording the schema version", err))?;
+        tx.commit().map_err(|err| sql_error("committing a migration", err))?;
+        tracing::info!(version = idx + 1, "applied migration");
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn ingest(&self, records: &[Record]) -> Result<Vec<Outcome>, StoreError> {
+        let key = &self.config.pii_key;
+        self.write(|conn| {
+            let tx = conn.transaction().map_err(|err| sql_error("starting an ingest transaction", err))?;
+            let received_ms = Utc::now().timestamp_millis();
+            let mut outcomes = Vec::with_capacity(records.len());
+            for record in records {
+                let outcome = match record {
+                    Record::Carrier(carrier) => rows::put_carrier(&tx, carrier)?,
+                    Record::Facility(facility) => rows::put_facility(&tx, facility)?,
+                    Record::Waybill(waybill) => rows::put_waybill(&tx, key, waybill, received_ms)?,
+                    Record::Event(event) => rows::put_event(&tx, event, received_ms)?,
+                };
+                outcomes.push(outcome);
+            }
+            tx.commit().map_err(|err| sql_error("committing an ingest transaction", err))?;
+            Ok(outcomes)
+        })
+    }
+
+    fn carriers(&self) -> Result<Vec<Carrier>, StoreError> {
+        self.read(rows::carriers)
+    }
+
+    fn facilities(&self) -> Result<Vec<Facility>, StoreError> {
+        self.read(rows::facilities)
+    }
+
+    fn waybill(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Option<Waybill>, StoreError> {
+        self.read(|conn| rows::waybill(conn, &self.config.pii_key, carrier, waybill_no))
+    }
+
+    fn carriers_of(&self, waybill_no: &WaybillNo) -> Result<Vec<CarrierCode>, StoreError> {
+        self.read(|conn| rows::carriers_of(conn, waybill_no))
+    }
+
+    fn events_of(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Vec<ScanEvent>, StoreError> {
+        self.read(|conn| rows::events_of(conn, carrier, waybill_no))
+    }
+
+    fn handled_by(
+        &self,
+        handler: &Handler,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ScanEvent>, StoreError> {
+        self.read(|conn| rows::handled_by(conn, handler, from, to, limit))
+    }
+
+    fn create_key(&self, key: &NewApiKey) -> Result<(), StoreError> {
+        self.write(|conn| rows::create_key(conn, key))
+    }
+
+    fn key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiKey>, StoreError> {
+        self.read(|conn| rows::key_by_hash(conn, hash))
+    }
+
+    fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.read(rows::keys)
+    }
+
+    fn revoke_key(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(|conn| {
+            let n_changed = conn
+                .execute(
+                    "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
+                    params![id, at.timestamp_millis()],
+                )
+                .map_err(|err| sql_error("revoking a key", err))?;
+            if n_changed == 0 {
+                let exists = conn
+                    .query_row("SELECT 1 FROM api_keys WHERE id = ?1", [id], |_| Ok(()))
+                    .optional()
+                    .map_err(|err| sql_error("looking up a key", err))?
+                    .is_some();
+                if !exists {
+                    return Err(StoreError::new(ErrorKind::NotFound, format!("no API key has the id `{id}`")));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.write(|conn| {
+            conn.execute(
+                "INSERT INTO audit_log (at_ms, key_id, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![entry.at.timestamp_millis(), entry.key_id, entry.action, entry.subject, entry.detail],
+            )
+            .map_err(|err| sql_error("writing the audit log", err))?;
+            Ok(())
+        })
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(|conn| rows::audit_log(conn, limit))
+    }
+
+    fn counts(&self) -> Result<Counts, StoreError> {
+        self.read(rows::counts)
+    }
+}

@@ -1,0 +1,467 @@
+//! SQLite rows: writing records as rows and reading rows back as records.
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use kuaidi_model::{
+    Address, AdminCode, Carrier, CarrierCode, Contents, EventId, EventKind, Facility, FacilityCode, FacilityKind,
+    GeoPoint, IdType, Party, Phone, RealName, Role, ScanEvent, Signer, Waybill, WaybillNo,
+};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+
+use super::sql_error;
+use crate::seal::PiiKey;
+use crate::{ApiKey, AuditEntry, Counts, ErrorKind, Handler, NewApiKey, Outcome, StoreError};
+
+fn corrupt(what: &str, value: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("stored {what} `{value}` is not valid").into(),
+    )
+}
+
+fn parse<T, E>(what: &str, text: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> rusqlite::Result<T> {
+    parse(text).map_err(|_| corrupt(what, text))
+}
+
+fn time_from(ms: i64, offset_s: i32) -> rusqlite::Result<DateTime<FixedOffset>> {
+    let offset = FixedOffset::east_opt(offset_s).ok_or_else(|| corrupt("UTC offset", offset_s))?;
+    let utc = Utc.timestamp_millis_opt(ms).single().ok_or_else(|| corrupt("time", ms))?;
+    Ok(utc.with_timezone(&offset))
+}
+
+fn utc_from(ms: i64) -> rusqlite::Result<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms).single().ok_or_else(|| corrupt("time", ms))
+}
+
+fn division(code: i64) -> rusqlite::Result<AdminCode> {
+    u32::try_from(code).ok().and_then(|code| AdminCode::from_u32(code).ok()).ok_or_else(|| corrupt("division", code))
+}
+
+pub(super) fn put_carrier(conn: &Connection, carrier: &Carrier) -> Result<Outcome, StoreError> {
+    let existing: Option<String> = conn
+        .prepare_cached("SELECT name FROM carriers WHERE code = ?1")
+        .and_then(|mut stmt| stmt.query_row([carrier.code.as_str()], |row| row.get(0)).optional())
+        .map_err(|err| sql_error("reading a carrier", err))?;
+    if existing.as_deref() == Some(carrier.name.as_str()) {
+        return Ok(Outcome::Duplicate);
+    }
+    conn.prepare_cached("INSERT INTO carriers (code, name) VALUES (?1, ?2) ON CONFLICT (code) DO UPDATE SET name = ?2")
+        .and_then(|mut stmt| stmt.execute(params![carrier.code.as_str(), carrier.name]))
+        .map_err(|err| sql_error("writing a carrier", err))?;
+    Ok(if existing.is_some() { Outcome::Updated } else { Outcome::Accepted })
+}
+
+const FACILITY_COLUMNS: &str = "code, kind, carrier, division, longitude, latitude, name";
+
+fn facility_row(row: &Row<'_>) -> rusqlite::Result<Facility> {
+    let code: String = row.get(0)?;
+    let kind: String = row.get(1)?;
+    let carrier: Option<String> = row.get(2)?;
+    let location = match (row.get::<_, Option<f64>>(4)?, row.get::<_, Option<f64>>(5)?) {
+        (Some(longitude), Some(latitude)) => Some(GeoPoint { longitude, latitude }),
+        _ => None,
+    };
+    Ok(Facility {
+        code: parse("facility code", &code, FacilityCode::parse)?,
+        kind: parse("facility kind", &kind, FacilityKind::parse)?,
+        carrier: carrier.map(|c| parse("carrier code", &c, CarrierCode::parse)).transpose()?,
+        division: division(row.get(3)?)?,
+        location,
+        name: row.get(6)?,
+    })
+}
+
+pub(super) fn put_facility(conn: &Connection, facility: &Facility) -> Result<Outcome, StoreError> {
+    let existing = conn
+        .prepare_cached(&format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE code = ?1"))
+        .and_then(|mut stmt| stmt.query_row([facility.code.as_str()], facility_row).optional())
+        .map_err(|err| sql_error("reading a facility", err))?;
+    if existing.as_ref() == Some(facility) {
+        return Ok(Outcome::Duplicate);
+    }
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO facilities ({FACILITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    ))
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            facility.code.as_str(),
+            facility.kind.as_str(),
+            facility.carrier.as_ref().map(CarrierCode::as_str),
+            facility.division.as_u32(),
+            facility.location.map(|p| p.longitude),
+            facility.location.map(|p| p.latitude),
+            facility.name,
+        ])
+    })
+    .map_err(|err| sql_error("writing a facility", err))?;
+    Ok(if existing.is_some() { Outcome::Updated } else { Outcome::Accepted })
+}
+
+pub(super) fn carriers(conn: &Connection) -> Result<Vec<Carrier>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT code, name FROM carriers ORDER BY code").map_err(|e| sql_error("listing carriers", e))?;
+    let rows = stmt
+        .query_map([], |row| {
+            let code: String = row.get(0)?;
+            Ok(Carrier { code: parse("carrier code", &code, CarrierCode::parse)?, name: row.get(1)? })
+        })
+        .and_then(Iterator::collect)
+        .map_err(|err| sql_error("listing carriers", err))?;
+    Ok(rows)
+}
+
+pub(super) fn facilities(conn: &Connection) -> Result<Vec<Facility>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {FACILITY_COLUMNS} FROM facilities ORDER BY code"))
+        .map_err(|err| sql_error("listing facilities", err))?;
+    let rows = stmt.query_map([], facility_row).and_then(Iterator::collect).map_err(|e| sql_error("listing facilities", e))?;
+    Ok(rows)
+}
+
+/// The personal data of a waybill, sealed as one blob.
+#[derive(Serialize, Deserialize)]
+struct Pii {
+    sender_name: String,
+    sender_phone: String,
+    sender_address: String,
+    receiver_name: String,
+    receiver_phone: String,
+    receiver_address: String,
+    id_number: Option<String>,
+}
+
+const WAYBILL_COLUMNS: &str = "carrier, waybill_no, product, electronic, created_ms, created_offset_s, sender_division, \
+     receiver_division, contents_category, contents_description, weight_grams, declared_value_fen, real_name_id_type, \
+     real_name_verified, pii";
+
+pub(super) fn put_waybill(
+    conn: &Connection,
+    key: &PiiKey,
+    waybill: &Waybill,
+    received_ms: i64,
+) -> Result<Outcome, StoreError> {
+    let pii = Pii {
+        sender_name: waybill.sender.name.clone(),
+        sender_phone: waybill.sender.phone.as_str().to_owned(),
+        sender_address: waybill.sender.address.detail.clone(),
+        receiver_name: waybill.receiver.name.clone(),
+        receiver_phone: waybill.receiver.phone.as_str().to_owned(),
+        receiver_address: waybill.receiver.address.detail.clone(),
+        id_number: waybill.real_name.as_ref().map(|r| r.id_number.clone()),
+    };
+    let plaintext =
+        serde_json::to_vec(&pii).map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding personal data", err))?;
+    let sealed = key.seal(&plaintext)?;
+    let n_inserted = conn
+        .prepare_cached(&format!(
+            "INSERT INTO waybills ({WAYBILL_COLUMNS}, received_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+             ON CONFLICT (waybill_no, carrier) DO NOTHING"
+        ))
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                waybill.carrier.as_str(),
+                waybill.waybill_no.as_str(),
+                waybill.product,
+                waybill.electronic,
+                waybill.created_at.timestamp_millis(),
+                waybill.created_at.offset().local_minus_utc(),
+                waybill.sender.address.division.as_u32(),
+                waybill.receiver.address.division.as_u32(),
+                waybill.contents.category,
+                waybill.contents.description,
+                waybill.contents.weight_grams,
+                i64::try_from(waybill.contents.declared_value_fen).unwrap_or(i64::MAX),
+                waybill.real_name.as_ref().map(|r| r.id_type.as_str()),
+                waybill.real_name.as_ref().map(|r| r.verified),
+                sealed,
+                received_ms,
+            ])
+        })
+        .map_err(|err| sql_error("writing a waybill", err))?;
+    if n_inserted == 1 {
+        return Ok(Outcome::Accepted);
+    }
+    // Same key: identical content is a re-send, anything else a conflict that keeps the stored waybill.
+    match self::waybill(conn, key, &waybill.carrier, &waybill.waybill_no)? {
+        Some(stored) if &stored == waybill => Ok(Outcome::Duplicate),
+        _ => Ok(Outcome::Conflict),
+    }
+}
+
+pub(super) fn waybill(
+    conn: &Connection,
+    key: &PiiKey,
+    carrier: &CarrierCode,
+    waybill_no: &WaybillNo,
+) -> Result<Option<Waybill>, StoreError> {
+    /// The plain columns of a waybill row; the personal data is still sealed.
+    struct Plain {
+        product: String,
+        electronic: bool,
+        created_at: DateTime<FixedOffset>,
+        sender_division: AdminCode,
+        receiver_division: AdminCode,
+        contents: Contents,
+        real_name: Option<(IdType, bool)>,
+        sealed: Vec<u8>,
+    }
+    let row = conn
+        .prepare_cached(&format!("SELECT {WAYBILL_COLUMNS} FROM waybills WHERE waybill_no = ?1 AND carrier = ?2"))
+        .and_then(|mut stmt| {
+            stmt.query_row([waybill_no.as_str(), carrier.as_str()], |row| {
+                let id_type: Option<String> = row.get(12)?;
+                let verified: Option<bool> = row.get(13)?;
+                let declared: i64 = row.get(11)?;
+                Ok(Plain {
+                    product: row.get(2)?,
+                    electronic: row.get(3)?,
+                    created_at: time_from(row.get(4)?, row.get(5)?)?,
+                    sender_division: division(row.get(6)?)?,
+                    receiver_division: division(row.get(7)?)?,
+                    contents: Contents {
+                        category: row.get(8)?,
+                        description: row.get(9)?,
+                        weight_grams: row.get(10)?,
+                        declared_value_fen: u64::try_from(declared).map_err(|_| corrupt("declared value", declared))?,
+                    },
+                    real_name: match (id_type, verified) {
+                        (Some(id_type), Some(verified)) => Some((parse("ID type", &id_type, IdType::parse)?, verified)),
+                        _ => None,
+                    },
+                    sealed: row.get(14)?,
+                })
+            })
+            .optional()
+        })
+        .map_err(|err| sql_error("reading a waybill", err))?;
+    let Some(plain) = row else { return Ok(None) };
+    let pii: Pii = serde_json::from_slice(&key.open(&plain.sealed)?)
+        .map_err(|err| StoreError::with_source(ErrorKind::Other, "decoding sealed personal data", err))?;
+    let phone = |text: &str| {
+        Phone::parse(text).map_err(|_| StoreError::new(ErrorKind::Other, "a sealed phone number is not valid"))
+    };
+    Ok(Some(Waybill {
+        carrier: carrier.clone(),
+        waybill_no: waybill_no.clone(),
+        product: plain.product,
+        electronic: plain.electronic,
+        sender: Party {
+            name: pii.sender_name,
+            phone: phone(&pii.sender_phone)?,
+            address: Address { division: plain.sender_division, detail: pii.sender_address },
+        },
+        receiver: Party {
+            name: pii.receiver_name,
+            phone: phone(&pii.receiver_phone)?,
+            address: Address { division: plain.receiver_division, detail: pii.receiver_address },
+        },
+        real_name: plain.real_name.map(|(id_type, verified)| RealName {
+            id_type,
+            id_number: pii.id_number.unwrap_or_default(),
+            verified,
+        }),
+        contents: plain.contents,
+        created_at: plain.created_at,
+    }))
+}
+
+pub(super) fn carriers_of(conn: &Connection, waybill_no: &WaybillNo) -> Result<Vec<CarrierCode>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT carrier FROM waybills WHERE waybill_no = ?1 \
+             UNION SELECT DISTINCT carrier FROM events WHERE waybill_no = ?1 ORDER BY 1",
+        )
+        .map_err(|err| sql_error("finding a waybill's carriers", err))?;
+    let rows = stmt
+        .query_map([waybill_no.as_str()], |row| {
+            let code: String = row.get(0)?;
+            parse("carrier code", &code, CarrierCode::parse)
+        })
+        .and_then(Iterator::collect)
+        .map_err(|err| sql_error("finding a waybill's carriers", err))?;
+    Ok(rows)
+}
+
+const EVENT_COLUMNS: &str = "carrier, event_id, waybill_no, kind, time_ms, offset_s, facility, operator, vehicle, \
+     next_facility, exception_code, signer";
+
+fn event_row(row: &Row<'_>) -> rusqlite::Result<ScanEvent> {
+    let text = |idx| -> rusqlite::Result<String> { row.get(idx) };
+    let next_facility: Option<String> = row.get(9)?;
+    let signer: Option<String> = row.get(11)?;
+    Ok(ScanEvent {
+        carrier: parse("carrier code", &text(0)?, CarrierCode::parse)?,
+        event_id: parse("event id", &text(1)?, EventId::parse)?,
+        waybill_no: parse("waybill number", &text(2)?, WaybillNo::parse)?,
+        kind: parse("event kind", &text(3)?, EventKind::parse)?,
+        time: time_from(row.get(4)?, row.get(5)?)?,
+        facility: parse("facility code", &text(6)?, FacilityCode::parse)?,
+        operator: row.get(7)?,
+        vehicle: row.get(8)?,
+        next_facility: next_facility.map(|code| parse("facility code", &code, FacilityCode::parse)).transpose()?,
+        exception_code: row.get(10)?,
+        signer: signer.map(|s| parse("signer", &s, Signer::parse)).transpose()?,
+    })
+}
+
+pub(super) fn put_event(conn: &Connection, event: &ScanEvent, received_ms: i64) -> Result<Outcome, StoreError> {
+    let n_inserted = conn
+        .prepare_cached(&format!(
+            "INSERT INTO events ({EVENT_COLUMNS}, received_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (carrier, event_id) DO NOTHING"
+        ))
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                event.carrier.as_str(),
+                event.event_id.as_str(),
+                event.waybill_no.as_str(),
+                event.kind.as_str(),
+                event.time.timestamp_millis(),
+                event.time.offset().local_minus_utc(),
+                event.facility.as_str(),
+                event.operator,
+                event.vehicle,
+                event.next_facility.as_ref().map(FacilityCode::as_str),
+                event.exception_code,
+                event.signer.map(Signer::as_str),
+                received_ms,
+            ])
+        })
+        .map_err(|err| sql_error("writing an event", err))?;
+    if n_inserted == 1 {
+        return Ok(Outcome::Accepted);
+    }
+    let stored = conn
+        .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE carrier = ?1 AND event_id = ?2"))
+        .and_then(|mut stmt| stmt.query_row([event.carrier.as_str(), event.event_id.as_str()], event_row))
+        .map_err(|err| sql_error("reading a stored event", err))?;
+    Ok(if &stored == event { Outcome::Duplicate } else { Outcome::Conflict })
+}
+
+pub(super) fn events_of(
+    conn: &Connection,
+    carrier: &CarrierCode,
+    waybill_no: &WaybillNo,
+) -> Result<Vec<ScanEvent>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE waybill_no = ?1 AND carrier = ?2 ORDER BY time_ms, seq"
+        ))
+        .map_err(|err| sql_error("reading a parcel's events", err))?;
+    let mut events: Vec<ScanEvent> = stmt
+        .query_map([waybill_no.as_str(), carrier.as_str()], event_row)
+        .and_then(Iterator::collect)
+        .map_err(|err| sql_error("reading a parcel's events", err))?;
+    kuaidi_model::order_events(&mut events);
+    Ok(events)
+}
+
+pub(super) fn handled_by(
+    conn: &Connection,
+    handler: &Handler,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<ScanEvent>, StoreError> {
+    let (column, id) = match handler {
+        Handler::Operator(id) => ("operator", id),
+        Handler::Vehicle(id) => ("vehicle", id),
+    };
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE {column} = ?1 AND time_ms >= ?2 AND time_ms < ?3 \
+             ORDER BY time_ms, seq LIMIT ?4"
+        ))
+        .map_err(|err| sql_error("reverse tracing", err))?;
+    let events = stmt
+        .query_map(
+            params![id, from.timestamp_millis(), to.timestamp_millis(), i64::try_from(limit).unwrap_or(i64::MAX)],
+            event_row,
+        )
+        .and_then(Iterator::collect)
+        .map_err(|err| sql_error("reverse tracing", err))?;
+    Ok(events)
+}
+
+pub(super) fn create_key(conn: &Connection, key: &NewApiKey) -> Result<(), StoreError> {
+    let (carrier, jurisdiction) = match &key.role {
+        Role::Admin => (None, None),
+        Role::Carrier { carrier } => (Some(carrier.to_string()), None),
+        Role::Regulator { jurisdiction } => {
+            (None, Some(jurisdiction.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")))
+        }
+    };
+    conn.execute(
+        "INSERT INTO api_keys (id, hash, role, carrier, jurisdiction, label, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![key.id, key.hash.as_slice(), key.role.name(), carrier, jurisdiction, key.label, key.created_at.timestamp_millis()],
+    )
+    .map_err(|err| sql_error("creating a key", err))?;
+    Ok(())
+}
+
+const KEY_COLUMNS: &str = "id, role, carrier, jurisdiction, label, created_ms, revoked_ms";
+
+fn key_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    let role: String = row.get(1)?;
+    let carrier: Option<String> = row.get(2)?;
+    let jurisdiction: Option<String> = row.get(3)?;
+    let codes: Vec<String> =
+        jurisdiction.as_deref().map(|j| j.split(',').map(str::to_owned).collect()).unwrap_or_default();
+    let revoked_ms: Option<i64> = row.get(6)?;
+    Ok(ApiKey {
+        id: row.get(0)?,
+        role: Role::from_parts(&role, carrier.as_deref(), &codes).map_err(|_| corrupt("role", &role))?,
+        label: row.get(4)?,
+        created_at: utc_from(row.get(5)?)?,
+        revoked_at: revoked_ms.map(utc_from).transpose()?,
+    })
+}
+
+pub(super) fn key_by_hash(conn: &Connection, hash: &[u8; 32]) -> Result<Option<ApiKey>, StoreError> {
+    conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = ?1 AND revoked_ms IS NULL"))
+        .and_then(|mut stmt| stmt.query_row([hash.as_slice()], key_row).optional())
+        .map_err(|err| sql_error("looking up a key", err))
+}
+
+pub(super) fn keys(conn: &Connection) -> Result<Vec<ApiKey>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_ms, id"))
+        .map_err(|err| sql_error("listing keys", err))?;
+    let keys = stmt.query_map([], key_row).and_then(Iterator::collect).map_err(|err| sql_error("listing keys", err))?;
+    Ok(keys)
+}
+
+pub(super) fn audit_log(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT at_ms, key_id, action, subject, detail FROM audit_log ORDER BY seq DESC LIMIT ?1")
+        .map_err(|err| sql_error("reading the audit log", err))?;
+    let entries = stmt
+        .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+            Ok(AuditEntry {
+                at: utc_from(row.get(0)?)?,
+                key_id: row.get(1)?,
+                action: row.get(2)?,
+                subject: row.get(3)?,
+                detail: row.get(4)?,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(|err| sql_error("reading the audit log", err))?;
+    Ok(entries)
+}
+
+pub(super) fn counts(conn: &Connection) -> Result<Counts, StoreError> {
+    let count = |table: &str| -> Result<u64, StoreError> {
+        // MAX(rowid) would be faster on events but is wrong after deletes; COUNT(*) on the smallest index is exact.
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| row.get::<_, i64>(0))
+            .map(|n| n.unsigned_abs())
+            .map_err(|err| sql_error("counting records", err))
+    };
+    Ok(Counts {
+        carriers: count("carriers")?,
+        facilities: count("facilities")?,
+        waybills: count("waybills")?,
+        events: count("events")?,
+    })
+}

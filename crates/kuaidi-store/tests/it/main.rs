@@ -1,0 +1,3 @@
+//! Integration tests of the embedded store: the shared contract, and what only SQLite files do.
+
+mod sqlite;
