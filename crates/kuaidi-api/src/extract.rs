@@ -1,0 +1,67 @@
+//! Wrapper extractors that turn axum's rejections into `ApiError`, so bad JSON, queries and paths answer in the one
+//! error shape.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+
+use crate::error::{ApiError, Code};
+
+/// `axum::Json` with `ApiError` rejections.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct AppJson<T>(pub T);
+
+/// `axum::extract::Query` with `ApiError` rejections.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct AppQuery<T>(pub T);
+
+/// `axum::extract::Path` with `ApiError` rejections.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct AppPath<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                Code::PayloadTooLarge,
+                "The request body is larger than the limit.\nHint: send large volumes as NDJSON to `/v1/ingest`.",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+                Code::UnsupportedMediaType,
+                "The body must be sent with `Content-Type: application/json`.",
+            ),
+            _ => ApiError::new(Code::InvalidJson, format!("The body is not valid JSON: {}.", rejection.body_text())),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> ApiError {
+        ApiError::new(Code::InvalidQuery, format!("The query string is not valid: {}.", rejection.body_text()))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> ApiError {
+        ApiError::new(Code::InvalidPath, format!("The path is not valid: {}.", rejection.body_text()))
+    }
+}
+
+/// The client's address, or `0.0.0.0` when the server was not started with connection info (in-process tests).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<ClientAddr, Self::Rejection> {
+        let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        Ok(ClientAddr(addr.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))))
+    }
+}

@@ -1,0 +1,62 @@
+//! `kuaidi serve`: the HTTP API on the embedded store, until Ctrl-C or SIGTERM.
+
+use clap::Args;
+use kuaidi_api::AppState;
+
+use crate::{CliError, Config};
+
+/// Arguments of `serve` (the address is the global `--listen`).
+#[derive(Debug, Args)]
+pub struct ServeArgs {}
+
+pub fn run(_args: ServeArgs, config: &Config) -> Result<(), CliError> {
+    let state = config.app_state()?;
+    runtime()?.block_on(async {
+        let listener = bind(config).await?;
+        serve_until_signal(listener, state).await
+    })
+}
+
+/// A multi-threaded runtime for the server.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::Serve)
+}
+
+/// Binds the configured address, naming the flag to change when it is taken.
+pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(config.listen).await.map_err(|err| {
+        CliError::Config(format!(
+            "cannot listen on `{}`: {err}\nHint: choose another address with `--listen` or `KUAIDI_LISTEN`.",
+            config.listen
+        ))
+    })
+}
+
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+pub async fn serve_until_signal(listener: tokio::net::TcpListener, state: AppState) -> Result<(), CliError> {
+    let addr = listener.local_addr().map_err(CliError::Serve)?;
+    tracing::info!(%addr, "serving the Kuaidi API; the OpenAPI document is at /v1/openapi.json");
+    kuaidi_api::serve(listener, state, shutdown_signal()).await.map_err(CliError::Serve)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

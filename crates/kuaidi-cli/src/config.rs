@@ -1,0 +1,237 @@
+//! Configuration: one set of options, read from a TOML file, then `KUAIDI_*` variables, then flags (later wins).
+//!
+//! A missing default file (`<data-dir>/kuaidi.toml`) is fine; a missing file named with `--config` is an error.
+//! `config.example.toml` at the repository root lists every option with its default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Parser, ValueEnum};
+use kuaidi_api::{ApiConfig, AppState};
+use kuaidi_store::{PiiKey, SqliteConfig, SqliteStore, Synchronous};
+use serde::Deserialize;
+
+use crate::cmd::Command;
+use crate::CliError;
+
+/// The express-delivery data hub and supervision platform.
+#[derive(Debug, Parser)]
+#[command(name = "kuaidi", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Options,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How data is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Aligned text for people.
+    #[default]
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// Commit durability of the embedded store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Survives a crash of the process (`kill -9`).
+    Normal,
+    /// Also survives a power cut (fsync on every commit).
+    Full,
+}
+
+/// Options every command takes. Each is also a `KUAIDI_*` variable and a key of the config file.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// The config file [default: <data-dir>/kuaidi.toml when it exists].
+    #[arg(long, global = true, env = "KUAIDI_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Where the embedded store keeps its files [default: ./kuaidi-data].
+    #[arg(long, global = true, env = "KUAIDI_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Output format of data.
+    #[arg(long, global = true, env = "KUAIDI_FORMAT", value_enum)]
+    pub format: Option<Format>,
+    /// Log filter, such as `info` or `kuaidi_api=debug` [default: info].
+    #[arg(long, global = true, env = "KUAIDI_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    /// The address `serve` listens on [default: 127.0.0.1:8080].
+    #[arg(long, global = true, env = "KUAIDI_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Commit durability [default: normal].
+    #[arg(long, global = true, env = "KUAIDI_DURABILITY", value_enum)]
+    pub durability: Option<Durability>,
+    /// Public tracking requests allowed per client address per minute [default: 60].
+    #[arg(long, global = true, env = "KUAIDI_TRACK_PER_MINUTE", value_name = "N")]
+    pub track_per_minute: Option<u32>,
+    /// Largest JSON request body in bytes [default: 16777216].
+    #[arg(long, global = true, env = "KUAIDI_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Most records in one JSON batch [default: 10000].
+    #[arg(long, global = true, env = "KUAIDI_MAX_BATCH_RECORDS", value_name = "N")]
+    pub max_batch_records: Option<usize>,
+    /// Records per transaction when ingesting a stream or file [default: 5000].
+    #[arg(long, global = true, env = "KUAIDI_INGEST_CHUNK", value_name = "N")]
+    pub ingest_chunk: Option<usize>,
+    /// How far in the future a reported time may lie, in seconds [default: 900].
+    #[arg(long, global = true, env = "KUAIDI_FUTURE_TOLERANCE_SECS", value_name = "SECS")]
+    pub future_tolerance_secs: Option<i64>,
+}
+
+impl Options {
+    fn or(self, file: Options) -> Options {
+        Options {
+            config: self.config,
+            data_dir: self.data_dir.or(file.data_dir),
+            format: self.format.or(file.format),
+            log: self.log.or(file.log),
+            listen: self.listen.or(file.listen),
+            durability: self.durability.or(file.durability),
+            track_per_minute: self.track_per_minute.or(file.track_per_minute),
+            max_body_bytes: self.max_body_bytes.or(file.max_body_bytes),
+            max_batch_records: self.max_batch_records.or(file.max_batch_records),
+            ingest_chunk: self.ingest_chunk.or(file.ingest_chunk),
+            future_tolerance_secs: self.future_tolerance_secs.or(file.future_tolerance_secs),
+        }
+    }
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Output format.
+    pub format: Format,
+    /// Log filter.
+    pub log: String,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Store durability.
+    pub synchronous: Synchronous,
+    /// API limits and policy.
+    pub api: ApiConfig,
+}
+
+impl Config {
+    /// Merges flags and environment (already in `flags`, clap handles both) over the config file over defaults.
+    pub fn resolve(flags: &Options) -> Result<Config, CliError> {
+        let data_dir_hint = flags.data_dir.clone().unwrap_or_else(|| PathBuf::from("kuaidi-data"));
+        let file = match &flags.config {
+            Some(path) => read_file(path)?,
+            None => {
+                let default = data_dir_hint.join("kuaidi.toml");
+                if default.exists() {
+                    read_file(&default)?
+                } else {
+                    Options::default()
+                }
+            }
+        };
+        let merged = flags.clone().or(file);
+        let mut api = ApiConfig::default();
+        if let Some(n) = merged.track_per_minute {
+            api.track_per_minute = n;
+        }
+        if let Some(n) = merged.max_body_bytes {
+            api.max_body_bytes = n;
+        }
+        if let Some(n) = merged.max_batch_records {
+            api.max_batch_records = n;
+        }
+        if let Some(n) = merged.ingest_chunk {
+            if n == 0 {
+                return Err(CliError::Config(
+                    "`ingest_chunk` must be at least 1.\nHint: set `--ingest-chunk` or `KUAIDI_INGEST_CHUNK`.".into(),
+                ));
+            }
+            api.ingest_chunk = n;
+        }
+        if let Some(secs) = merged.future_tolerance_secs {
+            if secs < 0 {
+                return Err(CliError::Config(format!(
+                    "`future_tolerance_secs` is `{secs}` but must not be negative.\nHint: set `--future-tolerance-secs`."
+                )));
+            }
+            api.policy.future_tolerance = chrono::Duration::seconds(secs);
+        }
+        Ok(Config {
+            data_dir: merged.data_dir.unwrap_or(data_dir_hint),
+            format: merged.format.unwrap_or_default(),
+            log: merged.log.unwrap_or_else(|| "info".into()),
+            listen: merged.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            synchronous: match merged.durability {
+                Some(Durability::Full) => Synchronous::Full,
+                _ => Synchronous::Normal,
+            },
+            api,
+        })
+    }
+
+    /// Opens (creating when absent) the embedded store in the data directory, with its personal-data key.
+    pub fn open_store(&self) -> Result<Arc<SqliteStore>, CliError> {
+        std::fs::create_dir_all(&self.data_dir).map_err(|err| CliError::io("create", &self.data_dir, err))?;
+        let key = load_or_create_key(&self.data_dir.join("pii.key"))?;
+        let mut sqlite = SqliteConfig::new(self.data_dir.join("kuaidi.db"), key);
+        sqlite.synchronous = self.synchronous;
+        Ok(Arc::new(SqliteStore::open(sqlite)?))
+    }
+
+    /// The API state over the embedded store, with the system clock.
+    pub fn app_state(&self) -> Result<AppState, CliError> {
+        let store = self.open_store()?;
+        Ok(AppState::new(store, self.api.clone(), Arc::new(chrono::Utc::now))?)
+    }
+}
+
+fn read_file(path: &Path) -> Result<Options, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|err| CliError::io("read the config file", path, err))?;
+    toml::from_str(&text).map_err(|err| {
+        CliError::Config(format!("the config file `{}` is not valid: {err}", path.display()))
+    })
+}
+
+/// Reads the 32-byte personal-data key, or creates one readable only by its owner.
+fn load_or_create_key(path: &Path) -> Result<PiiKey, CliError> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
+                CliError::Config(format!(
+                    "the personal-data key `{}` is not 32 bytes; it is damaged.\nHint: restore it from backup; without it sealed data cannot be read.",
+                    path.display()
+                ))
+            })?;
+            Ok(PiiKey::from_bytes(bytes))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let key = PiiKey::generate();
+            write_private(path, &key.to_bytes()).map_err(|err| CliError::io("write", path, err))?;
+            Ok(key)
+        }
+        Err(err) => Err(CliError::io("read", path, err)),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
