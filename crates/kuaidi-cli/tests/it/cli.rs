@@ -1,0 +1,62 @@
+//! Commands and exit codes: `keys`, `trace`, usage errors, and errors that name the fix.
+
+use crate::support::{kuaidi, stderr, stdout, temp_dir};
+
+#[test]
+fn keys_create_prints_only_the_key_and_list_shows_no_secret() {
+    let (_dir, data) = temp_dir();
+    let created = kuaidi(&data, &["keys", "create", "--role", "regulator", "--jurisdiction", "320000,310000", "--label", "苏沪"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let secret = stdout(&created);
+    assert_eq!(secret.lines().count(), 1);
+    assert!(secret.trim().starts_with("kd_"), "{secret}");
+
+    let listed = kuaidi(&data, &["--format", "json", "keys", "list"]);
+    let keys: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(keys[0]["role"], "regulator");
+    assert_eq!(keys[0]["scope"], "320000,310000");
+    assert!(!stdout(&listed).contains(secret.trim()));
+
+    let id = keys[0]["id"].as_str().unwrap();
+    assert!(kuaidi(&data, &["keys", "revoke", id]).status.success());
+    let again = kuaidi(&data, &["keys", "revoke", "key_nope"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("error: no key has the id `key_nope`"), "{}", stderr(&again));
+}
+
+#[test]
+fn bad_input_exits_1_and_usage_errors_exit_2() {
+    let (_dir, data) = temp_dir();
+    let bad_role = kuaidi(&data, &["keys", "create", "--role", "root"]);
+    assert_eq!(bad_role.status.code(), Some(1));
+    assert!(stderr(&bad_role).contains("must be one of admin, regulator, carrier"), "{}", stderr(&bad_role));
+
+    let usage = kuaidi(&data, &["keys", "create"]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert_eq!(kuaidi(&data, &["frobnicate"]).status.code(), Some(2));
+    assert!(kuaidi(&data, &["--help"]).status.success());
+
+    let missing_config = kuaidi(&data, &["--config", "/nonexistent/kuaidi.toml", "keys", "list"]);
+    assert_eq!(missing_config.status.code(), Some(1));
+    assert!(stderr(&missing_config).contains("/nonexistent/kuaidi.toml"), "{}", stderr(&missing_config));
+
+    let not_found = kuaidi(&data, &["trace", "YT0000000404"]);
+    assert_eq!(not_found.status.code(), Some(1));
+    assert!(stderr(&not_found).contains("waybill_not_found"), "{}", stderr(&not_found));
+}
+
+#[test]
+fn a_config_file_is_read_and_flags_override_it() {
+    let (dir, data) = temp_dir();
+    let config = dir.path().join("kuaidi.toml");
+    std::fs::write(&config, "format = \"json\"\nunknown_option = 1\n").unwrap();
+    let rejected = kuaidi(&data, &["--config", config.to_str().unwrap(), "keys", "list"]);
+    assert_eq!(rejected.status.code(), Some(1));
+    assert!(stderr(&rejected).contains("unknown_option"), "{}", stderr(&rejected));
+
+    std::fs::write(&config, "format = \"json\"\n").unwrap();
+    let json = kuaidi(&data, &["--config", config.to_str().unwrap(), "keys", "list"]);
+    assert_eq!(stdout(&json).trim(), "[]");
+    let table = kuaidi(&data, &["--config", config.to_str().unwrap(), "--format", "table", "keys", "list"]);
+    assert!(stdout(&table).starts_with("ID"), "{}", stdout(&table));
+}

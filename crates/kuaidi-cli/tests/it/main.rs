@@ -1,0 +1,6 @@
+//! Integration tests of the `kuaidi` binary: commands, exit codes, import, and durability under `kill -9`.
+
+mod cli;
+mod durability;
+mod import;
+mod support;

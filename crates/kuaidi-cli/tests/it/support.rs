@@ -1,0 +1,93 @@
+//! Running the real `kuaidi` binary in a temporary data directory, and a server child process.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use kuaidi_model::Record;
+use kuaidi_store::testing::fixtures;
+
+pub fn kuaidi(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kuaidi"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("KUAIDI_CONFIG")
+        .env("KUAIDI_LOG", "warn")
+        .output()
+        .expect("the kuaidi binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The fixtures' reference data, one parcel's waybill and chain, as NDJSON lines.
+pub fn ndjson_lines(records: &[Record]) -> Vec<String> {
+    records.iter().map(|r| serde_json::to_string(&kuaidi_formats::encode_record(r)).unwrap()).collect()
+}
+
+/// Reference data and `n` parcels (waybill + 7 events each) as records.
+pub fn parcels(n: usize) -> Vec<Record> {
+    let mut records = fixtures::reference();
+    for idx in 0..n {
+        let no = format!("YT{idx:010}");
+        records.push(Record::Waybill(Box::new(fixtures::waybill("yto", &no))));
+        records.extend(fixtures::chain("yto", &no).into_iter().map(|e| Record::Event(Box::new(e))));
+    }
+    records
+}
+
+/// A `kuaidi serve` child on a free loopback port.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    pub fn start(data_dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kuaidi"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0", "serve"])
+            .env("KUAIDI_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = loop {
+            let line = lines.next().expect("the server logs its address before anything else fails").unwrap();
+            if let Some(pos) = line.find("addr=") {
+                let rest = &line[pos + 5..];
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn temp_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    (dir, data)
+}
