@@ -28,7 +28,13 @@ pub fn generate_key(role: Role, label: &str, now: DateTime<Utc>) -> (String, New
     let mut id_bytes = [0u8; 6];
     rand::rng().fill_bytes(&mut id_bytes);
     let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let key = NewApiKey { id: format!("key_{id}"), hash: hash_secret(&secret), role, label: label.to_owned(), created_at: now };
+    let key = NewApiKey {
+        id: format!("key_{id}"),
+        hash: hash_secret(&secret),
+        role,
+        label: label.to_owned(),
+        created_at: now,
+    };
     (secret, key)
 }
 
@@ -46,7 +52,10 @@ impl Caller {
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match self.role {
             Role::Admin => Ok(()),
-            _ => Err(ApiError::new(Code::Forbidden, format!("This needs an admin key; key `{}` is a {}.", self.key_id, self.role))),
+            _ => Err(ApiError::new(
+                Code::Forbidden,
+                format!("This needs an admin key; key `{}` is a {}.", self.key_id, self.role),
+            )),
         }
     }
 }

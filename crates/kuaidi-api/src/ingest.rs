@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use kuaidi_formats::DecodeError;
 use kuaidi_model::{
-    validate_event, validate_facility, validate_waybill, CarrierCode, Facility, FacilityCode, Record, Reference,
-    Role, ValidationError,
+    validate_event, validate_facility, validate_waybill, CarrierCode, Facility, FacilityCode, Record, Reference, Role,
+    ValidationError,
 };
 use kuaidi_store::Outcome;
 use serde::Serialize;
@@ -63,7 +63,13 @@ pub struct ItemResult {
 }
 
 impl ItemResult {
-    fn rejected(index: u64, record: Option<&Record>, err: ApiError, field: Option<&str>, value: Option<&str>) -> ItemResult {
+    fn rejected(
+        index: u64,
+        record: Option<&Record>,
+        err: ApiError,
+        field: Option<&str>,
+        value: Option<&str>,
+    ) -> ItemResult {
         ItemResult {
             index,
             status: ItemStatus::Rejected,
@@ -221,7 +227,8 @@ pub fn ingest_chunk(
             }
             Err(err) => {
                 let (field, value) = (err.field().to_owned(), err.value().map(str::to_owned));
-                results[slot] = Some(ItemResult::rejected(index, Some(&record), err.into(), Some(&field), value.as_deref()));
+                results[slot] =
+                    Some(ItemResult::rejected(index, Some(&record), err.into(), Some(&field), value.as_deref()));
             }
         }
     }
@@ -252,8 +259,9 @@ pub fn ingest_chunk(
             };
             let key = result.key.clone().unwrap_or_default();
             result.code = Some(code.name());
-            result.message =
-                Some(format!("{what} with the key `{key}` is already stored with different content; the stored one is kept."));
+            result.message = Some(format!(
+                "{what} with the key `{key}` is already stored with different content; the stored one is kept."
+            ));
             result.field = Some(field.to_owned());
             result.value = Some(key);
         }

@@ -34,9 +34,14 @@ pub fn app(state: AppState) -> Router {
     let max_body = state.config().max_body_bytes;
     let openapi_json = serde_json::to_value(&openapi).unwrap_or_default();
     v1.route("/v1/openapi.json", get(move || std::future::ready(Json(openapi_json.clone()))))
-        .fallback(|| async { ApiError::new(Code::RouteNotFound, "No endpoint has this path. The API is described at `/v1/openapi.json`.") })
+        .fallback(|| async {
+            ApiError::new(Code::RouteNotFound, "No endpoint has this path. The API is described at `/v1/openapi.json`.")
+        })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(Code::MethodNotAllowed, "This endpoint does not take this HTTP method. See `/v1/openapi.json`.")
+            ApiError::new(
+                Code::MethodNotAllowed,
+                "This endpoint does not take this HTTP method. See `/v1/openapi.json`.",
+            )
         })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(log_internal_errors))

@@ -49,7 +49,10 @@ pub fn load_parcel(
     carrier: Option<CarrierCode>,
 ) -> Result<Parcel, ApiError> {
     let not_found = || {
-        ApiError::new(Code::WaybillNotFound, format!("No parcel with the waybill number `{waybill_no}` is visible to this key."))
+        ApiError::new(
+            Code::WaybillNotFound,
+            format!("No parcel with the waybill number `{waybill_no}` is visible to this key."),
+        )
     };
     let store = state.store();
     let carrier = match (carrier, &caller.role) {
@@ -85,16 +88,19 @@ pub fn load_parcel(
     Ok(Parcel { carrier, waybill_no: waybill_no.clone(), waybill, events })
 }
 
+/// One parcel a handler touched, with the handler's events on it.
+type Handled = (CarrierCode, WaybillNo, Vec<ScanEvent>);
+
 /// Every parcel `handler` touched in `[from, to)` that the caller may see, with the handler's events on each,
 /// and whether `limit` cut the events short.
-pub fn handled_parcels(
+fn handled_parcels(
     state: &AppState,
     caller: &Caller,
     handler: &Handler,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     limit: usize,
-) -> Result<(Vec<(CarrierCode, WaybillNo, Vec<ScanEvent>)>, bool), ApiError> {
+) -> Result<(Vec<Handled>, bool), ApiError> {
     let store = state.store();
     let events = store.handled_by(handler, from, to, limit + 1)?;
     let truncated = events.len() > limit;
@@ -138,7 +144,10 @@ pub fn trace_view(
     if disclosure == Disclosure::Revealed && !caller.role.may_reveal_personal_data() {
         return Err(ApiError::new(
             Code::Forbidden,
-            format!("Key `{}` ({}) may not reveal personal data; only admin and regulator keys may.", caller.key_id, caller.role),
+            format!(
+                "Key `{}` ({}) may not reveal personal data; only admin and regulator keys may.",
+                caller.key_id, caller.role
+            ),
         ));
     }
     let parcel = load_parcel(state, caller, waybill_no, carrier)?;
@@ -185,5 +194,12 @@ pub fn reverse_view(
             events: events.iter().map(|e| EventView::new(e, &reference)).collect(),
         })
         .collect();
-    Ok(HandledResponse { handler_kind: kind, handler: id, from: from.to_rfc3339(), to: to.to_rfc3339(), parcels, truncated })
+    Ok(HandledResponse {
+        handler_kind: kind,
+        handler: id,
+        from: from.to_rfc3339(),
+        to: to.to_rfc3339(),
+        parcels,
+        truncated,
+    })
 }

@@ -1,8 +1,11 @@
 //! The commands, one module each, dispatched through one enum.
 
+mod bench;
+mod demo;
 mod import;
 mod keys;
 mod serve;
+mod simulate;
 mod trace;
 
 use clap::Subcommand;
@@ -21,6 +24,13 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Show a parcel's chain of custody, or what a vehicle or operator handled.
     Trace(trace::TraceArgs),
+    /// Simulate Yangtze River Delta traffic into NDJSON files, with the ground truth of injected faults.
+    Simulate(simulate::SimulateArgs),
+    /// The main job: simulate a day of the delta, ingest it over HTTP, print a summary, and serve the API.
+    Demo(demo::DemoArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Runs a command.
@@ -30,5 +40,8 @@ pub fn run(command: Command, config: &Config) -> Result<(), CliError> {
         Command::Keys(command) => keys::run(command, config),
         Command::Import(args) => import::run(args, config),
         Command::Trace(args) => trace::run(args, config),
+        Command::Simulate(args) => simulate::run(args, config),
+        Command::Demo(args) => demo::run(args, config),
+        Command::Bench(command) => bench::run(command, config),
     }
 }

@@ -111,6 +111,9 @@ impl Options {
 pub struct Config {
     /// Data directory.
     pub data_dir: PathBuf,
+    /// Whether the data directory was chosen (flag, variable or file) rather than defaulted; `demo` and `bench` use a
+    /// fresh temporary directory unless one was chosen.
+    pub data_dir_chosen: bool,
     /// Output format.
     pub format: Format,
     /// Log filter.
@@ -166,6 +169,7 @@ impl Config {
             api.policy.future_tolerance = chrono::Duration::seconds(secs);
         }
         Ok(Config {
+            data_dir_chosen: merged.data_dir.is_some(),
             data_dir: merged.data_dir.unwrap_or(data_dir_hint),
             format: merged.format.unwrap_or_default(),
             log: merged.log.unwrap_or_else(|| "info".into()),
@@ -196,9 +200,8 @@ impl Config {
 
 fn read_file(path: &Path) -> Result<Options, CliError> {
     let text = std::fs::read_to_string(path).map_err(|err| CliError::io("read the config file", path, err))?;
-    toml::from_str(&text).map_err(|err| {
-        CliError::Config(format!("the config file `{}` is not valid: {err}", path.display()))
-    })
+    toml::from_str(&text)
+        .map_err(|err| CliError::Config(format!("the config file `{}` is not valid: {err}", path.display())))
 }
 
 /// Reads the 32-byte personal-data key, or creates one readable only by its owner.

@@ -24,8 +24,11 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
         }
     }
     let line = |cells: Vec<&str>| {
-        let padded: Vec<String> =
-            cells.iter().zip(&widths).map(|(cell, w)| format!("{cell}{}", " ".repeat(w.saturating_sub(width(cell))))).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell}{}", " ".repeat(w.saturating_sub(width(cell)))))
+            .collect();
         println!("{}", padded.join("  ").trim_end());
     };
     line(headers.to_vec());

@@ -48,7 +48,8 @@ impl Role {
                 Ok(Role::Regulator { jurisdiction })
             }
             "carrier" => {
-                let carrier = carrier.ok_or_else(|| InvalidValue::new(name, "needs the carrier code it is bound to"))?;
+                let carrier =
+                    carrier.ok_or_else(|| InvalidValue::new(name, "needs the carrier code it is bound to"))?;
                 Ok(Role::Carrier { carrier: CarrierCode::parse(carrier)? })
             }
             other => Err(InvalidValue::new(other, "must be one of admin, regulator, carrier")),

@@ -19,10 +19,7 @@ impl CarrierCode {
         if valid_len && starts_with_letter && valid_chars {
             Ok(CarrierCode(text.to_owned()))
         } else {
-            Err(InvalidValue::new(
-                text,
-                "must be 2 to 32 lowercase letters, digits or `_`, starting with a letter",
-            ))
+            Err(InvalidValue::new(text, "must be 2 to 32 lowercase letters, digits or `_`, starting with a letter"))
         }
     }
 

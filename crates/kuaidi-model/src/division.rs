@@ -51,9 +51,9 @@ impl AdminCode {
 
     /// The level this code names.
     pub fn level(self) -> DivisionLevel {
-        if self.0 % 10000 == 0 {
+        if self.0.is_multiple_of(10000) {
             DivisionLevel::Province
-        } else if self.0 % 100 == 0 {
+        } else if self.0.is_multiple_of(100) {
             DivisionLevel::Prefecture
         } else {
             DivisionLevel::County

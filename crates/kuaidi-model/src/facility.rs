@@ -90,7 +90,9 @@ impl GeoPoint {
     /// Builds a point, rejecting out-of-range or non-finite coordinates.
     pub fn new(longitude: f64, latitude: f64) -> Result<GeoPoint, ValidationError> {
         if !longitude.is_finite() || !(-180.0..=180.0).contains(&longitude) {
-            return Err(InvalidValue::new(longitude.to_string(), "must be a longitude from -180 to 180").at("longitude"));
+            return Err(
+                InvalidValue::new(longitude.to_string(), "must be a longitude from -180 to 180").at("longitude")
+            );
         }
         if !latitude.is_finite() || !(-90.0..=90.0).contains(&latitude) {
             return Err(InvalidValue::new(latitude.to_string(), "must be a latitude from -90 to 90").at("latitude"));
@@ -135,7 +137,10 @@ impl Facility {
 pub(crate) fn validate(facility: &Facility) -> Result<(), ValidationError> {
     check_text("name", &facility.name, 128)?;
     if !divisions().contains(facility.division) {
-        return Err(ValidationError::UnknownDivision { field: "division".into(), value: facility.division.to_string() });
+        return Err(ValidationError::UnknownDivision {
+            field: "division".into(),
+            value: facility.division.to_string(),
+        });
     }
     if let Some(location) = facility.location {
         GeoPoint::new(location.longitude, location.latitude)?;

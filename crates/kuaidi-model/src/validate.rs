@@ -54,8 +54,11 @@ where
         });
     }
     if utc < policy.earliest {
-        return Err(InvalidValue::new(time.to_rfc3339(), format!("must not be before {}", policy.earliest.to_rfc3339()))
-            .at(field));
+        return Err(InvalidValue::new(
+            time.to_rfc3339(),
+            format!("must not be before {}", policy.earliest.to_rfc3339()),
+        )
+        .at(field));
     }
     Ok(())
 }
@@ -126,8 +129,9 @@ pub fn validate_event(
     match (&event.exception_code, event.kind) {
         (None, EventKind::Exception) => return Err(ValidationError::Missing { field: "exception_code".into() }),
         (Some(code), kind) if !kind.takes_exception_code() => {
-            return Err(InvalidValue::new(code, format!("is not allowed on a `{}` event", kind.as_str()))
-                .at("exception_code"))
+            return Err(
+                InvalidValue::new(code, format!("is not allowed on a `{}` event", kind.as_str())).at("exception_code")
+            )
         }
         _ => {}
     }

@@ -32,7 +32,13 @@ pub async fn get_audit(
     let entries = tokio::task::spawn_blocking(move || store.audit_log(limit)).await??;
     let views = entries
         .into_iter()
-        .map(|e| AuditView { at: e.at.to_rfc3339(), key_id: e.key_id, action: e.action, subject: e.subject, detail: e.detail })
+        .map(|e| AuditView {
+            at: e.at.to_rfc3339(),
+            key_id: e.key_id,
+            action: e.action,
+            subject: e.subject,
+            detail: e.detail,
+        })
         .collect();
     Ok(Json(views))
 }

@@ -33,7 +33,8 @@ pub async fn post_batch(
             ),
         ));
     }
-    let decoded = items.iter().enumerate().map(|(idx, value)| (idx as u64, kuaidi_formats::decode_value(value))).collect();
+    let decoded =
+        items.iter().enumerate().map(|(idx, value)| (idx as u64, kuaidi_formats::decode_value(value))).collect();
     let role = caller.role.clone();
     let worker_state = state.clone();
     let results = tokio::task::spawn_blocking(move || ingest_chunk(&worker_state, &role, decoded)).await??;

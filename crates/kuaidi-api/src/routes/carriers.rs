@@ -11,7 +11,10 @@ use crate::AppState;
 /// Every registered carrier.
 #[utoipa::path(get, path = "/v1/carriers", tag = "reference", security(("api_key" = [])),
     responses((status = 200, body = Vec<CarrierRecord>), (status = 401, body = ErrorBody)))]
-pub async fn get_carriers(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<CarrierRecord>>, ApiError> {
+pub async fn get_carriers(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<CarrierRecord>>, ApiError> {
     let store = state.store().clone();
     let carriers = tokio::task::spawn_blocking(move || store.carriers()).await??;
     Ok(Json(carriers.iter().map(kuaidi_formats::encode_carrier).collect()))

@@ -12,7 +12,10 @@ use crate::AppState;
 /// Registered facilities, ordered by code.
 #[utoipa::path(get, path = "/v1/facilities", tag = "reference", security(("api_key" = [])),
     responses((status = 200, body = Vec<FacilityRecord>), (status = 401, body = ErrorBody)))]
-pub async fn get_facilities(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<FacilityRecord>>, ApiError> {
+pub async fn get_facilities(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<FacilityRecord>>, ApiError> {
     let reference = state.reference();
     let mut facilities: Vec<_> = reference
         .facilities

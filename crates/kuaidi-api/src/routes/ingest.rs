@@ -74,7 +74,8 @@ pub async fn post_ingest(
     }
     let chunk_size = state.config().ingest_chunk.max(1);
     let max_bytes = state.config().max_stream_bytes;
-    let mut collector = Collector { summary: Summary::default(), items: Vec::new(), all: query.results.as_deref() == Some("all") };
+    let mut collector =
+        Collector { summary: Summary::default(), items: Vec::new(), all: query.results.as_deref() == Some("all") };
     let mut pending: Option<Pending> = None;
     let mut lines: Vec<(u64, Vec<u8>)> = Vec::with_capacity(chunk_size);
     let mut partial: Vec<u8> = Vec::new();

@@ -44,7 +44,10 @@ pub async fn get_track(
     let waybill_no = path_waybill_no(&waybill_no)?;
     let suffix = query.phone_last4;
     if suffix.len() != 4 || !suffix.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::new(Code::InvalidQuery, format!("The phone suffix `{suffix}` must be exactly 4 digits.")));
+        return Err(ApiError::new(
+            Code::InvalidQuery,
+            format!("The phone suffix `{suffix}` must be exactly 4 digits."),
+        ));
     }
     let worker_state = state.clone();
     let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {

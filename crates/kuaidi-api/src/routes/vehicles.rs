@@ -42,7 +42,10 @@ pub(crate) async fn reverse_trace(
     let from = parse_instant("from", &range.from)?;
     let to = parse_instant("to", &range.to)?;
     if to <= from {
-        return Err(ApiError::new(Code::InvalidQuery, format!("The range ends (`{}`) before it starts (`{}`).", range.to, range.from)));
+        return Err(ApiError::new(
+            Code::InvalidQuery,
+            format!("The range ends (`{}`) before it starts (`{}`).", range.to, range.from),
+        ));
     }
     let limit = range.limit.unwrap_or(10_000).clamp(1, 100_000);
     let view = tokio::task::spawn_blocking(move || reverse_view(&state, &caller, &handler, from, to, limit)).await??;

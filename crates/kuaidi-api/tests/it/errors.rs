@@ -86,12 +86,16 @@ async fn every_error_code_is_answered_in_the_one_shape() {
     });
     record(Code::TrackingNotFound, app.get("/v1/track/YT0000000001?phone_last4=0000", None).await);
     record(Code::RouteNotFound, app.get("/v1/parcels", yto).await);
-    record(Code::MethodNotAllowed, app.send(Method::DELETE, "/v1/events", yto, "application/json", Body::empty()).await);
+    record(
+        Code::MethodNotAllowed,
+        app.send(Method::DELETE, "/v1/events", yto, "application/json", Body::empty()).await,
+    );
     record(Code::MissingApiKey, app.get("/v1/me", None).await);
     record(Code::InvalidApiKey, app.get("/v1/me", Some("kd_not-a-real-key")).await);
     record(Code::Forbidden, app.get("/v1/audit", yto).await);
 
-    let small = app_with(ApiConfig { max_body_bytes: 256, max_batch_records: 2, track_per_minute: 1, ..ApiConfig::default() });
+    let small =
+        app_with(ApiConfig { max_body_bytes: 256, max_batch_records: 2, track_per_minute: 1, ..ApiConfig::default() });
     let small_yto = Some(small.yto.as_str());
     record(Code::PayloadTooLarge, small.post("/v1/waybills", small_yto, &waybill).await);
     record(Code::BatchTooLarge, small.post("/v1/batch", small_yto, &json!([1, 2, 3])).await);
@@ -103,7 +107,8 @@ async fn every_error_code_is_answered_in_the_one_shape() {
 
     // The database being unreachable cannot be staged in process; the mapping from the store's error kind is
     // checked directly instead.
-    let unavailable = ApiError::from(kuaidi_store::StoreError::new(kuaidi_store::ErrorKind::Unavailable, "database is locked"));
+    let unavailable =
+        ApiError::from(kuaidi_store::StoreError::new(kuaidi_store::ErrorKind::Unavailable, "database is locked"));
     let body = serde_json::to_value(unavailable.body()).unwrap();
     seen.insert("unavailable", Answer { status: Code::Unavailable.status(), body });
 

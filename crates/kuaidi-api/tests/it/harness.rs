@@ -34,7 +34,8 @@ pub fn app() -> TestApp {
 
 pub fn app_with(config: ApiConfig) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate())).unwrap());
+    let store =
+        Arc::new(SqliteStore::open(SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate())).unwrap());
     store.ingest(&fixtures::reference()).unwrap();
     // The hub's clock: one day after the fixtures' base time, fixed.
     let now = fixtures::base_time().with_timezone(&Utc) + Duration::days(1);
@@ -78,7 +79,8 @@ impl TestApp {
         let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        let body =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         Answer { status, body }
     }
 

@@ -19,7 +19,8 @@ async fn ingest_then_trace_in_time_order_despite_arrival_order() {
     let trace = app.get("/v1/waybills/YT0000000001", Some(&app.yto)).await;
     assert_eq!(trace.status, 200, "{}", trace.body);
     assert_eq!(trace.body["status"], "delivered");
-    let kinds: Vec<&str> = trace.body["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        trace.body["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["accept", "inspect", "security_scan", "depart", "arrive", "out_for_delivery", "delivered"]);
     assert_eq!(trace.body["events"][0]["facility_name"], "YTO-SZ-01 网点");
 }
@@ -121,6 +122,8 @@ async fn reference_data_registered_in_the_same_stream_is_usable_at_once() {
     assert_eq!(answer.body["summary"]["accepted"], 3, "{}", answer.body);
     let carriers = app.get("/v1/carriers", Some(&app.yto)).await;
     assert_eq!(carriers.body.as_array().unwrap().len(), 3);
-    let again = app.ndjson(Some(&app.admin), &[json!({"type": "carrier", "code": "zto", "name": "中通快递股份"}).to_string()]).await;
+    let again = app
+        .ndjson(Some(&app.admin), &[json!({"type": "carrier", "code": "zto", "name": "中通快递股份"}).to_string()])
+        .await;
     assert_eq!(again.body["summary"]["updated"], 1, "{}", again.body);
 }

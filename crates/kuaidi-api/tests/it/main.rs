@@ -1,6 +1,7 @@
 //! Integration tests of the HTTP API, driven in process with `oneshot`, plus one smoke test on a real socket.
 
 mod access;
+mod docs;
 mod errors;
 mod harness;
 mod ingest;

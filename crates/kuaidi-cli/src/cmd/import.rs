@@ -163,16 +163,17 @@ fn run_chunks(
 ) -> Result<(), CliError> {
     let mut batch: Vec<(u64, Result<Record, DecodeError>)> = Vec::with_capacity(chunk);
     let mut texts: HashMap<u64, String> = HashMap::new();
-    let mut flush = |batch: Vec<(u64, Result<Record, DecodeError>)>, texts: &mut HashMap<u64, String>| -> Result<(), CliError> {
-        for result in ingest_chunk(state, &Role::Admin, batch)? {
-            summary.add(result.status);
-            if result.status == ItemStatus::Rejected {
-                sink.write(&result, texts.get(&result.index).map_or("", String::as_str))?;
+    let mut flush =
+        |batch: Vec<(u64, Result<Record, DecodeError>)>, texts: &mut HashMap<u64, String>| -> Result<(), CliError> {
+            for result in ingest_chunk(state, &Role::Admin, batch)? {
+                summary.add(result.status);
+                if result.status == ItemStatus::Rejected {
+                    sink.write(&result, texts.get(&result.index).map_or("", String::as_str))?;
+                }
             }
-        }
-        texts.clear();
-        Ok(())
-    };
+            texts.clear();
+            Ok(())
+        };
     for line in lines {
         let line = line?;
         texts.insert(line.number, line.text);

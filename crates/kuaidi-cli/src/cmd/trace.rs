@@ -98,7 +98,11 @@ pub fn run(args: TraceArgs, config: &Config) -> Result<(), CliError> {
     let rows = view
         .parcels
         .iter()
-        .flat_map(|p| event_rows(&p.events).into_iter().map(move |row| [vec![p.carrier.clone(), p.waybill_no.clone()], row].concat()))
+        .flat_map(|p| {
+            event_rows(&p.events)
+                .into_iter()
+                .map(move |row| [vec![p.carrier.clone(), p.waybill_no.clone()], row].concat())
+        })
         .collect();
     let headers = [&["CARRIER", "WAYBILL"][..], &EVENT_HEADERS[..]].concat();
     output::print(config.format, &view, &headers, rows);

@@ -32,7 +32,8 @@ fn acknowledged_events_survive_kill_9_and_are_never_doubled() {
     let acknowledged = Arc::new(Mutex::new(Vec::<usize>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let sender = {
-        let (acknowledged, stop, url, key, batches) = (acknowledged.clone(), stop.clone(), url.clone(), key.clone(), batches.clone());
+        let (acknowledged, stop, url, key, batches) =
+            (acknowledged.clone(), stop.clone(), url.clone(), key.clone(), batches.clone());
         std::thread::spawn(move || {
             for (idx, batch) in batches.into_iter().enumerate() {
                 if stop.load(Ordering::SeqCst) {
@@ -67,7 +68,9 @@ fn acknowledged_events_survive_kill_9_and_are_never_doubled() {
     let counts = store.counts().unwrap();
     let n_ack_events: u64 = acknowledged
         .iter()
-        .map(|idx| lines.chunks(400).nth(*idx).unwrap().iter().filter(|l| l.contains("\"type\":\"event\"")).count() as u64)
+        .map(|idx| {
+            lines.chunks(400).nth(*idx).unwrap().iter().filter(|l| l.contains("\"type\":\"event\"")).count() as u64
+        })
         .sum();
     assert!(counts.events >= n_ack_events, "{} events stored, {n_ack_events} acknowledged", counts.events);
     for idx in &acknowledged {

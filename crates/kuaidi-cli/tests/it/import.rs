@@ -36,7 +36,20 @@ fn malformed_lines_are_reported_by_line_number_and_the_rest_stored() {
     assert!(text.contains("status: delivered") && text.contains("security_scan"), "{text}");
     assert!(text.contains("李*") && !text.contains("李四"), "{text}");
 
-    let vehicle = kuaidi(&data, &["--format", "json", "trace", "--vehicle", "沪A12345", "--from", "2026-11-11T00:00:00+08:00", "--to", "2026-11-12T00:00:00+08:00"]);
+    let vehicle = kuaidi(
+        &data,
+        &[
+            "--format",
+            "json",
+            "trace",
+            "--vehicle",
+            "沪A12345",
+            "--from",
+            "2026-11-11T00:00:00+08:00",
+            "--to",
+            "2026-11-12T00:00:00+08:00",
+        ],
+    );
     let view: serde_json::Value = serde_json::from_slice(&vehicle.stdout).unwrap();
     assert_eq!(view["parcels"].as_array().unwrap().len(), 3);
 }

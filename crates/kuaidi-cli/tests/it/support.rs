@@ -91,3 +91,8 @@ pub fn temp_dir() -> (tempfile::TempDir, PathBuf) {
     let data = dir.path().join("data");
     (dir, data)
 }
+
+/// Like [`kuaidi`], for commands that need the working directory of the repository.
+pub fn kuaidi_with_env(data_dir: &Path, args: &[&str]) -> Output {
+    kuaidi(data_dir, args)
+}

@@ -273,7 +273,8 @@ fn status_follows_the_latest_event_in_any_order() {
     assert_eq!(ParcelStatus::of(&events[..2]), ParcelStatus::Lost);
     assert_eq!(ParcelStatus::of(&[]), ParcelStatus::Created);
 
-    let mut shuffled = vec![events[3].clone(), events[0].clone(), events[2].clone(), events[0].clone(), events[1].clone()];
+    let mut shuffled =
+        vec![events[3].clone(), events[0].clone(), events[2].clone(), events[0].clone(), events[1].clone()];
     order_events(&mut shuffled);
     assert_eq!(shuffled, events);
 }

@@ -1,0 +1,361 @@
+//! `kuaidi bench ingest`: the real server as a child process on the embedded store, bulk NDJSON sent to it over HTTP
+//! from this process, then trace lookups timed one by one. Prints events/s and lookup p50/p99.
+//!
+//! Also the HTTP sender `demo` uses, so the demo ingests through the same path as carriers do.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use indicatif::ProgressBar;
+use kuaidi_api::ingest::Summary;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::cmd::simulate::{generate, simulation, SimArgs};
+use crate::{output, progress, CliError, Config};
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Ingest throughput over HTTP and trace-lookup latency on the embedded store.
+    Ingest(IngestArgs),
+}
+
+/// Arguments of `bench ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Parcels to simulate (about 8.5 events each) when `--input` is not given.
+    #[arg(long, default_value_t = 1_200_000)]
+    parcels: u64,
+    /// An NDJSON file of records to send instead of simulating.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Records per HTTP request.
+    #[arg(long, default_value_t = 50_000)]
+    request_lines: usize,
+    /// Concurrent HTTP connections.
+    #[arg(long, default_value_t = 2)]
+    connections: usize,
+    /// Trace lookups to time after ingest.
+    #[arg(long, default_value_t = 5_000)]
+    lookups: usize,
+    /// Keep the benchmark's data here instead of a temporary directory.
+    #[arg(long)]
+    keep: Option<PathBuf>,
+    #[command(flatten)]
+    sim: SimArgs,
+}
+
+/// What a sender did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SendReport {
+    /// Lines sent.
+    pub lines: u64,
+    /// Event lines among them.
+    pub events: u64,
+    /// The server's answers, added up.
+    pub summary: Summary,
+    /// Wall-clock seconds from the first request to the last answer.
+    pub seconds: f64,
+}
+
+/// A body to send and what it holds.
+struct Body {
+    bytes: Vec<u8>,
+    lines: u64,
+    events: u64,
+}
+
+/// Reads `path` into request bodies of `request_lines` lines on one thread, and sends them on `connections` threads.
+/// Every answer's summary is added up; any HTTP error ends the run with that error.
+pub fn send_file(
+    base_url: &str,
+    key: &str,
+    path: &Path,
+    request_lines: usize,
+    connections: usize,
+    bar: &ProgressBar,
+    mut sample: impl FnMut(&[u8]),
+) -> Result<SendReport, CliError> {
+    let file = File::open(path).map_err(|err| CliError::io("open", path, err))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let (sender, receiver) = mpsc::sync_channel::<Body>(connections * 2);
+    let receiver = Arc::new(Mutex::new(receiver));
+    let summary = Arc::new(Mutex::new(Summary::default()));
+    let failure: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let sent_lines = Arc::new(AtomicU64::new(0));
+    let url = format!("{base_url}/v1/ingest");
+    let started = Instant::now();
+    let workers: Vec<_> = (0..connections.max(1))
+        .map(|_| {
+            let (receiver, summary, failure, sent_lines, bar) =
+                (receiver.clone(), summary.clone(), failure.clone(), sent_lines.clone(), bar.clone());
+            let (url, key) = (url.clone(), key.to_owned());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent =
+                    ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(3600))).build().into();
+                loop {
+                    let body = match receiver.lock().map(|r| r.recv()) {
+                        Ok(Ok(body)) => body,
+                        _ => return,
+                    };
+                    let answer = agent
+                        .post(&url)
+                        .header("Authorization", &format!("Bearer {key}"))
+                        .header("Content-Type", "application/x-ndjson")
+                        .send(&body.bytes[..])
+                        .map_err(|err| err.to_string())
+                        .and_then(|mut response| {
+                            response
+                                .body_mut()
+                                .with_config()
+                                .limit(1 << 30)
+                                .read_to_string()
+                                .map_err(|err| err.to_string())
+                                .and_then(|text| {
+                                    serde_json::from_str::<serde_json::Value>(&text).map_err(|err| err.to_string())
+                                })
+                        });
+                    match answer {
+                        Ok(answer) => {
+                            let count = |name: &str| answer["summary"][name].as_u64().unwrap_or(0);
+                            if let Ok(mut total) = summary.lock() {
+                                total.merge(Summary {
+                                    accepted: count("accepted"),
+                                    duplicate: count("duplicate"),
+                                    updated: count("updated"),
+                                    rejected: count("rejected"),
+                                });
+                            }
+                            sent_lines.fetch_add(body.lines, Ordering::Relaxed);
+                            bar.inc(body.lines);
+                        }
+                        Err(err) => {
+                            if let Ok(mut slot) = failure.lock() {
+                                slot.get_or_insert(err);
+                            }
+                            return;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let mut report = SendReport::default();
+    let mut line = Vec::new();
+    'read: loop {
+        let mut body = Body { bytes: Vec::with_capacity(request_lines * 400), lines: 0, events: 0 };
+        while body.lines < request_lines as u64 {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line).map_err(|err| CliError::io("read", path, err))?;
+            if n == 0 {
+                break;
+            }
+            if line.starts_with(b"{\"type\":\"event\"") {
+                body.events += 1;
+            } else if line.starts_with(b"{\"type\":\"waybill\"") {
+                sample(&line);
+            }
+            body.bytes.extend_from_slice(&line);
+            body.lines += 1;
+        }
+        if body.lines == 0 {
+            break 'read;
+        }
+        report.lines += body.lines;
+        report.events += body.events;
+        if sender.send(body).is_err() {
+            break 'read;
+        }
+    }
+    drop(sender);
+    for worker in workers {
+        let _ = worker.join();
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    if let Some(err) = failure.lock().ok().and_then(|mut f| f.take()) {
+        return Err(CliError::Api(format!("sending to {url} failed: {err}")));
+    }
+    report.summary = summary.lock().map(|s| *s).unwrap_or_default();
+    Ok(report)
+}
+
+/// A `kuaidi serve` child process.
+struct ServerProcess {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(data_dir: &Path, synchronous: kuaidi_store::Synchronous) -> Result<ServerProcess, CliError> {
+    let durability = match synchronous {
+        kuaidi_store::Synchronous::Normal => "normal",
+        kuaidi_store::Synchronous::Full => "full",
+    };
+    let exe = std::env::current_exe().map_err(|err| CliError::io("find", "the kuaidi binary", err))?;
+    let mut child = Command::new(exe)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--listen", "127.0.0.1:0", "--durability", durability, "serve"])
+        .env("KUAIDI_LOG", "info,tower_http=warn")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| CliError::io("start", "the server", err))?;
+    let stderr = child.stderr.take().ok_or_else(|| CliError::Api("the server's stderr is not piped".into()))?;
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(pos) = line.find("addr=") {
+                    break line[pos + 5..].split_whitespace().next().unwrap_or_default().to_owned();
+                }
+            }
+            _ => return Err(CliError::Api("the server exited before it listened".into())),
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok(ServerProcess { child, addr })
+}
+
+#[derive(Serialize)]
+struct BenchReport {
+    records_sent: u64,
+    events_sent: u64,
+    events_stored: u64,
+    summary: Summary,
+    ingest_seconds: f64,
+    events_per_second: f64,
+    records_per_second: f64,
+    durability: &'static str,
+    lookups: usize,
+    lookup_p50_ms: f64,
+    lookup_p99_ms: f64,
+    lookup_max_ms: f64,
+    data_dir: String,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
+    let BenchCommand::Ingest(args) = command;
+    let temp;
+    let dir = match &args.keep {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile::Builder::new().prefix("kuaidi-bench-").tempdir().map_err(|err| CliError::io("create", "a temporary directory", err))?;
+            temp.path().to_path_buf()
+        }
+    };
+    let input = match &args.input {
+        Some(input) => input.clone(),
+        None => {
+            let sim = simulation(&args.sim, args.parcels, 1, None)?;
+            eprintln!("simulating {} parcels into {}", args.parcels, dir.display());
+            let (stats, path) = generate(&sim, &dir.join("input"), true)?;
+            eprintln!("simulated {} events", stats.events);
+            path
+        }
+    };
+    let data_dir = dir.join("data");
+    let mut server_config = config.clone();
+    server_config.data_dir = data_dir.clone();
+    let key = crate::cmd::keys::create(&server_config, "admin", None, &[], "bench")?;
+    let server = start_server(&data_dir, config.synchronous)?;
+    let base = format!("http://{}", server.addr);
+
+    let total = File::open(&input).and_then(|f| f.metadata()).map(|m| m.len() / 330).unwrap_or(0);
+    let bar = progress::items(total, "ingesting");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut seen = 0usize;
+    let mut samples: Vec<(String, String)> = Vec::with_capacity(args.lookups);
+    let report = send_file(&base, &key, &input, args.request_lines, args.connections, &bar, |line| {
+        // Reservoir sampling of waybills to look up afterwards.
+        seen += 1;
+        let slot = if samples.len() < args.lookups { samples.len() } else { rng.random_range(0..seen) };
+        if slot >= args.lookups {
+            return;
+        }
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(line) {
+            let text = |name: &str| value[name].as_str().unwrap_or_default().to_owned();
+            let pair = (text("carrier"), text("waybill_no"));
+            if slot == samples.len() {
+                samples.push(pair);
+            } else {
+                samples[slot] = pair;
+            }
+        }
+    })?;
+    bar.finish_and_clear();
+
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(30))).build().into();
+    let mut latencies = Vec::with_capacity(samples.len());
+    let lookup_bar = progress::items(samples.len() as u64, "tracing");
+    for (carrier, waybill_no) in &samples {
+        let url = format!("{base}/v1/waybills/{waybill_no}?carrier={carrier}");
+        let clock = Instant::now();
+        let mut response = agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {key}"))
+            .call()
+            .map_err(|err| CliError::Api(format!("trace lookup {url} failed: {err}")))?;
+        let mut sink = Vec::new();
+        response.body_mut().as_reader().read_to_end(&mut sink).map_err(|err| CliError::io("read", &url, err))?;
+        latencies.push(clock.elapsed().as_secs_f64() * 1000.0);
+        lookup_bar.inc(1);
+    }
+    lookup_bar.finish_and_clear();
+    latencies.sort_by(f64::total_cmp);
+    drop(server);
+
+    let store = server_config.open_store()?;
+    let counts = kuaidi_store::Store::counts(&*store)?;
+    let bench = BenchReport {
+        records_sent: report.lines,
+        events_sent: report.events,
+        events_stored: counts.events,
+        summary: report.summary,
+        ingest_seconds: report.seconds,
+        events_per_second: report.events as f64 / report.seconds.max(1e-9),
+        records_per_second: report.lines as f64 / report.seconds.max(1e-9),
+        durability: match config.synchronous {
+            kuaidi_store::Synchronous::Normal => "normal (survives kill -9)",
+            kuaidi_store::Synchronous::Full => "full (survives power loss)",
+        },
+        lookups: latencies.len(),
+        lookup_p50_ms: percentile(&latencies, 50.0),
+        lookup_p99_ms: percentile(&latencies, 99.0),
+        lookup_max_ms: latencies.last().copied().unwrap_or(0.0),
+        data_dir: data_dir.display().to_string(),
+    };
+    let rows = vec![vec![
+        bench.events_sent.to_string(),
+        bench.events_stored.to_string(),
+        format!("{:.1}", bench.ingest_seconds),
+        format!("{:.0}", bench.events_per_second),
+        format!("{:.2}", bench.lookup_p50_ms),
+        format!("{:.2}", bench.lookup_p99_ms),
+    ]];
+    output::print(config.format, &bench, &["EVENTS SENT", "EVENTS STORED", "SECONDS", "EVENTS/S", "TRACE P50 MS", "TRACE P99 MS"], rows);
+    Ok(())
+}

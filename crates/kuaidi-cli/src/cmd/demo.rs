@@ -1,0 +1,143 @@
+//! `kuaidi demo`: the main job. Simulates a day of Yangtze River Delta traffic, ingests it over HTTP through the same
+//! path carriers use, prints a summary, then serves the API with a demo key (or stops, with `--no-serve`).
+
+use std::time::Instant;
+
+use clap::Args;
+use kuaidi_api::ingest::Summary;
+use serde::Serialize;
+
+use crate::cmd::bench::send_file;
+use crate::cmd::serve::{bind, runtime};
+use crate::cmd::simulate::{generate, simulation, SimArgs};
+use crate::{output, progress, CliError, Config};
+
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Parcels accepted over the simulated day.
+    #[arg(long, default_value_t = 1_000_000)]
+    parcels: u64,
+    /// Stop after the summary instead of serving the API.
+    #[arg(long)]
+    no_serve: bool,
+    #[command(flatten)]
+    sim: SimArgs,
+}
+
+#[derive(Serialize)]
+struct DemoReport {
+    data_dir: String,
+    parcels: u64,
+    records_sent: u64,
+    events_sent: u64,
+    faulty_parcels: u64,
+    ingest: Summary,
+    waybills_stored: u64,
+    events_stored: u64,
+    carriers: u64,
+    facilities: u64,
+    simulate_seconds: f64,
+    ingest_seconds: f64,
+    events_per_second: f64,
+}
+
+pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
+    let temp;
+    let mut config = config.clone();
+    if !config.data_dir_chosen {
+        temp = tempfile::Builder::new()
+            .prefix("kuaidi-demo-")
+            .tempdir()
+            .map_err(|err| CliError::io("create", "a temporary directory", err))?;
+        config.data_dir = temp.path().join("data");
+    }
+    eprintln!("kuaidi demo: {} parcels across the Yangtze River Delta, data in {}", args.parcels, config.data_dir.display());
+
+    let sim = simulation(&args.sim, args.parcels, 1, None)?;
+    let clock = Instant::now();
+    let (stats, records) = generate(&sim, &config.data_dir.join("input"), true)?;
+    let simulate_seconds = clock.elapsed().as_secs_f64();
+    eprintln!("simulated {} waybills and {} events in {simulate_seconds:.1} s", stats.waybills, stats.events);
+
+    let key = crate::cmd::keys::create(&config, "admin", None, &[], "demo")?;
+    let state = config.app_state()?;
+    let rt = runtime()?;
+    let listener = if args.no_serve {
+        rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(CliError::Serve)?
+    } else {
+        rt.block_on(bind(&config))?
+    };
+    let addr = listener.local_addr().map_err(CliError::Serve)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(kuaidi_api::serve(listener, state.clone(), async {
+        let _ = stopped.await;
+    }));
+
+    let bar = progress::items(stats.waybills + stats.events + 1_000, "ingesting");
+    let base = format!("http://{addr}");
+    let mut first_waybill: Option<String> = None;
+    let sent = send_file(&base, &key, &records, 50_000, 2, &bar, |line| {
+        if first_waybill.is_none() {
+            first_waybill = Some(String::from_utf8_lossy(line).into_owned());
+        }
+    })?;
+    bar.finish_and_clear();
+
+    let counts = state.store().counts()?;
+    let report = DemoReport {
+        data_dir: config.data_dir.display().to_string(),
+        parcels: stats.parcels,
+        records_sent: sent.lines,
+        events_sent: sent.events,
+        faulty_parcels: stats.truth_entries,
+        ingest: sent.summary,
+        waybills_stored: counts.waybills,
+        events_stored: counts.events,
+        carriers: counts.carriers,
+        facilities: counts.facilities,
+        simulate_seconds,
+        ingest_seconds: sent.seconds,
+        events_per_second: sent.events as f64 / sent.seconds.max(1e-9),
+    };
+    let rows = vec![
+        vec!["carriers / facilities".into(), format!("{} / {}", report.carriers, report.facilities)],
+        vec!["parcels simulated".into(), report.parcels.to_string()],
+        vec!["parcels with injected faults".into(), report.faulty_parcels.to_string()],
+        vec!["records sent over HTTP".into(), report.records_sent.to_string()],
+        vec!["accepted / duplicate / updated / rejected".into(), format!(
+            "{} / {} / {} / {}",
+            report.ingest.accepted, report.ingest.duplicate, report.ingest.updated, report.ingest.rejected
+        )],
+        vec!["waybills stored".into(), report.waybills_stored.to_string()],
+        vec!["events stored".into(), report.events_stored.to_string()],
+        vec!["ingest time".into(), format!("{:.1} s ({:.0} events/s)", report.ingest_seconds, report.events_per_second)],
+    ];
+    output::print(config.format, &report, &["DEMO", "VALUE"], rows);
+
+    if args.no_serve {
+        let _ = stop.send(());
+        rt.block_on(server).map_err(|err| CliError::Api(err.to_string()))?.map_err(CliError::Serve)?;
+        return Ok(());
+    }
+    let sample = first_waybill
+        .and_then(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
+        .map(|w| {
+            let no = w["waybill_no"].as_str().unwrap_or_default().to_owned();
+            let phone = w["receiver"]["phone"].as_str().unwrap_or_default().to_owned();
+            (no, phone[phone.len().saturating_sub(4)..].to_owned())
+        })
+        .unwrap_or_default();
+    eprintln!();
+    eprintln!("Kuaidi is serving on http://{addr}  (Ctrl-C stops it)");
+    eprintln!("demo API key (admin): {key}");
+    eprintln!("  curl -H 'Authorization: Bearer {key}' http://{addr}/v1/waybills/{}", sample.0);
+    eprintln!("  curl 'http://{addr}/v1/track/{}?phone_last4={}'", sample.0, sample.1);
+    eprintln!("  the API is described at http://{addr}/v1/openapi.json");
+    rt.block_on(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    let _ = stop.send(());
+    rt.block_on(server).map_err(|err| CliError::Api(err.to_string()))?.map_err(CliError::Serve)?;
+    Ok(())
+}
