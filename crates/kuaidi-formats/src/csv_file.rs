@@ -29,7 +29,8 @@ const BOOLEAN: [&str; 2] = ["electronic", "verified"];
 /// Reads a CSV file, yielding each data row decoded; line numbers count the header as line 1.
 pub fn read_csv<R: Read>(reader: R) -> Result<(CsvKind, impl Iterator<Item = Line>), DecodeError> {
     let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-    let headers = csv.headers().map_err(|err| DecodeError::Syntax(format!("the CSV header is unreadable: {err}")))?.clone();
+    let headers =
+        csv.headers().map_err(|err| DecodeError::Syntax(format!("the CSV header is unreadable: {err}")))?.clone();
     let kind = if headers.iter().any(|h| h == "event_id") {
         CsvKind::Events
     } else if headers.iter().any(|h| h == "sender_name") {

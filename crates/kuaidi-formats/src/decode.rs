@@ -60,8 +60,9 @@ pub fn decode_value(value: &Value) -> Result<Record, DecodeError> {
 
 /// Parses an RFC 3339 time that carries an explicit offset.
 pub fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, InvalidValue> {
-    DateTime::parse_from_rfc3339(text)
-        .map_err(|_| InvalidValue::new(text, "must be an RFC 3339 time with an offset, such as 2026-11-11T09:00:00+08:00"))
+    DateTime::parse_from_rfc3339(text).map_err(|_| {
+        InvalidValue::new(text, "must be an RFC 3339 time with an offset, such as 2026-11-11T09:00:00+08:00")
+    })
 }
 
 fn facility(fields: &Fields<'_>) -> Result<Facility, ValidationError> {
@@ -122,7 +123,8 @@ fn waybill(fields: &Fields<'_>) -> Result<Waybill, ValidationError> {
             category: contents.text("category")?,
             description: contents.text("description")?,
             weight_grams: u32::try_from(weight).map_err(|_| {
-                InvalidValue::new(weight.to_string(), "must be from 1 to 100000 grams").at(contents.path("weight_grams"))
+                InvalidValue::new(weight.to_string(), "must be from 1 to 100000 grams")
+                    .at(contents.path("weight_grams"))
             })?,
             declared_value_fen: contents.optional_u64("declared_value_fen")?.unwrap_or(0),
         },
@@ -239,7 +241,11 @@ impl<'a> Fields<'a> {
 
     fn parse<T>(&self, name: &str, parse: impl FnOnce(&str) -> Result<T, InvalidValue>) -> Result<T, ValidationError> {
         let text = self.required_str(name)?;
-        parse(text).map_err(|err| ValidationError::Invalid { field: self.path(name), value: err.value, reason: err.reason })
+        parse(text).map_err(|err| ValidationError::Invalid {
+            field: self.path(name),
+            value: err.value,
+            reason: err.reason,
+        })
     }
 
     fn optional_parse<T>(

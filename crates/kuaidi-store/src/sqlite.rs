@@ -140,13 +140,16 @@ fn open_connection(path: &Path, config: &SqliteConfig) -> Result<Connection, Sto
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let version: i64 =
-        conn.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(|err| sql_error("reading the schema version", err))?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|err| sql_error("reading the schema version", err))?;
     let latest = MIGRATIONS.len() as i64;
     if version > latest {
         return Err(StoreError::new(
             ErrorKind::SchemaVersion,
-            format!("the database is at schema version {version}, newer than this kuaidi knows ({latest}); upgrade kuaidi"),
+            format!(
+                "the database is at schema version {version}, newer than this kuaidi knows ({latest}); upgrade kuaidi"
+            ),
         ));
     }
     for (idx, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {

@@ -203,7 +203,10 @@ pub fn waybills_round_trip(store: &dyn Store) {
     let mut without_real_name = waybill("sf", "SF0000000003");
     without_real_name.real_name = None;
     let with_real_name = waybill("yto", "YT0000000003");
-    ingest(store, &[Record::Waybill(Box::new(with_real_name.clone())), Record::Waybill(Box::new(without_real_name.clone()))]);
+    ingest(
+        store,
+        &[Record::Waybill(Box::new(with_real_name.clone())), Record::Waybill(Box::new(without_real_name.clone()))],
+    );
     assert_eq!(store.waybill(&carrier_code("yto"), &waybill_no("YT0000000003")).unwrap(), Some(with_real_name));
     assert_eq!(store.waybill(&carrier_code("sf"), &waybill_no("SF0000000003")).unwrap(), Some(without_real_name));
     assert_eq!(store.waybill(&carrier_code("sf"), &waybill_no("YT0000000003")).unwrap(), None);
@@ -235,7 +238,10 @@ pub fn reverse_trace_by_vehicle_and_operator(store: &dyn Store) {
     let operator = Handler::Operator("C001".to_owned());
     assert_eq!(store.handled_by(&operator, start, start + Duration::days(1), 100).unwrap().len(), 14);
     assert_eq!(store.handled_by(&operator, start, start + Duration::days(1), 3).unwrap().len(), 3);
-    assert!(store.handled_by(&Handler::Operator("nobody".into()), start, start + Duration::days(1), 10).unwrap().is_empty());
+    assert!(store
+        .handled_by(&Handler::Operator("nobody".into()), start, start + Duration::days(1), 10)
+        .unwrap()
+        .is_empty());
 }
 
 /// Keys are found by the hash of their secret until revoked; revoking an unknown id is `NotFound`.
@@ -247,7 +253,13 @@ pub fn api_keys_lifecycle(store: &dyn Store) {
         Role::Regulator { jurisdiction: vec![AdminCode::parse("320000").unwrap_or_else(|e| panic!("{e}"))] },
     ];
     for (idx, role) in roles.iter().enumerate() {
-        let key = NewApiKey { id: format!("k{idx}"), hash: [idx as u8; 32], role: role.clone(), label: "t".into(), created_at: now };
+        let key = NewApiKey {
+            id: format!("k{idx}"),
+            hash: [idx as u8; 32],
+            role: role.clone(),
+            label: "t".into(),
+            created_at: now,
+        };
         store.create_key(&key).unwrap();
     }
     assert_eq!(store.key_by_hash(&[1; 32]).unwrap().map(|k| k.role), Some(roles[1].clone()));
@@ -259,7 +271,8 @@ pub fn api_keys_lifecycle(store: &dyn Store) {
     assert_eq!(listed.len(), 3);
     assert_eq!(listed.iter().find(|k| k.id == "k1").and_then(|k| k.revoked_at), Some(now));
     assert_eq!(store.revoke_key("nope", now).unwrap_err().kind(), ErrorKind::NotFound);
-    let duplicate = NewApiKey { id: "k0".into(), hash: [7; 32], role: Role::Admin, label: String::new(), created_at: now };
+    let duplicate =
+        NewApiKey { id: "k0".into(), hash: [7; 32], role: Role::Admin, label: String::new(), created_at: now };
     assert_eq!(store.create_key(&duplicate).unwrap_err().kind(), ErrorKind::Conflict);
 }
 

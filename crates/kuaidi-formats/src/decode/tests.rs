@@ -78,7 +78,10 @@ fn waybills() {
     let base = waybill_json().to_string();
     check(&base, Ok(()));
     check(&with(&base, &["real_name"], json!(null)), Ok(()));
-    check(&with(&base, &["sender", "division"], json!("32050")), Err(("invalid_field", "sender.division", Some("32050"))));
+    check(
+        &with(&base, &["sender", "division"], json!("32050")),
+        Err(("invalid_field", "sender.division", Some("32050"))),
+    );
     check(&with(&base, &["receiver", "phone"], json!(null)), Err(("missing_field", "receiver.phone", None)));
     check(&with(&base, &["receiver"], json!("李四")), Err(("invalid_field", "receiver", Some("李四"))));
     check(
@@ -111,13 +114,15 @@ fn carriers_and_facilities() {
 fn ndjson_lines_are_numbered_and_independent() {
     let input = format!("{EVENT}\n\n{{broken\n{}\n", with(EVENT, &["kind"], json!("nope")));
     let lines: Vec<_> = read_ndjson(input.as_bytes()).map(Result::unwrap).collect();
-    let summary: Vec<_> = lines.iter().map(|l| (l.number, l.record.as_ref().map_err(DecodeError::code).err())).collect();
+    let summary: Vec<_> =
+        lines.iter().map(|l| (l.number, l.record.as_ref().map_err(DecodeError::code).err())).collect();
     assert_eq!(summary, vec![(1, None), (3, Some("invalid_json")), (4, Some("invalid_field"))]);
 }
 
 #[test]
 fn csv_events_and_waybills() {
-    let events = "event_id,carrier,waybill_no,kind,time,facility,operator,vehicle,next_facility,exception_code,signer\n\
+    let events =
+        "event_id,carrier,waybill_no,kind,time,facility,operator,vehicle,next_facility,exception_code,signer\n\
                   e1,yto,YT1234567890,accept,2026-11-11T09:00:00+08:00,YTO-SZ-01,C001,,,,\n\
                   e2,yto,YT1234567890,delivered,2026-11-12T09:00:00+08:00,YTO-SZ-01,C002,,,,self\n\
                   e3,yto,YT1234567890,arrive,yesterday,YTO-SZ-01,,,,,\n\

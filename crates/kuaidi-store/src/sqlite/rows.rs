@@ -99,7 +99,9 @@ pub(super) fn put_facility(conn: &Connection, facility: &Facility) -> Result<Out
 }
 
 pub(super) fn carriers(conn: &Connection) -> Result<Vec<Carrier>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT code, name FROM carriers ORDER BY code").map_err(|e| sql_error("listing carriers", e))?;
+    let mut stmt = conn
+        .prepare_cached("SELECT code, name FROM carriers ORDER BY code")
+        .map_err(|e| sql_error("listing carriers", e))?;
     let rows = stmt
         .query_map([], |row| {
             let code: String = row.get(0)?;
@@ -114,7 +116,8 @@ pub(super) fn facilities(conn: &Connection) -> Result<Vec<Facility>, StoreError>
     let mut stmt = conn
         .prepare_cached(&format!("SELECT {FACILITY_COLUMNS} FROM facilities ORDER BY code"))
         .map_err(|err| sql_error("listing facilities", err))?;
-    let rows = stmt.query_map([], facility_row).and_then(Iterator::collect).map_err(|e| sql_error("listing facilities", e))?;
+    let rows =
+        stmt.query_map([], facility_row).and_then(Iterator::collect).map_err(|e| sql_error("listing facilities", e))?;
     Ok(rows)
 }
 
@@ -130,7 +133,8 @@ struct Pii {
     id_number: Option<String>,
 }
 
-const WAYBILL_COLUMNS: &str = "carrier, waybill_no, product, electronic, created_ms, created_offset_s, sender_division, \
+const WAYBILL_COLUMNS: &str =
+    "carrier, waybill_no, product, electronic, created_ms, created_offset_s, sender_division, \
      receiver_division, contents_category, contents_description, weight_grams, declared_value_fen, real_name_id_type, \
      real_name_verified, pii";
 
@@ -149,8 +153,8 @@ pub(super) fn put_waybill(
         receiver_address: waybill.receiver.address.detail.clone(),
         id_number: waybill.real_name.as_ref().map(|r| r.id_number.clone()),
     };
-    let plaintext =
-        serde_json::to_vec(&pii).map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding personal data", err))?;
+    let plaintext = serde_json::to_vec(&pii)
+        .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding personal data", err))?;
     let sealed = key.seal(&plaintext)?;
     let n_inserted = conn
         .prepare_cached(&format!(
