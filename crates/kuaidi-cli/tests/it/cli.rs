@@ -71,7 +71,7 @@ fn demo_runs_end_to_end_on_2000_parcels() {
         return;
     }
     let (_dir, data) = temp_dir();
-    let out = crate::support::kuaidi_with_env(
+    let out = kuaidi(
         &data,
         &["--format", "json", "demo", "--parcels", "2000", "--no-serve", "--geo", geo.to_str().unwrap()],
     );

@@ -92,7 +92,3 @@ pub fn temp_dir() -> (tempfile::TempDir, PathBuf) {
     (dir, data)
 }
 
-/// Like [`kuaidi`], for commands that need the working directory of the repository.
-pub fn kuaidi_with_env(data_dir: &Path, args: &[&str]) -> Output {
-    kuaidi(data_dir, args)
-}
