@@ -6,6 +6,11 @@
 //! What each fault does:
 //! - `delay`: one leg (depart → arrive) takes extra whole hours, enough that the arrival already lies past the
 //!   parcel's time limit (12, 24 or 48 h after acceptance) by 2 to 10 hours; every later scan shifts with it.
+//!   A delayed parcel is therefore late, by more than 2 hours, when it reaches a delivery outcome, and a parcel
+//!   without a delay never is (the delivery-time rule is in the `parcel` module docs; limits from
+//!   `Simulation::time_limit_hours`). A delayed parcel whose delayed arrival comes after `now` is not listed (its
+//!   evidence is not emitted) and has reached no outcome either; one whose delayed arrival is emitted but whose
+//!   outcome comes after `now` is listed, though it has not reached an outcome yet.
 //! - `damage`: a `damaged` event (exception code `DMG-01` or `DMG-02`) minutes after an arrival; the parcel goes on.
 //! - `loss`: after some arrival the parcel is reported `lost` (`LOST-01`) 12 to 72 hours later; no scan follows.
 //! - `missing_real_name`: no real-name record, or one that was not verified.
@@ -123,7 +128,8 @@ impl Faults {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
-    /// The arrival `event_id` came `hours` later than planned.
+    /// The arrival `event_id` came `hours` later than planned, so the parcel, if it reaches a delivery outcome, does
+    /// so more than 2 hours past its time limit; no parcel without this fault is late.
     Delay { hours: u32, event_id: EventId },
     /// The `damaged` event.
     Damage { event_id: EventId },

@@ -23,12 +23,17 @@
 //! Within a city the trunk is just the sorting centre.
 //! Between two large delta cities (2020 population of 7 million or more) within 350 km (200 km for carriers with
 //! less than 12 % share) the carrier runs a direct line between the two sorting centres, bypassing hubs.
+//! Between two different key cities (the plan's first- and second-level park cities, which have the 12-hour time
+//! limit) every carrier runs a direct express line between the two sorting centres as well.
 //! Otherwise the sorting centre sends to its nearest hub, the hub to the destination's hub (when different), and that
 //! hub to the destination's sorting centre; national cities are served by their own hub.
 //!
 //! # Transit times
-//! Road legs run at 60 km/h over the great-circle distance times 1.25 (road detour), plus 20 minutes to load and unload.
-//! Legs longer than 800 km fly: 3 hours of ground transfer and airport handling plus the distance at 750 km/h.
+//! Road legs run at 75 km/h (line-haul trucks on the expressways, with two drivers) over the great-circle distance
+//! times 1.2 (road detour), plus 20 minutes to load and unload.
+//! Legs longer than 800 km fly, and so do express lines between sorting centres longer than 350 km (between key
+//! cities such as Xuzhou and Wenzhou, which road could not link within 12 hours): 3 hours of ground transfer and
+//! airport handling plus the distance at 750 km/h.
 //! Rail is not modelled.
 
 use kuaidi_model::{AdminCode, Carrier, CarrierCode, Facility, FacilityCode, FacilityKind, GeoPoint};
@@ -140,14 +145,16 @@ const DIRECT_LINE_MIN_POPULATION: u64 = 7_000_000;
 /// National cities get outlets in at most this many districts.
 const NATIONAL_DISTRICT_CAP: usize = 12;
 
-/// Road speed in km/h.
-const ROAD_KMH: f64 = 60.0;
+/// Road speed in km/h: line-haul trucks on the delta's expressways, with two drivers, and vans on urban expressways.
+const ROAD_KMH: f64 = 75.0;
 /// Road distance over great-circle distance.
-const ROAD_DETOUR: f64 = 1.25;
+const ROAD_DETOUR: f64 = 1.2;
 /// Loading and unloading time of a road leg, in seconds.
 const ROAD_HANDLING_SECS: i64 = 20 * 60;
 /// Legs longer than this fly.
 const AIR_MIN_KM: f64 = 800.0;
+/// Express lines between two sorting centres longer than this fly.
+const EXPRESS_AIR_MIN_KM: f64 = 350.0;
 /// Cruise speed in km/h.
 const AIR_KMH: f64 = 750.0;
 /// Ground transfer and airport handling of an air leg, in seconds.
@@ -359,9 +366,11 @@ impl Network {
                         && o.population >= DIRECT_LINE_MIN_POPULATION
                         && d.population >= DIRECT_LINE_MIN_POPULATION
                         && o.location.distance_km(d.location) <= direct_km;
+                    // The 12-hour promise between key cities cannot afford the detour through two hubs.
+                    let express = o.key && d.key;
                     let mut trunk = vec![sc(origin)];
                     if origin != destination {
-                        if !direct {
+                        if !direct && !express {
                             trunk.push(hub(origin));
                             trunk.push(hub(destination));
                         }
@@ -401,7 +410,9 @@ impl Network {
     /// How long a leg between two facilities takes, and how it travels.
     pub fn leg(&self, from: u32, to: u32) -> (i64, Mode) {
         let km = self.locations[from as usize].distance_km(self.locations[to as usize]);
-        if km > AIR_MIN_KM {
+        let sorting_centres = self.facilities[from as usize].kind == FacilityKind::SortingCentre
+            && self.facilities[to as usize].kind == FacilityKind::SortingCentre;
+        if km > AIR_MIN_KM || (sorting_centres && km > EXPRESS_AIR_MIN_KM) {
             (AIR_GROUND_SECS + (km / AIR_KMH * 3600.0) as i64, Mode::Air)
         } else {
             (ROAD_HANDLING_SECS + (km * ROAD_DETOUR / ROAD_KMH * 3600.0) as i64, Mode::Road)

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::convert::Infallible;
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, Utc};
-use kuaidi_model::{Carrier, EventId, Facility, Record, ScanEvent, Waybill, WaybillNo};
+use kuaidi_model::{AdminCode, Carrier, EventId, Facility, Record, ScanEvent, Waybill, WaybillNo};
 use rand::{Rng, SeedableRng};
 
 use crate::demand::{hourly_counts, Demand};
@@ -169,6 +169,23 @@ impl Simulation {
     /// The simulated facilities, in emission order.
     pub fn facilities(&self) -> &[Facility] {
         &self.network.facilities
+    }
+
+    /// The time limit in hours of a parcel from `origin_city` to `destination_city`, or `None` when either is not a
+    /// simulated city: 12 between two different key cities of the delta, 24 between other delta cities (one city to
+    /// itself included), 48 between a delta city and a national key city.
+    ///
+    /// Either code may also name a district, which stands for its prefecture ([`AdminCode::prefecture`]), so a
+    /// waybill's sender and receiver divisions can be passed as they are.
+    /// Every parcel without a `delay` fault that reaches a delivery outcome does so within this limit, and every
+    /// parcel with one that reaches it does so more than an hour past it (see [`Fault::Delay`](crate::Fault::Delay)).
+    pub fn time_limit_hours(&self, origin_city: AdminCode, destination_city: AdminCode) -> Option<u32> {
+        let city = |code: AdminCode| {
+            let code = code.prefecture();
+            self.network.cities.iter().position(|city| city.code == code)
+        };
+        let hours = self.network.time_limit_hours(city(origin_city)?, city(destination_city)?);
+        u32::try_from(hours).ok()
     }
 
     /// Streams every record in emission order to `sink` and every ground-truth entry to `truth`.

@@ -7,4 +7,5 @@ mod geography;
 mod network;
 mod stream;
 mod support;
+mod time_limits;
 mod validation;
