@@ -37,7 +37,7 @@ impl Default for ApiConfig {
             max_body_bytes: 16 * 1024 * 1024,
             max_stream_bytes: 4 * 1024 * 1024 * 1024,
             max_batch_records: 10_000,
-            ingest_chunk: 5_000,
+            ingest_chunk: 20_000,
             track_per_minute: 60,
             policy: Policy::default(),
         }

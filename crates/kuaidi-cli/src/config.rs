@@ -80,7 +80,7 @@ pub struct Options {
     /// Most records in one JSON batch [default: 10000].
     #[arg(long, global = true, env = "KUAIDI_MAX_BATCH_RECORDS", value_name = "N")]
     pub max_batch_records: Option<usize>,
-    /// Records per transaction when ingesting a stream or file [default: 5000].
+    /// Records per transaction when ingesting a stream or file [default: 20000].
     #[arg(long, global = true, env = "KUAIDI_INGEST_CHUNK", value_name = "N")]
     pub ingest_chunk: Option<usize>,
     /// How far in the future a reported time may lie, in seconds [default: 900].

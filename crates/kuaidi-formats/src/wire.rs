@@ -113,7 +113,7 @@ pub struct WaybillRecord {
 /// A scan event.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EventRecord {
-    /// Unique within the carrier; re-sending the same id is idempotent.
+    /// Unique within the carrier's waybill; re-sending the same id is idempotent.
     #[schema(example = "YT1234567890-1")]
     pub event_id: String,
     /// Carrier.

@@ -6,9 +6,10 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::{CarrierCode, FacilityCode, InvalidValue, WaybillNo};
 
-/// An event's identifier, unique within its carrier: 1 to 64 printable ASCII characters without spaces.
+/// An event's identifier, unique within its carrier's waybill: 1 to 64 printable ASCII characters without spaces.
 ///
-/// A carrier that re-sends an event sends the same id, which is what makes ingest idempotent.
+/// A carrier that re-sends an event sends the same id, which is what makes ingest idempotent: an event is keyed by
+/// `(waybill_no, carrier, event_id)`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EventId(String);
 
@@ -182,7 +183,7 @@ impl Signer {
 /// A scan event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanEvent {
-    /// Unique within the carrier; the idempotency key.
+    /// Unique within the carrier's waybill; with them, the idempotency key.
     pub event_id: EventId,
     /// The carrier that scanned.
     pub carrier: CarrierCode,

@@ -8,7 +8,8 @@
 mod rows;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use kuaidi_model::{Carrier, CarrierCode, Facility, Record, ScanEvent, Waybill, WaybillNo};
@@ -46,7 +47,7 @@ pub struct SqliteConfig {
 impl SqliteConfig {
     /// Defaults for a database at `path`.
     pub fn new(path: impl Into<PathBuf>, pii_key: PiiKey) -> SqliteConfig {
-        SqliteConfig { path: path.into(), pii_key, synchronous: Synchronous::Normal, cache_mib: 64 }
+        SqliteConfig { path: path.into(), pii_key, synchronous: Synchronous::Normal, cache_mib: 256 }
     }
 }
 
@@ -54,6 +55,8 @@ impl SqliteConfig {
 pub struct SqliteStore {
     /// The one connection that writes; the mutex makes writers take turns instead of failing with `SQLITE_BUSY`.
     writer: Mutex<Connection>,
+    /// Tells the checkpointer thread to stop when the store is dropped.
+    stop_checkpointer: Arc<AtomicBool>,
     /// Idle read connections; a reader takes one, or opens a new one when none is idle.
     readers: Mutex<Vec<Connection>>,
     config: SqliteConfig,
@@ -93,7 +96,14 @@ impl SqliteStore {
         }
         let mut writer = open_connection(&config.path, &config)?;
         migrate(&mut writer)?;
-        Ok(SqliteStore { writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), config })
+        let stop_checkpointer = Arc::new(AtomicBool::new(false));
+        let checkpointer = open_connection(&config.path, &config)?;
+        let (path, stop) = (config.path.clone(), stop_checkpointer.clone());
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpointer, &path, &stop))
+            .map_err(|err| StoreError::with_source(ErrorKind::Other, "cannot start the checkpoint thread", err))?;
+        Ok(SqliteStore { writer: Mutex::new(writer), stop_checkpointer, readers: Mutex::new(Vec::new()), config })
     }
 
     /// The database file.
@@ -120,6 +130,38 @@ impl SqliteStore {
     }
 }
 
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.stop_checkpointer.store(true, Ordering::Relaxed);
+    }
+}
+
+/// WAL size above which the checkpointer copies pages back into the database without blocking anyone.
+const CHECKPOINT_PASSIVE_BYTES: u64 = 64 * 1024 * 1024;
+/// WAL size at which the writer checkpoints itself, finishing what the checkpointer thread began.
+const WRITER_CHECKPOINT_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Checkpoints mostly off the write path. SQLite's automatic checkpoint runs inside a committing writer and makes it
+/// wait while pages are copied and the database file synced; this thread copies pages ahead of it, so the writer's own
+/// checkpoint (which alone can restart the WAL) has little left to do.
+fn checkpoint_loop(conn: &Connection, path: &Path, stop: &AtomicBool) {
+    let mut wal_path = path.as_os_str().to_owned();
+    wal_path.push("-wal");
+    let wal_path = PathBuf::from(wal_path);
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let wal_bytes = std::fs::metadata(&wal_path).map(|m| m.len()).unwrap_or(0);
+        if wal_bytes < CHECKPOINT_PASSIVE_BYTES {
+            continue;
+        }
+        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(%err, "checkpoint failed; retrying");
+        }
+    }
+    // A last, complete checkpoint leaves a small WAL behind for the next start.
+    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+}
+
 fn open_connection(path: &Path, config: &SqliteConfig) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|err| {
@@ -130,9 +172,13 @@ fn open_connection(path: &Path, config: &SqliteConfig) -> Result<Connection, Sto
         Synchronous::Full => "FULL",
     };
     let pragmas = format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA busy_timeout = 10000; \
-         PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;",
-        u64::from(config.cache_mib) * 1024
+        "PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = 268435456; PRAGMA synchronous = {synchronous}; PRAGMA busy_timeout = 10000; \
+         PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF; \
+         PRAGMA wal_autocheckpoint = {};",
+        u64::from(config.cache_mib) * 1024,
+        // The writer still checkpoints at 128 MiB of WAL: only a writer that finds the whole WAL copied back can
+        // restart it, so this keeps the WAL bounded. The checkpointer thread has usually copied most of it by then.
+        WRITER_CHECKPOINT_BYTES / 4096,
     );
     conn.execute_batch(&pragmas).map_err(|err| sql_error("setting up the connection", err))?;
     conn.set_prepared_statement_cache_capacity(64);

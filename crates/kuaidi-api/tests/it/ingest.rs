@@ -78,8 +78,7 @@ async fn a_batch_keeps_the_good_items_and_answers_each() {
 
 #[tokio::test]
 async fn an_ndjson_stream_is_answered_per_line_across_chunks() {
-    let mut config = kuaidi_api::ApiConfig::default();
-    config.ingest_chunk = 3;
+    let config = kuaidi_api::ApiConfig { ingest_chunk: 3, ..Default::default() };
     let app = crate::harness::app_with(config);
     let mut lines: Vec<String> = parcel("yto", "YT0000000004").iter().map(Value::to_string).collect();
     lines.insert(3, "{broken".into());

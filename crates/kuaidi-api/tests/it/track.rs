@@ -30,8 +30,7 @@ async fn public_tracking_is_masked_and_checks_the_phone_suffix() {
 
 #[tokio::test]
 async fn public_tracking_is_rate_limited() {
-    let mut config = kuaidi_api::ApiConfig::default();
-    config.track_per_minute = 3;
+    let config = kuaidi_api::ApiConfig { track_per_minute: 3, ..Default::default() };
     let app = app_with(config);
     let mut codes = Vec::new();
     for _ in 0..5 {

@@ -7,7 +7,6 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -89,64 +88,61 @@ pub fn send_file(
     let receiver = Arc::new(Mutex::new(receiver));
     let summary = Arc::new(Mutex::new(Summary::default()));
     let failure: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-    let sent_lines = Arc::new(AtomicU64::new(0));
     let url = format!("{base_url}/v1/ingest");
     let started = Instant::now();
-    let workers: Vec<_> = (0..connections.max(1))
-        .map(|_| {
-            let (receiver, summary, failure, sent_lines, bar) =
-                (receiver.clone(), summary.clone(), failure.clone(), sent_lines.clone(), bar.clone());
-            let (url, key) = (url.clone(), key.to_owned());
-            std::thread::spawn(move || {
-                let agent: ureq::Agent =
-                    ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(3600))).build().into();
-                loop {
-                    let body = match receiver.lock().map(|r| r.recv()) {
-                        Ok(Ok(body)) => body,
-                        _ => return,
-                    };
-                    let answer = agent
-                        .post(&url)
-                        .header("Authorization", &format!("Bearer {key}"))
-                        .header("Content-Type", "application/x-ndjson")
-                        .send(&body.bytes[..])
-                        .map_err(|err| err.to_string())
-                        .and_then(|mut response| {
-                            response
-                                .body_mut()
-                                .with_config()
-                                .limit(1 << 30)
-                                .read_to_string()
-                                .map_err(|err| err.to_string())
-                                .and_then(|text| {
-                                    serde_json::from_str::<serde_json::Value>(&text).map_err(|err| err.to_string())
-                                })
-                        });
-                    match answer {
-                        Ok(answer) => {
-                            let count = |name: &str| answer["summary"][name].as_u64().unwrap_or(0);
-                            if let Ok(mut total) = summary.lock() {
-                                total.merge(Summary {
-                                    accepted: count("accepted"),
-                                    duplicate: count("duplicate"),
-                                    updated: count("updated"),
-                                    rejected: count("rejected"),
-                                });
-                            }
-                            sent_lines.fetch_add(body.lines, Ordering::Relaxed);
-                            bar.inc(body.lines);
+    let spawn_worker = |receiver: &Arc<Mutex<mpsc::Receiver<Body>>>| {
+        let (receiver, summary, failure, bar) = (receiver.clone(), summary.clone(), failure.clone(), bar.clone());
+        let (url, key) = (url.clone(), key.to_owned());
+        std::thread::spawn(move || {
+            let agent: ureq::Agent =
+                ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(3600))).build().into();
+            loop {
+                let body = match receiver.lock().map(|r| r.recv()) {
+                    Ok(Ok(body)) => body,
+                    _ => return,
+                };
+                let answer = agent
+                    .post(&url)
+                    .header("Authorization", &format!("Bearer {key}"))
+                    .header("Content-Type", "application/x-ndjson")
+                    .send(&body.bytes[..])
+                    .map_err(|err| err.to_string())
+                    .and_then(|mut response| {
+                        response
+                            .body_mut()
+                            .with_config()
+                            .limit(1 << 30)
+                            .read_to_string()
+                            .map_err(|err| err.to_string())
+                            .and_then(|text| {
+                                serde_json::from_str::<serde_json::Value>(&text).map_err(|err| err.to_string())
+                            })
+                    });
+                match answer {
+                    Ok(answer) => {
+                        let count = |name: &str| answer["summary"][name].as_u64().unwrap_or(0);
+                        if let Ok(mut total) = summary.lock() {
+                            total.merge(Summary {
+                                accepted: count("accepted"),
+                                duplicate: count("duplicate"),
+                                updated: count("updated"),
+                                rejected: count("rejected"),
+                            });
                         }
-                        Err(err) => {
-                            if let Ok(mut slot) = failure.lock() {
-                                slot.get_or_insert(err);
-                            }
-                            return;
+                        bar.inc(body.lines);
+                    }
+                    Err(err) => {
+                        if let Ok(mut slot) = failure.lock() {
+                            slot.get_or_insert(err);
                         }
+                        return;
                     }
                 }
-            })
+            }
         })
-        .collect();
+    };
+    let mut workers: Vec<std::thread::JoinHandle<()>> = Vec::new();
+    let mut first = true;
 
     let mut report = SendReport::default();
     let mut line = Vec::new();
@@ -171,6 +167,22 @@ pub fn send_file(
         }
         report.lines += body.lines;
         report.events += body.events;
+        if first {
+            // The first request carries the carriers and facilities that everything after it names; it must be
+            // committed before the parallel requests, or their records would race it and be rejected as unknown.
+            first = false;
+            let (tx, rx) = mpsc::sync_channel::<Body>(1);
+            let one = Arc::new(Mutex::new(rx));
+            let worker = spawn_worker(&one);
+            tx.send(body).ok();
+            drop(tx);
+            let _ = worker.join();
+            if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+                break 'read;
+            }
+            workers = (0..connections.max(1)).map(|_| spawn_worker(&receiver)).collect();
+            continue;
+        }
         if sender.send(body).is_err() {
             break 'read;
         }
@@ -263,7 +275,10 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
     let dir = match &args.keep {
         Some(dir) => dir.clone(),
         None => {
-            temp = tempfile::Builder::new().prefix("kuaidi-bench-").tempdir().map_err(|err| CliError::io("create", "a temporary directory", err))?;
+            temp = tempfile::Builder::new()
+                .prefix("kuaidi-bench-")
+                .tempdir()
+                .map_err(|err| CliError::io("create", "a temporary directory", err))?;
             temp.path().to_path_buf()
         }
     };
@@ -356,6 +371,11 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
         format!("{:.2}", bench.lookup_p50_ms),
         format!("{:.2}", bench.lookup_p99_ms),
     ]];
-    output::print(config.format, &bench, &["EVENTS SENT", "EVENTS STORED", "SECONDS", "EVENTS/S", "TRACE P50 MS", "TRACE P99 MS"], rows);
+    output::print(
+        config.format,
+        &bench,
+        &["EVENTS SENT", "EVENTS STORED", "SECONDS", "EVENTS/S", "TRACE P50 MS", "TRACE P99 MS"],
+        rows,
+    );
     Ok(())
 }

@@ -52,7 +52,11 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
             .map_err(|err| CliError::io("create", "a temporary directory", err))?;
         config.data_dir = temp.path().join("data");
     }
-    eprintln!("kuaidi demo: {} parcels across the Yangtze River Delta, data in {}", args.parcels, config.data_dir.display());
+    eprintln!(
+        "kuaidi demo: {} parcels across the Yangtze River Delta, data in {}",
+        args.parcels,
+        config.data_dir.display()
+    );
 
     let sim = simulation(&args.sim, args.parcels, 1, None)?;
     let clock = Instant::now();
@@ -105,13 +109,19 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
         vec!["parcels simulated".into(), report.parcels.to_string()],
         vec!["parcels with injected faults".into(), report.faulty_parcels.to_string()],
         vec!["records sent over HTTP".into(), report.records_sent.to_string()],
-        vec!["accepted / duplicate / updated / rejected".into(), format!(
-            "{} / {} / {} / {}",
-            report.ingest.accepted, report.ingest.duplicate, report.ingest.updated, report.ingest.rejected
-        )],
+        vec![
+            "accepted / duplicate / updated / rejected".into(),
+            format!(
+                "{} / {} / {} / {}",
+                report.ingest.accepted, report.ingest.duplicate, report.ingest.updated, report.ingest.rejected
+            ),
+        ],
         vec!["waybills stored".into(), report.waybills_stored.to_string()],
         vec!["events stored".into(), report.events_stored.to_string()],
-        vec!["ingest time".into(), format!("{:.1} s ({:.0} events/s)", report.ingest_seconds, report.events_per_second)],
+        vec![
+            "ingest time".into(),
+            format!("{:.1} s ({:.0} events/s)", report.ingest_seconds, report.events_per_second),
+        ],
     ];
     output::print(config.format, &report, &["DEMO", "VALUE"], rows);
 

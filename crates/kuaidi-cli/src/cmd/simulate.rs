@@ -88,7 +88,12 @@ pub fn default_start(now: DateTime<Utc>, days: u32) -> DateTime<FixedOffset> {
 }
 
 /// A simulation over `days` days up to now.
-pub fn simulation(args: &SimArgs, parcels: u64, days: u32, start: Option<DateTime<FixedOffset>>) -> Result<Simulation, CliError> {
+pub fn simulation(
+    args: &SimArgs,
+    parcels: u64,
+    days: u32,
+    start: Option<DateTime<FixedOffset>>,
+) -> Result<Simulation, CliError> {
     let geo = load_geography(args.geo.as_deref())?;
     let now = Utc::now();
     let start = start.unwrap_or_else(|| default_start(now, days));
@@ -138,7 +143,8 @@ pub fn generate(sim: &Simulation, dir: &Path, show_progress: bool) -> Result<(Si
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let counter = LineCounter { inner: records, bar: bar.clone() };
-    let stats = write_ndjson(sim, counter, truth).map_err(|err| CliError::Input(format!("the simulation failed: {err}")))?;
+    let stats =
+        write_ndjson(sim, counter, truth).map_err(|err| CliError::Input(format!("the simulation failed: {err}")))?;
     bar.finish_and_clear();
     Ok((stats, records_path))
 }

@@ -64,17 +64,16 @@ fn a_config_file_is_read_and_flags_override_it() {
 
 #[test]
 fn demo_runs_end_to_end_on_2000_parcels() {
-    let geo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/yrd_geo/yrd_prefecture_cities.csv");
+    let geo =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/yrd_geo/yrd_prefecture_cities.csv");
     if !geo.exists() {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "{} is missing under CI", geo.display());
         eprintln!("skipped: {} not found", geo.display());
         return;
     }
     let (_dir, data) = temp_dir();
-    let out = kuaidi(
-        &data,
-        &["--format", "json", "demo", "--parcels", "2000", "--no-serve", "--geo", geo.to_str().unwrap()],
-    );
+    let out =
+        kuaidi(&data, &["--format", "json", "demo", "--parcels", "2000", "--no-serve", "--geo", geo.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["parcels"], 2000);
@@ -86,15 +85,32 @@ fn demo_runs_end_to_end_on_2000_parcels() {
     assert!(sent > 10_000, "{report}");
 
     // The store is kept for later commands.
-    let trace = kuaidi(&data, &["--format", "json", "trace", "--operator", "x", "--from", "2000-01-01T00:00:00Z", "--to", "2100-01-01T00:00:00Z"]);
+    let trace = kuaidi(
+        &data,
+        &[
+            "--format",
+            "json",
+            "trace",
+            "--operator",
+            "x",
+            "--from",
+            "2000-01-01T00:00:00Z",
+            "--to",
+            "2100-01-01T00:00:00Z",
+        ],
+    );
     assert!(trace.status.success(), "{}", stderr(&trace));
 }
 
 #[test]
 fn simulate_is_deterministic_and_says_what_is_missing() {
-    let geo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/yrd_geo/yrd_prefecture_cities.csv");
+    let geo =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/yrd_geo/yrd_prefecture_cities.csv");
     let (dir, data) = temp_dir();
-    let missing = kuaidi(&data, &["simulate", "--parcels", "10", "--out", dir.path().to_str().unwrap(), "--geo", "/nonexistent.csv"]);
+    let missing = kuaidi(
+        &data,
+        &["simulate", "--parcels", "10", "--out", dir.path().to_str().unwrap(), "--geo", "/nonexistent.csv"],
+    );
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("/nonexistent.csv"), "{}", stderr(&missing));
     if !geo.exists() {
@@ -104,7 +120,17 @@ fn simulate_is_deterministic_and_says_what_is_missing() {
     }
     let run = |out: &str| {
         let out_dir = dir.path().join(out);
-        let args = ["simulate", "--parcels", "500", "--start", "2026-11-01T00:00:00+08:00", "--out", out_dir.to_str().unwrap(), "--geo", geo.to_str().unwrap()];
+        let args = [
+            "simulate",
+            "--parcels",
+            "500",
+            "--start",
+            "2026-11-01T00:00:00+08:00",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--geo",
+            geo.to_str().unwrap(),
+        ];
         let output = kuaidi(&data, &args);
         assert!(output.status.success(), "{}", stderr(&output));
         std::fs::read(out_dir.join("records.ndjson")).unwrap()

@@ -91,4 +91,3 @@ pub fn temp_dir() -> (tempfile::TempDir, PathBuf) {
     let data = dir.path().join("data");
     (dir, data)
 }
-

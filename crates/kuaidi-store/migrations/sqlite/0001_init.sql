@@ -37,11 +37,13 @@ CREATE TABLE waybills (
     PRIMARY KEY (waybill_no, carrier)
 ) WITHOUT ROWID;
 
+-- Events are stored in arrival order, so writing one appends to the table; the compact index on the idempotency key
+-- (waybill_no, carrier, event_id), the key a table sharded by waybill can enforce, serves duplicates and traces.
 CREATE TABLE events (
     seq            INTEGER PRIMARY KEY,
+    waybill_no     TEXT NOT NULL,
     carrier        TEXT NOT NULL,
     event_id       TEXT NOT NULL,
-    waybill_no     TEXT NOT NULL,
     kind           TEXT NOT NULL,
     time_ms        INTEGER NOT NULL,
     offset_s       INTEGER NOT NULL,
@@ -53,8 +55,7 @@ CREATE TABLE events (
     signer         TEXT,
     received_ms    INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX events_by_id ON events (carrier, event_id);
-CREATE INDEX events_by_waybill ON events (waybill_no, carrier);
+CREATE UNIQUE INDEX events_by_key ON events (waybill_no, carrier, event_id);
 CREATE INDEX events_by_operator ON events (operator, time_ms) WHERE operator IS NOT NULL;
 CREATE INDEX events_by_vehicle ON events (vehicle, time_ms) WHERE vehicle IS NOT NULL;
 

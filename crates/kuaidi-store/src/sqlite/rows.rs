@@ -313,7 +313,8 @@ pub(super) fn put_event(conn: &Connection, event: &ScanEvent, received_ms: i64) 
     let n_inserted = conn
         .prepare_cached(&format!(
             "INSERT INTO events ({EVENT_COLUMNS}, received_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (carrier, event_id) DO NOTHING"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+             ON CONFLICT (waybill_no, carrier, event_id) DO NOTHING"
         ))
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -337,8 +338,12 @@ pub(super) fn put_event(conn: &Connection, event: &ScanEvent, received_ms: i64) 
         return Ok(Outcome::Accepted);
     }
     let stored = conn
-        .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE carrier = ?1 AND event_id = ?2"))
-        .and_then(|mut stmt| stmt.query_row([event.carrier.as_str(), event.event_id.as_str()], event_row))
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE waybill_no = ?1 AND carrier = ?2 AND event_id = ?3"
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_row([event.waybill_no.as_str(), event.carrier.as_str(), event.event_id.as_str()], event_row)
+        })
         .map_err(|err| sql_error("reading a stored event", err))?;
     Ok(if &stored == event { Outcome::Duplicate } else { Outcome::Conflict })
 }
@@ -349,9 +354,7 @@ pub(super) fn events_of(
     waybill_no: &WaybillNo,
 ) -> Result<Vec<ScanEvent>, StoreError> {
     let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE waybill_no = ?1 AND carrier = ?2 ORDER BY time_ms, seq"
-        ))
+        .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE waybill_no = ?1 AND carrier = ?2"))
         .map_err(|err| sql_error("reading a parcel's events", err))?;
     let mut events: Vec<ScanEvent> = stmt
         .query_map([waybill_no.as_str(), carrier.as_str()], event_row)
@@ -375,7 +378,7 @@ pub(super) fn handled_by(
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE {column} = ?1 AND time_ms >= ?2 AND time_ms < ?3 \
-             ORDER BY time_ms, seq LIMIT ?4"
+             ORDER BY time_ms, waybill_no, event_id LIMIT ?4"
         ))
         .map_err(|err| sql_error("reverse tracing", err))?;
     let events = stmt
