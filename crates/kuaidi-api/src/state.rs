@@ -139,7 +139,13 @@ impl AppState {
 
     /// Whether a public tracking request from `addr` is within its rate.
     pub fn allow_tracking(&self, addr: IpAddr) -> bool {
-        self.inner.track_limiter.check_key(&addr).is_ok()
+        let limiter = &self.inner.track_limiter;
+        // The limiter keeps a cell per address it has seen; every so often drop the ones that are full again,
+        // so a crawl from many addresses cannot grow it without bound.
+        if limiter.len() > 100_000 {
+            limiter.retain_recent();
+        }
+        limiter.check_key(&addr).is_ok()
     }
 }
 
