@@ -60,10 +60,12 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
 
     let sim = simulation(&args.sim, args.parcels, 1, None)?;
     let clock = Instant::now();
-    let (stats, records) = generate(&sim, &config.data_dir.join("input"), true)?;
+    let (stats, records) = generate(&sim, &config.data_dir.join("input"), true, false)?;
     let simulate_seconds = clock.elapsed().as_secs_f64();
     eprintln!("simulated {} waybills and {} events in {simulate_seconds:.1} s", stats.waybills, stats.events);
 
+    // A bulk load: larger transactions share more index pages between inserts (see docs/BENCHMARKS.md).
+    config.api.ingest_chunk = config.api.ingest_chunk.max(50_000);
     let key = crate::cmd::keys::create(&config, "admin", None, &[], "demo")?;
     let state = config.app_state()?;
     let rt = runtime()?;
