@@ -34,7 +34,30 @@
 //! Legs longer than 800 km fly, and so do express lines between sorting centres longer than 350 km (between key
 //! cities such as Xuzhou and Wenzhou, which road could not link within 12 hours): 3 hours of ground transfer and
 //! airport handling plus the distance at 750 km/h.
-//! Rail is not modelled.
+//!
+//! Line-haul legs between two trunk facilities (hubs or sorting centres) of 300 km or more that do not fly ride
+//! China Railway's express parcel service (高铁快运 / 铁路快运), which carries express parcels in high-speed trains'
+//! luggage space and on dedicated express trains. Mostly these are the legs from the delta's hubs to the hubs of
+//! Wuhan and Zhengzhou and the longest hub-to-hub legs inside the delta (such as Nanjing to Ningbo); a sorting
+//! centre 300 km or more from its hub would send by rail too. The numbers, and why:
+//! - **300 km** lower bound: below it a truck, which leaves from the hub's own dock, is about as quick door to door
+//!   as a train once the drive to and from the stations is counted, and carriers keep such legs on the road; from
+//!   about 300 km the railway's express products are marketed to carriers as the faster option.
+//! - **800 km** upper bound: the existing threshold above which legs fly; rail stays below it, where an air leg's
+//!   3 hours of ground handling would make flying no quicker. Express lines between key cities keep flying from
+//!   350 km, as they do without rail: air is the faster of the two over those distances, and those lines carry
+//!   the 12-hour limit.
+//! - **200 km/h** effective speed: high-speed trains run at 250–350 km/h, but stops, slower sections and
+//!   connections between lines bring the average of a parcel's journey down to about 200 km/h.
+//! - **Detour 1.2**: the same ratio as road; high-speed lines are straighter than expressways but run through the
+//!   big stations, so their length over the great-circle distance (Shanghai to Wuhan is about 830 km of line for
+//!   690 km) is close to the road's.
+//! - **90 minutes** of station handling in total, 45 minutes at each end: the truck between the hub and the
+//!   station, the 高铁快运 counter's acceptance or release, and loading into or out of the train.
+//!
+//! With these numbers a rail leg takes 1.5 h plus 0.006 h per km, and a road leg 0.33 h plus 0.016 h per km, so
+//! rail is faster than road on every leg above about 117 km: moving a leg to rail only ever shortens it, and every
+//! time limit the road network met is still met.
 
 use kuaidi_model::{AdminCode, Carrier, CarrierCode, Facility, FacilityCode, FacilityKind, GeoPoint};
 
@@ -159,11 +182,21 @@ const EXPRESS_AIR_MIN_KM: f64 = 350.0;
 const AIR_KMH: f64 = 750.0;
 /// Ground transfer and airport handling of an air leg, in seconds.
 const AIR_GROUND_SECS: i64 = 3 * 3600;
+/// Line-haul legs between trunk facilities at least this long (and not flying) go by rail.
+const RAIL_MIN_KM: f64 = 300.0;
+/// Effective speed of the express parcel service on high-speed trains, in km/h.
+const RAIL_KMH: f64 = 200.0;
+/// Rail line length over great-circle distance.
+const RAIL_DETOUR: f64 = 1.2;
+/// Station handling of a rail leg at both ends together, in seconds: trucks to and from the stations, acceptance
+/// and release at the express counters, and loading.
+const RAIL_HANDLING_SECS: i64 = 90 * 60;
 
 /// How a leg travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
     Road,
+    Rail,
     Air,
 }
 
@@ -410,12 +443,16 @@ impl Network {
     /// How long a leg between two facilities takes, and how it travels.
     pub fn leg(&self, from: u32, to: u32) -> (i64, Mode) {
         let km = self.locations[from as usize].distance_km(self.locations[to as usize]);
-        let sorting_centres = self.facilities[from as usize].kind == FacilityKind::SortingCentre
-            && self.facilities[to as usize].kind == FacilityKind::SortingCentre;
+        let (from_kind, to_kind) = (self.facilities[from as usize].kind, self.facilities[to as usize].kind);
+        let sorting_centres = from_kind == FacilityKind::SortingCentre && to_kind == FacilityKind::SortingCentre;
+        let trunk_facility = |kind| matches!(kind, FacilityKind::SortingCentre | FacilityKind::Hub);
         if km > AIR_MIN_KM || (sorting_centres && km > EXPRESS_AIR_MIN_KM) {
-            (AIR_GROUND_SECS + (km / AIR_KMH * 3600.0) as i64, Mode::Air)
+            (air_secs(km), Mode::Air)
+        } else if km >= RAIL_MIN_KM && trunk_facility(from_kind) && trunk_facility(to_kind) {
+            // Rail is faster than road at this distance (see the module docs), so this never lengthens a leg.
+            (rail_secs(km), Mode::Rail)
         } else {
-            (ROAD_HANDLING_SECS + (km * ROAD_DETOUR / ROAD_KMH * 3600.0) as i64, Mode::Road)
+            (road_secs(km), Mode::Road)
         }
     }
 
@@ -431,6 +468,21 @@ impl Network {
             24
         }
     }
+}
+
+/// Travel time of a road leg of `km` great-circle kilometres, in seconds.
+fn road_secs(km: f64) -> i64 {
+    ROAD_HANDLING_SECS + (km * ROAD_DETOUR / ROAD_KMH * 3600.0) as i64
+}
+
+/// Travel time of a rail leg of `km` great-circle kilometres, in seconds.
+fn rail_secs(km: f64) -> i64 {
+    RAIL_HANDLING_SECS + (km * RAIL_DETOUR / RAIL_KMH * 3600.0) as i64
+}
+
+/// Travel time of an air leg of `km` great-circle kilometres, in seconds.
+fn air_secs(km: f64) -> i64 {
+    AIR_GROUND_SECS + (km / AIR_KMH * 3600.0) as i64
 }
 
 fn net_city(city: &City, national: bool, districts: std::ops::Range<usize>) -> NetCity {
@@ -469,6 +521,16 @@ mod tests {
         for spec in &CARRIERS {
             assert!(CarrierCode::parse(spec.code).is_ok(), "{}", spec.code);
             assert_eq!(spec.waybill_prefix.len(), 2);
+        }
+    }
+
+    #[test]
+    fn rail_beats_road_over_its_whole_band() {
+        // The time-limit guarantee rests on rail never being slower than the road leg it replaces.
+        let mut km = RAIL_MIN_KM;
+        while km <= AIR_MIN_KM {
+            assert!(rail_secs(km) < road_secs(km), "{km} km: rail {} s, road {} s", rail_secs(km), road_secs(km));
+            km += 10.0;
         }
     }
 }

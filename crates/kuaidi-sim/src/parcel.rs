@@ -6,9 +6,10 @@
 //!    23:00 and at 01:00, 03:00 and 05:00 for the sorting centres' night shift, so the parcel departs on the next one.
 //! 3. At every sorting centre or hub: `arrive`; at the origin sorting centre a `security_scan` 5–30 minutes later;
 //!    then `depart` on the next whole hour after handling of 40–100 minutes (sorting centre, automated sorting lines)
-//!    or 50–120 minutes (hub), with `next_facility` naming where it is bound. Sorting runs day and night. Trucks and
-//!    flights leave on the hour, and every parcel on the same line in the same hour (the same day for flights) rides
-//!    the same vehicle, so a vehicle's load can be traced. Under Double 11 handling takes 1.6 times as long.
+//!    or 50–120 minutes (hub), with `next_facility` naming where it is bound. Sorting runs day and night. Trucks,
+//!    trains and flights leave on the hour, and every parcel on the same line in the same hour (the same day for
+//!    flights) rides the same vehicle, so a vehicle's load can be traced. Under Double 11 handling takes 1.6 times
+//!    as long.
 //! 4. At the destination outlet: `out_for_delivery` 20–60 minutes after arrival if that falls between 07:00 and
 //!    19:30, otherwise from 07:00 the next morning (up to an hour later); then one outcome 30 minutes to 4 hours later
 //!    but by 21:00, when couriers finish: 48.5 % `delivered` to the receiver (signer `self`), 13 % to someone else
@@ -39,12 +40,15 @@
 //! arrives in time; travel times never shrink, and such departures leave off the hour on the first vehicle out.
 //! An expedited parcel whose outcome falls outside the couriers' hours (21:00–07:00) is put into a shared locker by
 //! the outlet's night shift (`into_locker`). Most 12-hour parcels need this: one accepted after about 13:00 has a
-//! limit that runs out during the night. Network changes that make the limits reachable by road and air (express
-//! lines between key cities, faster line-haul trucks) are described in `network`.
+//! limit that runs out during the night. Network changes that make the limits reachable by road, rail and air
+//! (express lines between key cities, faster line-haul trucks, rail legs that are faster than road) are described in
+//! `network`.
 //!
 //! Vehicles are plates such as `苏E·3K512` (province abbreviation and a letter from the departing facility's division;
-//! the letter follows the prefecture number, which matches Jiangsu's real assignment and is approximate elsewhere) or
-//! flight numbers such as `O31234` (the carrier's airline and four digits).
+//! the letter follows the prefecture number, which matches Jiangsu's real assignment and is approximate elsewhere),
+//! train numbers such as `G1234` or `D2345` (China Railway's prefixes for high-speed `G` and `D` trains, which carry
+//! the express parcel service, and four digits; three in four are `G`, as most of the corridors the rail legs use
+//! are `G` lines) or flight numbers such as `O31234` (the carrier's airline and four digits).
 //! Operators are couriers (`ZTO-320505-OUT-C07`) at outlets and staff (`ZTO-320500-SC-S012`) elsewhere.
 
 use std::fmt::Write as _;
@@ -110,6 +114,10 @@ pub(crate) enum Vehicle {
     /// A truck or van registered where `base` (a facility) stands; `code` picks the plate.
     Road {
         base: u32,
+        code: u32,
+    },
+    /// A high-speed train of China Railway's express parcel service; `code` picks the train number.
+    Rail {
         code: u32,
     },
     /// A flight of the carrier's airline; `code` picks the number.
@@ -221,8 +229,8 @@ fn next_van(time: i64) -> i64 {
     }
 }
 
-/// The vehicle of a departure: trucks are shared by the parcels leaving on the same line in the same hour, flights
-/// by those on the same day.
+/// The vehicle of a departure: trucks and trains are shared by the parcels leaving on the same line in the same hour,
+/// flights by those on the same day.
 fn vehicle(carrier: usize, from: u32, to: u32, mode: Mode, depart: i64) -> Vehicle {
     let line = [carrier as u64, u64::from(from), u64::from(to)];
     match mode {
@@ -230,6 +238,9 @@ fn vehicle(carrier: usize, from: u32, to: u32, mode: Mode, depart: i64) -> Vehic
             base: from,
             code: mix_all(&[line[0], line[1], line[2], depart.div_euclid(3600) as u64]) as u32,
         },
+        Mode::Rail => {
+            Vehicle::Rail { code: mix_all(&[line[0], line[1], line[2], depart.div_euclid(3600) as u64]) as u32 }
+        }
         Mode::Air => {
             Vehicle::Air { code: mix_all(&[line[0], line[1], line[2], depart.div_euclid(86_400) as u64]) as u32 }
         }
@@ -270,6 +281,7 @@ fn expedite(events: &mut [PlannedEvent], target: i64, carrier: usize) {
         }
         let mode = match depart.vehicle {
             Vehicle::Air { .. } => Mode::Air,
+            Vehicle::Rail { .. } => Mode::Rail,
             _ => Mode::Road,
         };
         let new_vehicle = vehicle(carrier, depart.facility, depart.next_facility, mode, depart.time);
@@ -776,6 +788,11 @@ pub(crate) fn write_vehicle(out: &mut String, vehicle: Vehicle, carrier: usize, 
             let letter = char::from(PLATE_LETTERS[(prefecture - 1) % PLATE_LETTERS.len()]);
             let first = char::from(PLATE_CHARS[code as usize % PLATE_CHARS.len()]);
             let _ = write!(out, "{province}{letter}·{first}{:04}", code / 34 % 10_000);
+            true
+        }
+        Vehicle::Rail { code } => {
+            let prefix = if code % 4 == 0 { 'D' } else { 'G' };
+            let _ = write!(out, "{prefix}{}", 1000 + code / 4 % 9000);
             true
         }
         Vehicle::Air { code } => {
