@@ -20,6 +20,15 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// A Parquet file could not be written.
+    #[error("cannot write `{}`", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: kuaidi_formats::parquet::ParquetError,
+    },
     /// The store failed.
     #[error("the store failed")]
     Store(#[from] kuaidi_store::StoreError),

@@ -1,14 +1,16 @@
-//! Kuaidi's exchange formats: the native JSON record, NDJSON streams of records, and CSV files of events or waybills.
+//! Kuaidi's exchange formats: the native JSON record, NDJSON streams of records, CSV files of events or waybills, and
+//! Parquet files of events or waybills for analysis.
 //!
 //! Decoding goes through `serde_json::Value` rather than a derived `Deserialize`, so that every error names the field
 //! and the value (`sender.division`: `32050`), which is what a carrier fixing a batch needs.
 //! Encoding goes through the wire structs in [`wire`], which also describe the format in the OpenAPI document.
-//! Nothing here does IO beyond the `Read` it is handed.
+//! Nothing here does IO beyond the `Read` or `Write` it is handed.
 
 mod csv_file;
 mod decode;
 mod encode;
 mod ndjson;
+pub mod parquet;
 pub mod wire;
 
 pub use csv_file::{read_csv, CsvKind};

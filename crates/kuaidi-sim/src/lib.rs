@@ -49,5 +49,5 @@ mod simulation;
 pub use error::SimError;
 pub use faults::{Fault, Faults, TruthEntry};
 pub use geography::{City, Geography};
-pub use ndjson::write_ndjson;
+pub use ndjson::{write_ndjson, write_truth_line};
 pub use simulation::{Profile, SimConfig, SimStats, Simulation};

@@ -24,17 +24,22 @@ pub fn write_ndjson(sim: &Simulation, records_out: impl Write, truth_out: impl W
             records.write_all(b"\n")?;
             Ok(())
         },
-        |entry| -> Result<(), SimError> {
-            serde_json::to_writer(&mut truth, &TruthRecord::from(&entry))?;
-            truth.write_all(b"\n")?;
-            Ok(())
-        },
+        |entry| -> Result<(), SimError> { Ok(write_truth_line(&mut truth, &entry)?) },
     )?;
     records.flush()?;
     truth.flush()?;
     stats.bytes = records.get_ref().bytes;
     stats.truth_bytes = truth.get_ref().bytes;
     Ok(stats)
+}
+
+/// Writes one ground-truth entry as a line of JSON, in the format [`write_ndjson`] writes.
+///
+/// Exposed so that a caller running the simulation itself (to write other formats in the same pass) writes the same
+/// truth file; `out` is written to once per field, so it should be buffered.
+pub fn write_truth_line(mut out: impl Write, entry: &TruthEntry) -> io::Result<()> {
+    serde_json::to_writer(&mut out, &TruthRecord::from(entry))?;
+    out.write_all(b"\n")
 }
 
 /// A writer that counts the bytes passing through.

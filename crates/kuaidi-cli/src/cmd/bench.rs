@@ -287,7 +287,7 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
         None => {
             let sim = simulation(&args.sim, args.parcels, 1, None)?;
             eprintln!("simulating {} parcels into {}", args.parcels, dir.display());
-            let (stats, path) = generate(&sim, &dir.join("input"), true)?;
+            let (stats, path) = generate(&sim, &dir.join("input"), true, false)?;
             eprintln!("simulated {} events", stats.events);
             path
         }

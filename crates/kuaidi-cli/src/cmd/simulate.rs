@@ -1,14 +1,16 @@
-//! `kuaidi simulate`: Yangtze River Delta traffic as NDJSON, plus the ground truth of injected faults; and the
-//! helpers `demo` and `bench` use to make their data.
+//! `kuaidi simulate`: Yangtze River Delta traffic as NDJSON (and, unless `--no-parquet`, its events and waybills as
+//! Parquet), plus the ground truth of injected faults; and the helpers `demo` and `bench` use to make their data.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
-use kuaidi_sim::{write_ndjson, Faults, Geography, Profile, SimConfig, SimStats, Simulation};
+use kuaidi_formats::parquet::{EventsParquetWriter, WaybillsParquetWriter};
+use kuaidi_model::Record;
+use kuaidi_sim::{write_truth_line, Faults, Geography, Profile, SimConfig, SimStats, Simulation};
 use serde::Serialize;
 
 use crate::{output, progress, CliError, Config};
@@ -16,6 +18,11 @@ use crate::{output, progress, CliError, Config};
 /// Where the delta's geography is looked for, relative to the working directory, when `--geo` is not given.
 const GEO_CANDIDATES: &[&str] =
     &["../shared/data/yrd_geo/yrd_prefecture_cities.csv", "shared/data/yrd_geo/yrd_prefecture_cities.csv"];
+
+/// The Parquet file of scan events `simulate` writes beside the NDJSON.
+const EVENTS_PARQUET: &str = "events.parquet";
+/// The Parquet file of waybills `simulate` writes beside the NDJSON.
+const WAYBILLS_PARQUET: &str = "waybills.parquet";
 
 /// Options shared by every command that simulates.
 #[derive(Debug, Clone, Args)]
@@ -55,9 +62,13 @@ pub struct SimulateArgs {
     /// The first simulated day, RFC 3339 [default: midnight (+08:00) `days` days ago].
     #[arg(long)]
     start: Option<String>,
-    /// The output directory: `records.ndjson` and `truth.ndjson` are written there.
+    /// The output directory: `records.ndjson`, `truth.ndjson`, `events.parquet` and `waybills.parquet` are written
+    /// there.
     #[arg(long)]
     out: PathBuf,
+    /// Write only the NDJSON files, not `events.parquet` and `waybills.parquet`.
+    #[arg(long)]
+    no_parquet: bool,
     #[command(flatten)]
     sim: SimArgs,
 }
@@ -109,18 +120,28 @@ pub fn simulation(
     Simulation::new(&geo, config).map_err(|err| CliError::Input(format!("the simulation cannot run: {err}")))
 }
 
-/// Counts the lines written through it, to drive a progress bar.
+/// Counts the bytes and lines written through it; the lines drive a progress bar, when there is one.
 struct LineCounter<W> {
     inner: W,
-    bar: ProgressBar,
+    bar: Option<ProgressBar>,
+    bytes: u64,
+}
+
+impl<W> LineCounter<W> {
+    fn new(inner: W, bar: Option<ProgressBar>) -> Self {
+        LineCounter { inner, bar, bytes: 0 }
+    }
 }
 
 impl<W: Write> Write for LineCounter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
-        let lines = buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
-        if lines > 0 {
-            self.bar.inc(lines);
+        self.bytes += n as u64;
+        if let Some(bar) = &self.bar {
+            let lines = buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+            if lines > 0 {
+                bar.inc(lines);
+            }
         }
         Ok(n)
     }
@@ -130,21 +151,95 @@ impl<W: Write> Write for LineCounter<W> {
     }
 }
 
-/// Runs `sim` into `dir/records.ndjson` and `dir/truth.ndjson`, with a progress bar over records.
-pub fn generate(sim: &Simulation, dir: &Path, show_progress: bool) -> Result<(SimStats, PathBuf), CliError> {
+/// The Parquet files of a run, written in the same pass as the NDJSON.
+struct ParquetFiles {
+    events_path: PathBuf,
+    waybills_path: PathBuf,
+    events: EventsParquetWriter<BufWriter<File>>,
+    waybills: WaybillsParquetWriter<BufWriter<File>>,
+}
+
+impl ParquetFiles {
+    fn create(dir: &Path) -> Result<ParquetFiles, CliError> {
+        let events_path = dir.join(EVENTS_PARQUET);
+        let waybills_path = dir.join(WAYBILLS_PARQUET);
+        let create =
+            |path: &Path| File::create(path).map(BufWriter::new).map_err(|err| CliError::io("create", path, err));
+        let events = EventsParquetWriter::new(create(&events_path)?)
+            .map_err(|source| CliError::Parquet { path: events_path.clone(), source })?;
+        let waybills = WaybillsParquetWriter::new(create(&waybills_path)?)
+            .map_err(|source| CliError::Parquet { path: waybills_path.clone(), source })?;
+        Ok(ParquetFiles { events_path, waybills_path, events, waybills })
+    }
+
+    fn write(&mut self, record: &Record) -> Result<(), CliError> {
+        match record {
+            Record::Event(event) => {
+                self.events.write(event).map_err(|source| CliError::Parquet { path: self.events_path.clone(), source })
+            }
+            Record::Waybill(waybill) => self
+                .waybills
+                .write(waybill)
+                .map_err(|source| CliError::Parquet { path: self.waybills_path.clone(), source }),
+            Record::Carrier(_) | Record::Facility(_) => Ok(()),
+        }
+    }
+
+    fn finish(self) -> Result<(), CliError> {
+        let ParquetFiles { events_path, waybills_path, events, waybills } = self;
+        let events = events.finish().map_err(|source| CliError::Parquet { path: events_path.clone(), source })?;
+        events.into_inner().map_err(|err| CliError::io("write", &events_path, err.into_error()))?;
+        let waybills = waybills.finish().map_err(|source| CliError::Parquet { path: waybills_path.clone(), source })?;
+        waybills.into_inner().map_err(|err| CliError::io("write", &waybills_path, err.into_error()))?;
+        Ok(())
+    }
+}
+
+/// Runs `sim` into `dir/records.ndjson` and `dir/truth.ndjson`, and with `parquet` also into `dir/events.parquet`
+/// and `dir/waybills.parquet`, all in one pass, with a progress bar over records.
+pub fn generate(
+    sim: &Simulation,
+    dir: &Path,
+    show_progress: bool,
+    parquet: bool,
+) -> Result<(SimStats, PathBuf), CliError> {
     std::fs::create_dir_all(dir).map_err(|err| CliError::io("create", dir, err))?;
     let records_path = dir.join("records.ndjson");
     let truth_path = dir.join("truth.ndjson");
     let records = File::create(&records_path).map_err(|err| CliError::io("create", &records_path, err))?;
     let truth = File::create(&truth_path).map_err(|err| CliError::io("create", &truth_path, err))?;
+    let mut parquet_files = if parquet { Some(ParquetFiles::create(dir)?) } else { None };
     // About nine records a parcel: the estimate only sizes the bar.
     let bar = progress::items(sim.config().parcels * 9, "simulating");
     if !show_progress {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let counter = LineCounter { inner: records, bar: bar.clone() };
-    let stats =
-        write_ndjson(sim, counter, truth).map_err(|err| CliError::Input(format!("the simulation failed: {err}")))?;
+    // The buffers sit outside the counters, so serde_json's many small writes stay in the buffers' fast path.
+    let mut records = BufWriter::with_capacity(1 << 16, LineCounter::new(records, Some(bar.clone())));
+    let mut truth = BufWriter::with_capacity(1 << 14, LineCounter::new(truth, None));
+    // The records are encoded here rather than by `kuaidi_sim::write_ndjson`, so that one run of the simulation
+    // feeds both the NDJSON and the Parquet files.
+    let mut stats = sim.try_run(
+        |record| -> Result<(), CliError> {
+            serde_json::to_writer(&mut records, &kuaidi_formats::encode_record(&record))
+                .map_err(|err| CliError::io("write", &records_path, err.into()))?;
+            records.write_all(b"\n").map_err(|err| CliError::io("write", &records_path, err))?;
+            if let Some(files) = &mut parquet_files {
+                files.write(&record)?;
+            }
+            Ok(())
+        },
+        |entry| -> Result<(), CliError> {
+            write_truth_line(&mut truth, &entry).map_err(|err| CliError::io("write", &truth_path, err))
+        },
+    )?;
+    let records = records.into_inner().map_err(|err| CliError::io("write", &records_path, err.into_error()))?;
+    let truth = truth.into_inner().map_err(|err| CliError::io("write", &truth_path, err.into_error()))?;
+    stats.bytes = records.bytes;
+    stats.truth_bytes = truth.bytes;
+    if let Some(files) = parquet_files {
+        files.finish()?;
+    }
     bar.finish_and_clear();
     Ok((stats, records_path))
 }
@@ -159,6 +254,10 @@ struct SimulateReport {
     faulty_parcels: u64,
     records_file: String,
     truth_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events_parquet_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waybills_parquet_file: Option<String>,
     seconds: f64,
     events_per_second: f64,
 }
@@ -171,8 +270,9 @@ pub fn run(args: SimulateArgs, config: &Config) -> Result<(), CliError> {
         .transpose()?;
     let sim = simulation(&args.sim, args.parcels, args.days, start)?;
     let clock = std::time::Instant::now();
-    let (stats, records) = generate(&sim, &args.out, true)?;
+    let (stats, records) = generate(&sim, &args.out, true, !args.no_parquet)?;
     let seconds = clock.elapsed().as_secs_f64();
+    let parquet_file = |name: &str| (!args.no_parquet).then(|| args.out.join(name).display().to_string());
     let report = SimulateReport {
         parcels: stats.parcels,
         waybills: stats.waybills,
@@ -182,6 +282,8 @@ pub fn run(args: SimulateArgs, config: &Config) -> Result<(), CliError> {
         faulty_parcels: stats.truth_entries,
         records_file: records.display().to_string(),
         truth_file: args.out.join("truth.ndjson").display().to_string(),
+        events_parquet_file: parquet_file(EVENTS_PARQUET),
+        waybills_parquet_file: parquet_file(WAYBILLS_PARQUET),
         seconds,
         events_per_second: stats.events as f64 / seconds.max(1e-9),
     };

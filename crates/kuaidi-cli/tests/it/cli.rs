@@ -1,4 +1,6 @@
-//! Commands and exit codes: `keys`, `trace`, usage errors, and errors that name the fix.
+//! Commands and exit codes: `keys`, `trace`, `simulate`, usage errors, and errors that name the fix.
+
+use kuaidi_model::{Record, ScanEvent, Waybill};
 
 use crate::support::{kuaidi, stderr, stdout, temp_dir};
 
@@ -136,4 +138,74 @@ fn simulate_is_deterministic_and_says_what_is_missing() {
         std::fs::read(out_dir.join("records.ndjson")).unwrap()
     };
     assert_eq!(run("a"), run("b"));
+}
+
+#[test]
+fn simulate_writes_parquet_equal_to_the_ndjson_unless_told_not_to() {
+    let geo =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/yrd_geo/yrd_prefecture_cities.csv");
+    if !geo.exists() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{} is missing under CI", geo.display());
+        eprintln!("skipped: {} not found", geo.display());
+        return;
+    }
+    let (dir, data) = temp_dir();
+    let simulate = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "--format",
+            "json",
+            "simulate",
+            "--parcels",
+            "500",
+            "--start",
+            "2026-11-01T00:00:00+08:00",
+            "--out",
+            out.to_str().unwrap(),
+            "--geo",
+            geo.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let output = kuaidi(&data, &args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+
+    let out = dir.path().join("with");
+    let report = simulate(&out, &[]);
+    assert_eq!(report["events_parquet_file"], out.join("events.parquet").to_str().unwrap());
+    assert_eq!(report["waybills_parquet_file"], out.join("waybills.parquet").to_str().unwrap());
+    let mut events = Vec::new();
+    let mut waybills = Vec::new();
+    for line in std::fs::read_to_string(out.join("records.ndjson")).unwrap().lines() {
+        match kuaidi_formats::decode_record(line).unwrap() {
+            Record::Event(event) => events.push(*event),
+            Record::Waybill(waybill) => waybills.push(*waybill),
+            Record::Carrier(_) | Record::Facility(_) => {}
+        }
+    }
+    assert_eq!(report["events"], events.len());
+    assert_eq!(report["waybills"], waybills.len());
+    let parquet_events =
+        kuaidi_formats::parquet::read_events_parquet(std::fs::File::open(out.join("events.parquet")).unwrap()).unwrap();
+    let parquet_waybills =
+        kuaidi_formats::parquet::read_waybills_parquet(std::fs::File::open(out.join("waybills.parquet")).unwrap())
+            .unwrap();
+    // Compared as wire JSON as well: model equality of times ignores the offset, the wire text does not.
+    let events_json = |events: &[ScanEvent]| -> Vec<serde_json::Value> {
+        events.iter().map(|event| serde_json::to_value(kuaidi_formats::encode_event(event)).unwrap()).collect()
+    };
+    let waybills_json = |waybills: &[Waybill]| -> Vec<serde_json::Value> {
+        waybills.iter().map(|waybill| serde_json::to_value(kuaidi_formats::encode_waybill(waybill)).unwrap()).collect()
+    };
+    assert_eq!(parquet_events, events);
+    assert_eq!(events_json(&parquet_events), events_json(&events));
+    assert_eq!(parquet_waybills, waybills);
+    assert_eq!(waybills_json(&parquet_waybills), waybills_json(&waybills));
+
+    let bare = dir.path().join("without");
+    let report = simulate(&bare, &["--no-parquet"]);
+    assert!(report.get("events_parquet_file").is_none(), "{report}");
+    assert!(!bare.join("events.parquet").exists() && !bare.join("waybills.parquet").exists());
+    assert_eq!(std::fs::read(bare.join("records.ndjson")).unwrap(), std::fs::read(out.join("records.ndjson")).unwrap());
+    assert_eq!(std::fs::read(bare.join("truth.ndjson")).unwrap(), std::fs::read(out.join("truth.ndjson")).unwrap());
 }
