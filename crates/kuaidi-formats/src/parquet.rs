@@ -74,71 +74,53 @@ pub enum ParquetError {
     },
 }
 
-/// Writes scan events to a Parquet file, one row each.
-pub struct EventsParquetWriter<W: Write + Send> {
+/// The Arrow column builders of one kind of row.
+pub trait Columns: Sized {
+    /// The model type written as one row.
+    type Row;
+    /// The Arrow schema of the file.
+    fn schema() -> SchemaRef;
+    /// Builders sized for `capacity` rows.
+    fn with_capacity(capacity: usize) -> Self;
+    /// Appends one row; a value that does not fit its column is refused and nothing of the row is kept.
+    fn append(&mut self, row: &Self::Row) -> Result<(), ParquetError>;
+    /// The built columns, leaving the builders empty.
+    fn take(&mut self) -> Vec<ArrayRef>;
+}
+
+/// Writes rows of one kind to a Parquet file, a row group every `row_group_rows` rows.
+pub struct ParquetWriter<W: Write + Send, C: Columns> {
     table: TableWriter<W>,
-    columns: EventColumns,
+    columns: C,
 }
 
-impl<W: Write + Send> EventsParquetWriter<W> {
-    /// A writer onto `out` that writes a row group every [`ROW_GROUP_ROWS`] events.
-    pub fn new(out: W) -> Result<Self, ParquetError> {
-        Self::with_row_group_rows(out, ROW_GROUP_ROWS)
-    }
-
-    /// A writer onto `out` that writes a row group every `row_group_rows` events (at least 1).
-    pub fn with_row_group_rows(out: W, row_group_rows: usize) -> Result<Self, ParquetError> {
-        Ok(EventsParquetWriter {
-            table: TableWriter::new(out, events_schema(), row_group_rows)?,
-            columns: EventColumns::new(row_group_rows),
-        })
-    }
-
-    /// Appends one event, writing a row group when one is full.
-    pub fn write(&mut self, event: &ScanEvent) -> Result<(), ParquetError> {
-        self.columns.append(event);
-        if self.table.row_added() {
-            self.table.write_row_group(self.columns.finish())?;
-        }
-        Ok(())
-    }
-
-    /// Writes the buffered rows and the file footer, and hands back the output.
-    pub fn finish(mut self) -> Result<W, ParquetError> {
-        if self.table.buffered > 0 {
-            self.table.write_row_group(self.columns.finish())?;
-        }
-        self.table.finish()
-    }
-}
+/// Writes scan events to a Parquet file, one row each.
+pub type EventsParquetWriter<W> = ParquetWriter<W, EventColumns>;
 
 /// Writes waybills to a Parquet file, one row each, personal data included.
-pub struct WaybillsParquetWriter<W: Write + Send> {
-    table: TableWriter<W>,
-    columns: WaybillColumns,
-}
+pub type WaybillsParquetWriter<W> = ParquetWriter<W, WaybillColumns>;
 
-impl<W: Write + Send> WaybillsParquetWriter<W> {
-    /// A writer onto `out` that writes a row group every [`ROW_GROUP_ROWS`] waybills.
+impl<W: Write + Send, C: Columns> ParquetWriter<W, C> {
+    /// A writer onto `out` that writes a row group every [`ROW_GROUP_ROWS`] rows.
     pub fn new(out: W) -> Result<Self, ParquetError> {
         Self::with_row_group_rows(out, ROW_GROUP_ROWS)
     }
 
-    /// A writer onto `out` that writes a row group every `row_group_rows` waybills (at least 1).
+    /// A writer onto `out` that writes a row group every `row_group_rows` rows (at least 1).
     pub fn with_row_group_rows(out: W, row_group_rows: usize) -> Result<Self, ParquetError> {
-        Ok(WaybillsParquetWriter {
-            table: TableWriter::new(out, waybills_schema(), row_group_rows)?,
-            columns: WaybillColumns::new(row_group_rows),
+        Ok(ParquetWriter {
+            table: TableWriter::new(out, C::schema(), row_group_rows)?,
+            columns: C::with_capacity(row_group_rows),
         })
     }
 
-    /// Appends one waybill, writing a row group when one is full.
+    /// Appends one row, writing a row group when one is full.
     ///
     /// A waybill whose declared value exceeds `i64::MAX` fen is refused, and nothing of it is written.
-    pub fn write(&mut self, waybill: &Waybill) -> Result<(), ParquetError> {
-        self.columns.append(waybill)?;
+    pub fn write(&mut self, row: &C::Row) -> Result<(), ParquetError> {
+        self.columns.append(row)?;
         if self.table.row_added() {
-            self.table.write_row_group(self.columns.finish())?;
+            self.table.write_row_group(self.columns.take())?;
         }
         Ok(())
     }
@@ -146,7 +128,7 @@ impl<W: Write + Send> WaybillsParquetWriter<W> {
     /// Writes the buffered rows and the file footer, and hands back the output.
     pub fn finish(mut self) -> Result<W, ParquetError> {
         if self.table.buffered > 0 {
-            self.table.write_row_group(self.columns.finish())?;
+            self.table.write_row_group(self.columns.take())?;
         }
         self.table.finish()
     }
@@ -280,7 +262,8 @@ fn offset_minutes(time: &DateTime<FixedOffset>) -> i16 {
     (time.offset().local_minus_utc() / 60) as i16
 }
 
-struct EventColumns {
+/// The columns of the events file.
+pub struct EventColumns {
     event_id: StringBuilder,
     carrier: StringBuilder,
     waybill_no: StringBuilder,
@@ -295,8 +278,14 @@ struct EventColumns {
     signer: StringBuilder,
 }
 
-impl EventColumns {
-    fn new(capacity: usize) -> Self {
+impl Columns for EventColumns {
+    type Row = ScanEvent;
+
+    fn schema() -> SchemaRef {
+        events_schema()
+    }
+
+    fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.clamp(1, ROW_GROUP_ROWS);
         let strings = || StringBuilder::with_capacity(capacity, capacity * 16);
         EventColumns {
@@ -315,7 +304,7 @@ impl EventColumns {
         }
     }
 
-    fn append(&mut self, event: &ScanEvent) {
+    fn append(&mut self, event: &ScanEvent) -> Result<(), ParquetError> {
         self.event_id.append_value(event.event_id.as_str());
         self.carrier.append_value(event.carrier.as_str());
         self.waybill_no.append_value(event.waybill_no.as_str());
@@ -328,10 +317,10 @@ impl EventColumns {
         self.next_facility.append_option(event.next_facility.as_ref().map(FacilityCode::as_str));
         self.exception_code.append_option(event.exception_code.as_deref());
         self.signer.append_option(event.signer.map(Signer::as_str));
+        Ok(())
     }
 
-    /// Takes the buffered rows as arrays, in schema order, leaving the builders empty.
-    fn finish(&mut self) -> Vec<ArrayRef> {
+    fn take(&mut self) -> Vec<ArrayRef> {
         vec![
             Arc::new(self.event_id.finish()),
             Arc::new(self.carrier.finish()),
@@ -349,7 +338,8 @@ impl EventColumns {
     }
 }
 
-struct WaybillColumns {
+/// The columns of the waybills file.
+pub struct WaybillColumns {
     carrier: StringBuilder,
     waybill_no: StringBuilder,
     product: StringBuilder,
@@ -395,8 +385,14 @@ impl PartyColumns {
     }
 }
 
-impl WaybillColumns {
-    fn new(capacity: usize) -> Self {
+impl Columns for WaybillColumns {
+    type Row = Waybill;
+
+    fn schema() -> SchemaRef {
+        waybills_schema()
+    }
+
+    fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.clamp(1, ROW_GROUP_ROWS);
         let strings = || StringBuilder::with_capacity(capacity, capacity * 16);
         WaybillColumns {
@@ -445,7 +441,7 @@ impl WaybillColumns {
     }
 
     /// Takes the buffered rows as arrays, in schema order, leaving the builders empty.
-    fn finish(&mut self) -> Vec<ArrayRef> {
+    fn take(&mut self) -> Vec<ArrayRef> {
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.carrier.finish()),
             Arc::new(self.waybill_no.finish()),

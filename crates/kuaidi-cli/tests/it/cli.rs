@@ -66,13 +66,7 @@ fn a_config_file_is_read_and_flags_override_it() {
 
 #[test]
 fn demo_runs_end_to_end_on_2000_parcels() {
-    let geo =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/yrd_geo/yrd_prefecture_cities.csv");
-    if !geo.exists() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{} is missing under CI", geo.display());
-        eprintln!("skipped: {} not found", geo.display());
-        return;
-    }
+    let Some(geo) = crate::support::shared_geography() else { return };
     let (_dir, data) = temp_dir();
     let out =
         kuaidi(&data, &["--format", "json", "demo", "--parcels", "2000", "--no-serve", "--geo", geo.to_str().unwrap()]);
@@ -106,8 +100,6 @@ fn demo_runs_end_to_end_on_2000_parcels() {
 
 #[test]
 fn simulate_is_deterministic_and_says_what_is_missing() {
-    let geo =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/yrd_geo/yrd_prefecture_cities.csv");
     let (dir, data) = temp_dir();
     let missing = kuaidi(
         &data,
@@ -115,11 +107,7 @@ fn simulate_is_deterministic_and_says_what_is_missing() {
     );
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("/nonexistent.csv"), "{}", stderr(&missing));
-    if !geo.exists() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{} is missing under CI", geo.display());
-        eprintln!("skipped: {} not found", geo.display());
-        return;
-    }
+    let Some(geo) = crate::support::shared_geography() else { return };
     let run = |out: &str| {
         let out_dir = dir.path().join(out);
         let args = [
@@ -142,13 +130,7 @@ fn simulate_is_deterministic_and_says_what_is_missing() {
 
 #[test]
 fn simulate_writes_parquet_equal_to_the_ndjson_unless_told_not_to() {
-    let geo =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/yrd_geo/yrd_prefecture_cities.csv");
-    if !geo.exists() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{} is missing under CI", geo.display());
-        eprintln!("skipped: {} not found", geo.display());
-        return;
-    }
+    let Some(geo) = crate::support::shared_geography() else { return };
     let (dir, data) = temp_dir();
     let simulate = |out: &std::path::Path, extra: &[&str]| {
         let mut args = vec![

@@ -91,3 +91,15 @@ pub fn temp_dir() -> (tempfile::TempDir, PathBuf) {
     let data = dir.path().join("data");
     (dir, data)
 }
+
+/// The shared delta geography beside the repository; `None` (after saying the test skipped) when it is absent,
+/// except under CI, where its absence fails the test.
+pub fn shared_geography() -> Option<PathBuf> {
+    let geo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/yrd_geo/yrd_prefecture_cities.csv");
+    if geo.exists() {
+        return Some(geo);
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{} is missing under CI", geo.display());
+    eprintln!("skipped: {} not found", geo.display());
+    None
+}

@@ -156,10 +156,10 @@ fn reading_a_file_of_the_other_kind_names_the_missing_column() {
 fn a_row_the_model_rejects_names_its_row_and_field() {
     // A carrier code the model refuses, written through Arrow directly since the writers only take model values.
     let schema = events_schema();
-    let mut columns = EventColumns::new(2);
-    columns.append(&event(1));
-    columns.append(&event(2));
-    let mut arrays = columns.finish();
+    let mut columns = EventColumns::with_capacity(2);
+    columns.append(&event(1)).unwrap();
+    columns.append(&event(2)).unwrap();
+    let mut arrays = columns.take();
     let carriers: ArrayRef = Arc::new(StringArray::from(vec!["yto", "Not A Carrier"]));
     arrays[1] = carriers;
     let batch = RecordBatch::try_new(schema.clone(), arrays).unwrap();
