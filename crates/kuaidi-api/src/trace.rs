@@ -88,49 +88,6 @@ pub fn load_parcel(
     Ok(Parcel { carrier, waybill_no: waybill_no.clone(), waybill, events })
 }
 
-/// One parcel a handler touched, with the handler's events on it.
-type Handled = (CarrierCode, WaybillNo, Vec<ScanEvent>);
-
-/// Every parcel `handler` touched in `[from, to)` that the caller may see, with the handler's events on each,
-/// and whether `limit` cut the events short.
-fn handled_parcels(
-    state: &AppState,
-    caller: &Caller,
-    handler: &Handler,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    limit: usize,
-) -> Result<(Vec<Handled>, bool), ApiError> {
-    let store = state.store();
-    let events = store.handled_by(handler, from, to, limit + 1)?;
-    let truncated = events.len() > limit;
-    let mut parcels: BTreeMap<(CarrierCode, WaybillNo), (usize, Vec<ScanEvent>)> = BTreeMap::new();
-    for (order, event) in events.into_iter().take(limit).enumerate() {
-        let key = (event.carrier.clone(), event.waybill_no.clone());
-        parcels.entry(key).or_insert_with(|| (order, Vec::new())).1.push(event);
-    }
-    let reference = state.reference();
-    let mut visible = Vec::new();
-    for ((carrier, waybill_no), (first, handled)) in parcels {
-        let seen = match &caller.role {
-            kuaidi_model::Role::Admin => true,
-            kuaidi_model::Role::Carrier { carrier: own } => own == &carrier,
-            kuaidi_model::Role::Regulator { .. } => {
-                // The whole parcel decides, not just the handler's events: a truck from Shanghai carrying a parcel
-                // to Suzhou is the Suzhou regulator's business.
-                let waybill = store.waybill(&carrier, &waybill_no)?;
-                let all_events = store.events_of(&carrier, &waybill_no)?;
-                caller.role.sees_parcel(&carrier, divisions_of(waybill.as_ref(), &all_events, &reference))
-            }
-        };
-        if seen {
-            visible.push((first, carrier, waybill_no, handled));
-        }
-    }
-    visible.sort_by_key(|(first, ..)| *first);
-    Ok((visible.into_iter().map(|(_, c, w, e)| (c, w, e)).collect(), truncated))
-}
-
 /// A parcel's trace as the API answers it. Revealing personal data needs a role that may, and writes the audit log
 /// before the data leaves; `endpoint` names where the view was asked for.
 pub fn trace_view(
@@ -171,7 +128,8 @@ pub fn trace_view(
     })
 }
 
-/// A reverse trace as the API answers it.
+/// A reverse trace as the API answers it: every parcel `handler` touched in `[from, to)` that the caller may see,
+/// with the handler's events on each, in order of the handler's first event; `truncated` when `limit` cut it short.
 pub fn reverse_view(
     state: &AppState,
     caller: &Caller,
@@ -180,20 +138,40 @@ pub fn reverse_view(
     to: DateTime<Utc>,
     limit: usize,
 ) -> Result<HandledResponse, ApiError> {
-    let (parcels, truncated) = handled_parcels(state, caller, handler, from, to, limit)?;
+    let store = state.store();
+    let events = store.handled_by(handler, from, to, limit + 1)?;
+    let truncated = events.len() > limit;
+    let mut by_parcel: BTreeMap<(CarrierCode, WaybillNo), (usize, Vec<ScanEvent>)> = BTreeMap::new();
+    for (order, event) in events.into_iter().take(limit).enumerate() {
+        let key = (event.carrier.clone(), event.waybill_no.clone());
+        by_parcel.entry(key).or_insert_with(|| (order, Vec::new())).1.push(event);
+    }
     let reference = state.reference();
+    let mut visible = Vec::new();
+    for ((carrier, waybill_no), (first, handled)) in by_parcel {
+        // The whole parcel decides, not just the handler's events: a truck from Shanghai carrying a parcel to Suzhou
+        // is the Suzhou regulator's business. Only a regulator's rule needs the parcel's divisions, so only it loads them.
+        let seen = if let kuaidi_model::Role::Regulator { .. } = &caller.role {
+            let waybill = store.waybill(&carrier, &waybill_no)?;
+            let all_events = store.events_of(&carrier, &waybill_no)?;
+            caller.role.sees_parcel(&carrier, divisions_of(waybill.as_ref(), &all_events, &reference))
+        } else {
+            caller.role.sees_parcel(&carrier, [])
+        };
+        if seen {
+            let events = handled.iter().map(|e| EventView::new(e, &reference)).collect();
+            visible.push((
+                first,
+                HandledParcel { carrier: carrier.to_string(), waybill_no: waybill_no.to_string(), events },
+            ));
+        }
+    }
+    visible.sort_by_key(|(first, _)| *first);
+    let parcels = visible.into_iter().map(|(_, parcel)| parcel).collect();
     let (kind, id) = match handler {
         Handler::Operator(id) => ("operator", id.clone()),
         Handler::Vehicle(id) => ("vehicle", id.clone()),
     };
-    let parcels = parcels
-        .into_iter()
-        .map(|(carrier, waybill_no, events)| HandledParcel {
-            carrier: carrier.to_string(),
-            waybill_no: waybill_no.to_string(),
-            events: events.iter().map(|e| EventView::new(e, &reference)).collect(),
-        })
-        .collect();
     Ok(HandledResponse {
         handler_kind: kind,
         handler: id,

@@ -110,18 +110,7 @@ fn simulate_is_deterministic_and_says_what_is_missing() {
     let Some(geo) = crate::support::shared_geography() else { return };
     let run = |out: &str| {
         let out_dir = dir.path().join(out);
-        let args = [
-            "simulate",
-            "--parcels",
-            "500",
-            "--start",
-            "2026-11-01T00:00:00+08:00",
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--geo",
-            geo.to_str().unwrap(),
-        ];
-        let output = kuaidi(&data, &args);
+        let output = simulate_500(&data, &out_dir, &geo, &[], &[]);
         assert!(output.status.success(), "{}", stderr(&output));
         std::fs::read(out_dir.join("records.ndjson")).unwrap()
     };
@@ -133,21 +122,7 @@ fn simulate_writes_parquet_equal_to_the_ndjson_unless_told_not_to() {
     let Some(geo) = crate::support::shared_geography() else { return };
     let (dir, data) = temp_dir();
     let simulate = |out: &std::path::Path, extra: &[&str]| {
-        let mut args = vec![
-            "--format",
-            "json",
-            "simulate",
-            "--parcels",
-            "500",
-            "--start",
-            "2026-11-01T00:00:00+08:00",
-            "--out",
-            out.to_str().unwrap(),
-            "--geo",
-            geo.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let output = kuaidi(&data, &args);
+        let output = simulate_500(&data, out, &geo, &["--format", "json"], extra);
         assert!(output.status.success(), "{}", stderr(&output));
         serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
     };
@@ -190,4 +165,19 @@ fn simulate_writes_parquet_equal_to_the_ndjson_unless_told_not_to() {
     assert!(!bare.join("events.parquet").exists() && !bare.join("waybills.parquet").exists());
     assert_eq!(std::fs::read(bare.join("records.ndjson")).unwrap(), std::fs::read(out.join("records.ndjson")).unwrap());
     assert_eq!(std::fs::read(bare.join("truth.ndjson")).unwrap(), std::fs::read(out.join("truth.ndjson")).unwrap());
+}
+
+/// Simulates 500 parcels from a fixed start into `out`; `global` options go before the command, `extra` after it.
+fn simulate_500(
+    data: &std::path::Path,
+    out: &std::path::Path,
+    geo: &std::path::Path,
+    global: &[&str],
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = global.to_vec();
+    args.extend(["simulate", "--parcels", "500", "--start", "2026-11-01T00:00:00+08:00"]);
+    args.extend(["--out", out.to_str().unwrap(), "--geo", geo.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    kuaidi(data, &args)
 }
