@@ -1,4 +1,5 @@
-//! Kuaidi's domain model: carriers, facilities, waybills, scan events and division codes, with their validation rules.
+//! Kuaidi's domain model: carriers, facilities, waybills, scan events, complaints and division codes, with their
+//! validation rules.
 //!
 //! Everything here is pure: no IO, no async, no serialization.
 //! The clock is a parameter (`now`) wherever a rule depends on it.
@@ -6,6 +7,7 @@
 
 pub mod access;
 mod carrier;
+mod complaint;
 mod division;
 mod error;
 mod facility;
@@ -17,6 +19,7 @@ mod waybill;
 
 pub use access::Role;
 pub use carrier::{Carrier, CarrierCode};
+pub use complaint::{validate_complaint, Complaint, ComplaintCategory, ComplaintId, Verdict};
 pub use division::{divisions, AdminCode, Division, DivisionLevel, DivisionTable};
 pub use error::{InvalidValue, ValidationError};
 pub use facility::{Facility, FacilityCode, FacilityKind, GeoPoint};

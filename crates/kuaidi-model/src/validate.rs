@@ -36,7 +36,7 @@ impl Default for Policy {
     }
 }
 
-fn check_time<Tz: TimeZone>(
+pub(crate) fn check_time<Tz: TimeZone>(
     field: &'static str,
     time: &DateTime<Tz>,
     now: DateTime<Utc>,
