@@ -15,5 +15,5 @@ pub mod wire;
 
 pub use csv_file::{read_csv, CsvKind};
 pub use decode::{decode_record, decode_value, parse_time, DecodeError};
-pub use encode::{encode_carrier, encode_event, encode_facility, encode_record, encode_waybill};
+pub use encode::{encode_carrier, encode_complaint, encode_event, encode_facility, encode_record, encode_waybill};
 pub use ndjson::{read_ndjson, Line};

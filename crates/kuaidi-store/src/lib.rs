@@ -19,7 +19,7 @@ pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
 pub use types::{ApiKey, AuditEntry, Counts, Handler, NewApiKey, Outcome};
 
 use chrono::{DateTime, Utc};
-use kuaidi_model::{Carrier, CarrierCode, Facility, Record, ScanEvent, Waybill, WaybillNo};
+use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent, Waybill, WaybillNo};
 
 /// A place to keep Kuaidi's records.
 ///
@@ -44,6 +44,9 @@ pub trait Store: Send + Sync {
 
     /// The events of one parcel, ordered by time.
     fn events_of(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Vec<ScanEvent>, StoreError>;
+
+    /// A parcel's complaints, in filing order; an unknown parcel has none.
+    fn complaints_of(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Vec<Complaint>, StoreError>;
 
     /// Events scanned by an operator or carried by a vehicle in `[from, to)`, ordered by time, at most `limit`.
     fn handled_by(

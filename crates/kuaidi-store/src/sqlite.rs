@@ -12,14 +12,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use kuaidi_model::{Carrier, CarrierCode, Facility, Record, ScanEvent, Waybill, WaybillNo};
+use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent, Waybill, WaybillNo};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::seal::PiiKey;
 use crate::{ApiKey, AuditEntry, Counts, ErrorKind, Handler, NewApiKey, Outcome, Store, StoreError};
 
 /// The schema migrations, in order; the database's `user_version` is the number applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/sqlite/0002_complaints.sql")];
 
 /// How hard SQLite works to make a commit durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -222,6 +223,7 @@ impl Store for SqliteStore {
                     Record::Facility(facility) => rows::put_facility(&tx, facility)?,
                     Record::Waybill(waybill) => rows::put_waybill(&tx, key, waybill, received_ms)?,
                     Record::Event(event) => rows::put_event(&tx, event, received_ms)?,
+                    Record::Complaint(complaint) => rows::put_complaint(&tx, key, complaint, received_ms)?,
                 };
                 outcomes.push(outcome);
             }
@@ -248,6 +250,10 @@ impl Store for SqliteStore {
 
     fn events_of(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Vec<ScanEvent>, StoreError> {
         self.read(|conn| rows::events_of(conn, carrier, waybill_no))
+    }
+
+    fn complaints_of(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Vec<Complaint>, StoreError> {
+        self.read(|conn| rows::complaints_of(conn, &self.config.pii_key, carrier, waybill_no))
     }
 
     fn handled_by(

@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use kuaidi_model::{
-    Address, AdminCode, Carrier, CarrierCode, Contents, EventId, EventKind, Facility, FacilityCode, FacilityKind,
-    GeoPoint, IdType, Party, Phone, RealName, Record, Role, ScanEvent, Signer, Waybill, WaybillNo,
+    Address, AdminCode, Carrier, CarrierCode, Complaint, ComplaintCategory, ComplaintId, Contents, EventId, EventKind,
+    Facility, FacilityCode, FacilityKind, GeoPoint, IdType, Party, Phone, RealName, Record, Role, ScanEvent, Signer,
+    Verdict, Waybill, WaybillNo,
 };
 
 use crate::{AuditEntry, ErrorKind, Handler, NewApiKey, Outcome, Store};
@@ -115,6 +116,19 @@ pub mod fixtures {
         ]
     }
 
+    /// A complaint about a delay, filed a day after the base time.
+    pub fn complaint(carrier: &str, no: &str, id: &str, verdict: Verdict) -> Complaint {
+        Complaint {
+            id: ComplaintId::parse(id).unwrap(),
+            carrier: carrier_code(carrier),
+            waybill_no: waybill_no(no),
+            filed_at: base_time() + Duration::days(1),
+            category: ComplaintCategory::Delay,
+            description: "三天了还没送到，电话 13800138000 也打不通".into(),
+            verdict,
+        }
+    }
+
     /// A full chain for one parcel: accept, inspect, security scan, depart (vehicle `沪A12345`), arrive,
     /// out for delivery, delivered.
     pub fn chain(carrier: &str, no: &str) -> Vec<ScanEvent> {
@@ -212,6 +226,26 @@ pub fn waybills_round_trip(store: &dyn Store) {
     assert_eq!(store.waybill(&carrier_code("sf"), &waybill_no("YT0000000003")).unwrap(), None);
 }
 
+/// A complaint is stored once; a re-send with a new verdict updates it; any other change is a conflict; the
+/// description (sealed personal data) comes back intact.
+pub fn complaints_take_verdicts(store: &dyn Store) {
+    ingest(store, &reference());
+    let filed = fixtures::complaint("yto", "YT0000000004", "c-1", Verdict::Pending);
+    let record = |complaint: &Complaint| Record::Complaint(Box::new(complaint.clone()));
+    assert_eq!(ingest(store, &[record(&filed)]), vec![Outcome::Accepted]);
+    assert_eq!(ingest(store, &[record(&filed)]), vec![Outcome::Duplicate]);
+    let ruled = Complaint { verdict: Verdict::Valid, ..filed.clone() };
+    assert_eq!(ingest(store, &[record(&ruled)]), vec![Outcome::Updated]);
+    let rewritten = Complaint { description: "另一段话".into(), ..ruled.clone() };
+    assert_eq!(ingest(store, &[record(&rewritten)]), vec![Outcome::Conflict]);
+    let second = fixtures::complaint("yto", "YT0000000004", "c-2", Verdict::Invalid);
+    assert_eq!(ingest(store, &[record(&second)]), vec![Outcome::Accepted]);
+    let stored = store.complaints_of(&carrier_code("yto"), &waybill_no("YT0000000004")).unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.contains(&ruled) && stored.contains(&second), "{stored:?}");
+    assert!(store.complaints_of(&carrier_code("sf"), &waybill_no("YT0000000004")).unwrap().is_empty());
+}
+
 /// Two carriers may use the same waybill number; events alone also count.
 pub fn waybill_numbers_may_collide_across_carriers(store: &dyn Store) {
     ingest(store, &reference());
@@ -302,6 +336,7 @@ macro_rules! store_contract_tests {
             ingest_is_idempotent,
             events_come_back_in_time_order,
             waybills_round_trip,
+            complaints_take_verdicts,
             waybill_numbers_may_collide_across_carriers,
             reverse_trace_by_vehicle_and_operator,
             api_keys_lifecycle,
