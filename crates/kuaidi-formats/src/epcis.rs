@@ -275,6 +275,12 @@ pub fn read_document(text: &str) -> Result<Vec<EpcisEvent>, DecodeError> {
 ///
 /// The whole document fails on the first error, whose field is a path such as `epcisBody.eventList[1].bizStep`.
 pub fn parse_document(value: &Value) -> Result<Vec<EpcisEvent>, DecodeError> {
+    parse_document_events(value)?.into_iter().collect()
+}
+
+/// Checks an EPCIS capture document's envelope and reads each event on its own, for best-effort capture: the outer
+/// error is the envelope's, each inner one an event's.
+pub fn parse_document_events(value: &Value) -> Result<Vec<Result<EpcisEvent, DecodeError>>, DecodeError> {
     let document = object(value, "")?;
     let namespaces = document_namespaces(document)?;
     match document.get("type") {
@@ -288,11 +294,11 @@ pub fn parse_document(value: &Value) -> Result<Vec<EpcisEvent>, DecodeError> {
         Value::Array(events) => events,
         other => return Err(invalid("epcisBody.eventList", other, "must be an array of events")),
     };
-    events
+    Ok(events
         .iter()
         .enumerate()
         .map(|(idx, event)| parse_event_at(event, &namespaces, &format!("epcisBody.eventList[{idx}]")))
-        .collect()
+        .collect())
 }
 
 /// Reads the events of an EPCIS query document (`"type": "EPCISQueryDocument"`), with the same checks.
