@@ -284,6 +284,18 @@ pub fn ingest_chunk(
     Ok(results.into_iter().flatten().collect())
 }
 
+/// Authorises and validates records as [`ingest_chunk`] would, storing nothing: for all-or-nothing capture, which must
+/// know that every record will pass before it stores any.
+pub fn validate_chunk(
+    state: &AppState,
+    role: &Role,
+    records: Vec<Record>,
+) -> Result<Vec<Result<(), ValidationError>>, ApiError> {
+    let items: Vec<(usize, u64, Record)> =
+        records.into_iter().enumerate().map(|(idx, r)| (idx, idx as u64, r)).collect();
+    validate_all(state, role, &items)
+}
+
 /// Authorises and validates every record, in order, each seeing the carriers and facilities registered before it.
 ///
 /// When something names an unknown carrier or facility, another process may have just registered it, so the

@@ -16,7 +16,9 @@ mod types;
 pub use error::{ErrorKind, StoreError};
 pub use seal::PiiKey;
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
-pub use types::{ApiKey, AuditEntry, Counts, Handler, NewApiKey, Outcome};
+pub use types::{
+    ApiKey, AuditEntry, CaptureJob, Counts, EpcisQuery, EpcisRecord, Handler, NewApiKey, Outcome, StoredEpcis,
+};
 
 use chrono::{DateTime, Utc};
 use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent, Waybill, WaybillNo};
@@ -77,4 +79,17 @@ pub trait Store: Send + Sync {
 
     /// How many records the store holds.
     fn counts(&self) -> Result<Counts, StoreError>;
+
+    /// Keeps EPCIS events in one transaction, answering each in order: `Accepted`, or `Duplicate` when an event with
+    /// the same hash is stored (the stored one is kept).
+    fn capture_epcis(&self, events: &[EpcisRecord]) -> Result<Vec<Outcome>, StoreError>;
+
+    /// Stored EPCIS events matching a query, in store order, after `after_seq`, at most `limit`.
+    fn query_epcis(&self, query: &EpcisQuery) -> Result<Vec<StoredEpcis>, StoreError>;
+
+    /// Stores a capture job, replacing one with the same id.
+    fn put_capture_job(&self, job: &CaptureJob) -> Result<(), StoreError>;
+
+    /// The capture job with this id.
+    fn capture_job(&self, id: &str) -> Result<Option<CaptureJob>, StoreError>;
 }

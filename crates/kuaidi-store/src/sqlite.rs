@@ -5,6 +5,7 @@
 //! fsynced, so it survives a power cut. Writers are serialised by a mutex (SQLite allows one writer at a time anyway);
 //! readers run concurrently on their own connections and never block the writer.
 
+mod epcis;
 mod rows;
 
 use std::path::{Path, PathBuf};
@@ -16,11 +17,17 @@ use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent,
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::seal::PiiKey;
-use crate::{ApiKey, AuditEntry, Counts, ErrorKind, Handler, NewApiKey, Outcome, Store, StoreError};
+use crate::{
+    ApiKey, AuditEntry, CaptureJob, Counts, EpcisQuery, EpcisRecord, ErrorKind, Handler, NewApiKey, Outcome, Store,
+    StoreError, StoredEpcis,
+};
 
 /// The schema migrations, in order; the database's `user_version` is the number applied.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/sqlite/0002_complaints.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/sqlite/0002_complaints.sql"),
+    include_str!("../migrations/sqlite/0003_epcis.sql"),
+];
 
 /// How hard SQLite works to make a commit durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -317,5 +324,21 @@ impl Store for SqliteStore {
 
     fn counts(&self) -> Result<Counts, StoreError> {
         self.read(rows::counts)
+    }
+
+    fn capture_epcis(&self, events: &[EpcisRecord]) -> Result<Vec<Outcome>, StoreError> {
+        self.write(|conn| epcis::capture(conn, events))
+    }
+
+    fn query_epcis(&self, query: &EpcisQuery) -> Result<Vec<StoredEpcis>, StoreError> {
+        self.read(|conn| epcis::query(conn, query))
+    }
+
+    fn put_capture_job(&self, job: &CaptureJob) -> Result<(), StoreError> {
+        self.write(|conn| epcis::put_job(conn, job))
+    }
+
+    fn capture_job(&self, id: &str) -> Result<Option<CaptureJob>, StoreError> {
+        self.read(|conn| epcis::job(conn, id))
     }
 }

@@ -327,6 +327,113 @@ pub fn audit_log_appends(store: &dyn Store) {
     assert_eq!(log.iter().map(|e| e.subject.as_str()).collect::<Vec<_>>(), ["yto/YT0000000002", "yto/YT0000000001"]);
 }
 
+fn epcis_record(hash: &str, minutes: i64, biz_step: &str, epcs: &[&str]) -> crate::EpcisRecord {
+    crate::EpcisRecord {
+        hash: hash.to_owned(),
+        event_type: "ObjectEvent".into(),
+        event_time: fixtures::base_time().with_timezone(&chrono::Utc) + chrono::Duration::minutes(minutes),
+        action: Some("OBSERVE".into()),
+        biz_step: Some(biz_step.to_owned()),
+        disposition: None,
+        read_point: Some("urn:epc:id:sgln:0614141.07346.1234".into()),
+        biz_location: None,
+        epcs: epcs.iter().map(|e| (*e).to_owned()).collect(),
+        body: format!("{{\"hash\":\"{hash}\"}}"),
+    }
+}
+
+/// An EPCIS event is kept once per hash; a re-sent one is a duplicate and the stored body stays.
+pub fn epcis_capture_is_idempotent_by_hash(store: &dyn Store) {
+    let first = epcis_record("ni:///sha-256;a", 0, "urn:epcglobal:cbv:bizstep:shipping", &["urn:epc:id:sgtin:1.2.3"]);
+    assert_eq!(store.capture_epcis(std::slice::from_ref(&first)).unwrap(), [Outcome::Accepted]);
+    let mut again = first.clone();
+    again.body = "{\"changed\":true}".into();
+    let second = epcis_record("ni:///sha-256;b", 1, "urn:epcglobal:cbv:bizstep:receiving", &[]);
+    assert_eq!(store.capture_epcis(&[again, second]).unwrap(), [Outcome::Duplicate, Outcome::Accepted]);
+    let all = store.query_epcis(&crate::EpcisQuery { limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].body, first.body);
+}
+
+/// Queries filter by time, business step, read point and EPC, and page by position.
+pub fn epcis_query_filters_and_pages(store: &dyn Store) {
+    let shipping = "urn:epcglobal:cbv:bizstep:shipping";
+    let records: Vec<_> = (0..5)
+        .map(|idx| {
+            let step = if idx % 2 == 0 { shipping } else { "urn:epcglobal:cbv:bizstep:receiving" };
+            epcis_record(
+                &format!("ni:///sha-256;{idx}"),
+                idx * 10,
+                step,
+                &[&format!("urn:epc:id:sgtin:1.2.{idx}"), "urn:epc:id:sscc:9.9"],
+            )
+        })
+        .collect();
+    store.capture_epcis(&records).unwrap();
+    let query = |q: crate::EpcisQuery| -> Vec<String> {
+        store
+            .query_epcis(&crate::EpcisQuery { limit: q.limit.max(1), ..q })
+            .unwrap()
+            .into_iter()
+            .map(|e| e.body)
+            .collect()
+    };
+    let bodies = |idxs: &[usize]| -> Vec<String> { idxs.iter().map(|i| records[*i].body.clone()).collect() };
+    assert_eq!(
+        query(crate::EpcisQuery { biz_steps: vec![shipping.into()], limit: 10, ..Default::default() }),
+        bodies(&[0, 2, 4])
+    );
+    let from = records[1].event_time;
+    let to = records[3].event_time;
+    assert_eq!(
+        query(crate::EpcisQuery {
+            ge_event_time: Some(from),
+            lt_event_time: Some(to),
+            limit: 10,
+            ..Default::default()
+        }),
+        bodies(&[1, 2])
+    );
+    assert_eq!(
+        query(crate::EpcisQuery { epcs: vec!["urn:epc:id:sgtin:1.2.3".into()], limit: 10, ..Default::default() }),
+        bodies(&[3])
+    );
+    assert_eq!(
+        query(crate::EpcisQuery { epcs: vec!["urn:epc:id:sscc:9.9".into()], limit: 10, ..Default::default() }).len(),
+        5
+    );
+    assert!(query(crate::EpcisQuery { read_points: vec!["urn:x".into()], limit: 10, ..Default::default() }).is_empty());
+    let page = store.query_epcis(&crate::EpcisQuery { limit: 2, ..Default::default() }).unwrap();
+    assert_eq!(page.len(), 2);
+    let next = store
+        .query_epcis(&crate::EpcisQuery { limit: 10, after_seq: Some(page[1].seq), ..Default::default() })
+        .unwrap();
+    assert_eq!(next.into_iter().map(|e| e.body).collect::<Vec<_>>(), bodies(&[2, 3, 4]));
+}
+
+/// A capture job is stored, replaced when it finishes, and read back; an unknown id is `None`.
+pub fn capture_jobs_round_trip(store: &dyn Store) {
+    let created_at = fixtures::base_time().with_timezone(&chrono::Utc);
+    let mut job = crate::CaptureJob {
+        id: "c-1".into(),
+        created_at,
+        finished_at: None,
+        running: true,
+        success: false,
+        behaviour: "rollback".into(),
+        n_events: 3,
+        errors: "[]".into(),
+    };
+    store.put_capture_job(&job).unwrap();
+    assert_eq!(store.capture_job("c-1").unwrap(), Some(job.clone()));
+    job.running = false;
+    job.success = true;
+    job.finished_at = Some(created_at + chrono::Duration::seconds(1));
+    store.put_capture_job(&job).unwrap();
+    assert_eq!(store.capture_job("c-1").unwrap(), Some(job));
+    assert_eq!(store.capture_job("nope").unwrap(), None);
+}
+
 /// Generates one `#[test]` per contract case, each on a fresh store from `$make` (an expression of type
 /// `fn() -> impl AsRef<dyn Store>`-like: anything whose result derefs to a `Store`).
 #[macro_export]
@@ -341,6 +448,9 @@ macro_rules! store_contract_tests {
             reverse_trace_by_vehicle_and_operator,
             api_keys_lifecycle,
             audit_log_appends,
+            epcis_capture_is_idempotent_by_hash,
+            epcis_query_filters_and_pages,
+            capture_jobs_round_trip,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

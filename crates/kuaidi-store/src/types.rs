@@ -94,3 +94,87 @@ pub struct Counts {
     /// Stored events.
     pub events: u64,
 }
+
+/// An EPCIS event to keep: its whole JSON text, keyed by its GS1 event hash, with the fields queries filter on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpcisRecord {
+    /// The GS1 canonical event hash: the idempotency key.
+    pub hash: String,
+    /// `ObjectEvent`, `AggregationEvent`, ...
+    pub event_type: String,
+    /// When the event happened.
+    pub event_time: DateTime<Utc>,
+    /// `ADD`, `OBSERVE` or `DELETE`.
+    pub action: Option<String>,
+    /// The business step in canonical form (CBV words as URNs).
+    pub biz_step: Option<String>,
+    /// The disposition in canonical form.
+    pub disposition: Option<String>,
+    /// The read point's id.
+    pub read_point: Option<String>,
+    /// The business location's id.
+    pub biz_location: Option<String>,
+    /// Every identifier the event names.
+    pub epcs: Vec<String>,
+    /// The event as JSON text.
+    pub body: String,
+}
+
+/// A stored EPCIS event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEpcis {
+    /// Its position in the store, for paging.
+    pub seq: i64,
+    /// When the hub recorded it.
+    pub record_time: DateTime<Utc>,
+    /// The event as JSON text.
+    pub body: String,
+}
+
+/// A SimpleEventQuery over the stored EPCIS events. Empty lists mean no filter; values in a list are alternatives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EpcisQuery {
+    /// Events at or after this time.
+    pub ge_event_time: Option<DateTime<Utc>>,
+    /// Events before this time.
+    pub lt_event_time: Option<DateTime<Utc>>,
+    /// Event types.
+    pub event_types: Vec<String>,
+    /// Actions.
+    pub actions: Vec<String>,
+    /// Business steps, canonical form.
+    pub biz_steps: Vec<String>,
+    /// Dispositions, canonical form.
+    pub dispositions: Vec<String>,
+    /// Read point ids.
+    pub read_points: Vec<String>,
+    /// Business location ids.
+    pub biz_locations: Vec<String>,
+    /// Identifiers any of which the event must name.
+    pub epcs: Vec<String>,
+    /// Only events stored after this position (the page token).
+    pub after_seq: Option<i64>,
+    /// At most this many events.
+    pub limit: usize,
+}
+
+/// A capture job: one EPCIS document captured, and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureJob {
+    /// The capture id.
+    pub id: String,
+    /// When the document was received.
+    pub created_at: DateTime<Utc>,
+    /// When capture finished, if it has.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Whether it is still running.
+    pub running: bool,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// `rollback` (all or nothing) or `proceed` (best effort).
+    pub behaviour: String,
+    /// Events in the document.
+    pub n_events: u64,
+    /// The errors, as a JSON array text.
+    pub errors: String,
+}
