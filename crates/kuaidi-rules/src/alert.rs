@@ -22,11 +22,11 @@
 use chrono::{DateTime, Utc};
 use kuaidi_model::{CarrierCode, EventId, EventKind, Reference, ScanEvent, Waybill, WaybillNo};
 
-use crate::chain::{check_chain, Rule};
-use crate::compliance::{check_compliance, Check, Compliance, Failure, Outcome};
-use crate::coverage::{contribution, Contribution};
+use crate::chain::{self, Rule};
+use crate::compliance::{self, ordered_events, Check, Compliance, Failure, Outcome};
+use crate::coverage::{contribution_ordered, Contribution};
 use crate::prohibited::{Catalogue, Field};
-use crate::stuck::{last_state, LastState, Stage, StuckScan, Verdict};
+use crate::stuck::{Stage, StuckScan, Verdict};
 
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -155,8 +155,10 @@ pub fn assess(
     rules: &Rules<'_>,
     now: DateTime<Utc>,
 ) -> Assessment {
-    let compliance = check_compliance(waybill, events, reference);
-    let coverage = contribution(waybill, events, &compliance, reference);
+    // Sorted once; every rule below reads this order.
+    let ordered = ordered_events(events);
+    let compliance = compliance::check_ordered(waybill, &ordered, reference);
+    let coverage = contribution_ordered(waybill, &ordered, &compliance, reference);
     let parcel = waybill
         .map(|w| (w.carrier.clone(), w.waybill_no.clone()))
         .or_else(|| events.first().map(|e| (e.carrier.clone(), e.waybill_no.clone())));
@@ -204,21 +206,18 @@ pub fn assess(
         }
     }
 
-    let mut lost: Vec<&ScanEvent> = events.iter().filter(|e| e.kind == EventKind::Lost).collect();
-    lost.sort_by(|a, b| a.event_id.cmp(&b.event_id));
-    lost.dedup_by(|a, b| a.event_id == b.event_id);
-    for event in lost {
+    for event in ordered.iter().filter(|e| e.kind == EventKind::Lost) {
         let key = format!("loss:reported:{}", event.event_id);
         push(AlertKind::Loss, vec![event.event_id.clone()], Detail::ReportedLost, key);
     }
-    if let Some(LastState { event, stage: Some(stage) }) = last_state(events) {
+    if let Some((event, Some(stage))) = ordered.last().map(|e| (e, Stage::after(e.kind))) {
         let verdict = rules.stuck.judge(stage, event.time.timestamp(), now.timestamp());
         if let Some(draft) = inactivity_alert(&carrier, &waybill_no, &event.event_id, verdict) {
             alerts.push(draft);
         }
     }
 
-    for violation in check_chain(events, reference) {
+    for violation in chain::check_ordered(&ordered, reference) {
         let key = match violation.rule {
             Rule::DeliveredBeforeAccepted | Rule::ScannedBeforeAccepted => {
                 let accept = violation.events.last().map_or("", EventId::as_str);

@@ -83,11 +83,15 @@ pub struct Violation {
 
 /// Every impossible-chain violation in a parcel's events (any order, repeats allowed).
 pub fn check_chain(events: &[ScanEvent], reference: &impl Reference) -> Vec<Violation> {
-    let ordered = ordered_events(events);
+    check_ordered(&ordered_events(events), reference)
+}
+
+/// [`check_chain`] over events already in the order of `ordered_events`.
+pub(crate) fn check_ordered(ordered: &[&ScanEvent], reference: &impl Reference) -> Vec<Violation> {
     let mut violations = Vec::new();
-    before_acceptance(&ordered, &mut violations);
-    departed_without_arrival(&ordered, &mut violations);
-    implausible_speed(&ordered, reference, &mut violations);
+    before_acceptance(ordered, &mut violations);
+    departed_without_arrival(ordered, &mut violations);
+    implausible_speed(ordered, reference, &mut violations);
     violations
 }
 

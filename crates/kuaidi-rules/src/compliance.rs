@@ -218,11 +218,19 @@ fn reaches_delivery(kind: EventKind) -> bool {
 /// Checks the three safety systems for one parcel, from its waybill (when it has arrived) and its events (in any
 /// order, repeats allowed). `reference` tells sorting centres and hubs from outlets.
 pub fn check_compliance(waybill: Option<&Waybill>, events: &[ScanEvent], reference: &impl Reference) -> Compliance {
-    let ordered = ordered_events(events);
+    check_ordered(waybill, &ordered_events(events), reference)
+}
+
+/// [`check_compliance`] over events already in the order of [`ordered_events`].
+pub(crate) fn check_ordered(
+    waybill: Option<&Waybill>,
+    ordered: &[&ScanEvent],
+    reference: &impl Reference,
+) -> Compliance {
     Compliance {
-        real_name: real_name(waybill, &ordered),
-        inspection: inspection(&ordered),
-        security_scan: security_scan(&ordered, reference),
+        real_name: real_name(waybill, ordered),
+        inspection: inspection(ordered),
+        security_scan: security_scan(ordered, reference),
     }
 }
 

@@ -141,8 +141,17 @@ pub fn contribution(
     compliance: &Compliance,
     reference: &impl Reference,
 ) -> Option<Contribution> {
-    let ordered = ordered_events(events);
-    let accepted = acceptance(&ordered)?;
+    contribution_ordered(waybill, &ordered_events(events), compliance, reference)
+}
+
+/// [`contribution`] over events already in the order of `ordered_events`.
+pub(crate) fn contribution_ordered(
+    waybill: Option<&Waybill>,
+    ordered: &[&ScanEvent],
+    compliance: &Compliance,
+    reference: &impl Reference,
+) -> Option<Contribution> {
+    let accepted = acceptance(ordered)?;
     let china = FixedOffset::east_opt(8 * 3600)?;
     let city = reference
         .facility(&accepted.facility)

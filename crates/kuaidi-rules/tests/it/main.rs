@@ -1,0 +1,3 @@
+//! The integration tests of kuaidi-rules: one binary, modules only.
+
+mod simulated;
