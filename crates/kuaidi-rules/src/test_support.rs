@@ -30,7 +30,7 @@ impl Reference for Registry {
 type Row = (&'static str, FacilityKind, &'static str, Option<(f64, f64)>);
 
 pub fn registry() -> Registry {
-    let rows: [Row; 9] = [
+    let rows: [Row; 13] = [
         ("OUT-SZ", FacilityKind::Outlet, "320507", Some((120.6065, 31.5058))),
         ("SC-SZ", FacilityKind::SortingCentre, "320505", Some((120.5853, 31.2989))),
         ("HUB-SH", FacilityKind::Hub, "310115", Some((121.4737, 31.2304))),
@@ -40,6 +40,11 @@ pub fn registry() -> Registry {
         ("SC-BJ", FacilityKind::SortingCentre, "110105", Some((116.4074, 39.9042))),
         ("OUT-BJ", FacilityKind::Outlet, "110105", Some((116.4500, 39.9300))),
         ("OUT-NOWHERE", FacilityKind::Outlet, "320507", None),
+        // The places of a real YTO trace, Tangshan to Jinan (approximate coordinates).
+        ("TS-CFD", FacilityKind::Outlet, "130209", Some((118.46, 39.27))),
+        ("TJ-HUB", FacilityKind::Hub, "120110", Some((117.20, 39.13))),
+        ("JN-HUB", FacilityKind::Hub, "370112", Some((117.12, 36.68))),
+        ("JN-SUNCUN", FacilityKind::Outlet, "370112", Some((117.26, 36.63))),
     ];
     let facilities = rows
         .into_iter()
