@@ -327,6 +327,42 @@ mod tests {
         assert_eq!(table, before);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_ingest_order_ends_at_the_recount(
+            parcels in proptest::collection::vec(
+                proptest::collection::vec(
+                    (proptest::sample::select(kuaidi_model::EventKind::ALL.to_vec()),
+                     proptest::sample::select(vec!["OUT-SZ", "SC-SZ", "OUT-HZ", "XX-1"]),
+                     -2000i64..2000),
+                    0..10),
+                1..4),
+            real_names in proptest::collection::vec(proptest::option::of(proptest::bool::ANY), 4),
+        ) {
+            // Each parcel's events arrive one at a time, in the order generated (not time order); after each, the
+            // table swaps the parcel's old row for its new one, as the store does.
+            let reference = registry();
+            let mut table = CoverageTable::new();
+            let mut recount = CoverageTable::new();
+            for (parcel, items) in parcels.iter().enumerate() {
+                let waybill = waybill(real_names[parcel], "服装", "T恤 1件");
+                let text: Vec<String> =
+                    items.iter().map(|(kind, facility, minutes)| format!("{} {facility} {minutes}", kind.as_str())).collect();
+                let events = chain(&text.join(";"));
+                let mut previous: Option<Contribution> = None;
+                for seen in 0..=events.len() {
+                    let so_far = &events[..seen];
+                    let compliance = check_compliance(Some(&waybill), so_far, &reference);
+                    let next = contribution(Some(&waybill), so_far, &compliance, &reference);
+                    proptest::prop_assert!(table.apply(previous.as_ref(), next.as_ref()));
+                    previous = next;
+                }
+                recount.apply(None, previous.as_ref());
+            }
+            proptest::prop_assert_eq!(table, recount);
+        }
+    }
+
     #[test]
     fn signed_changes() {
         let pending = contribution_of(Some(true), "accept OUT-SZ 0");

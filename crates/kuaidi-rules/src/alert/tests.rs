@@ -7,6 +7,12 @@ use super::*;
 use crate::stuck::StuckLimits;
 use crate::test_support::{base, chain, registry, waybill, CLEAN};
 
+/// The catalogue, built once for all tests (each case of the property test would otherwise compile it again).
+fn official() -> &'static Catalogue {
+    static CATALOGUE: std::sync::OnceLock<Catalogue> = std::sync::OnceLock::new();
+    CATALOGUE.get_or_init(|| Catalogue::official().unwrap())
+}
+
 fn render(alerts: &[AlertDraft]) -> Vec<String> {
     alerts
         .iter()
@@ -19,9 +25,9 @@ fn render(alerts: &[AlertDraft]) -> Vec<String> {
 
 /// Detects over a parcel at `hours` after the chain's base time.
 fn check(real_name: Option<bool>, description: &str, events: &str, hours: i64, expected: &[&str]) {
-    let catalogue = Catalogue::official().unwrap();
+    let catalogue = official();
     let scan = StuckScan::new(&StuckLimits::default());
-    let rules = Rules { catalogue: &catalogue, stuck: &scan };
+    let rules = Rules { catalogue, stuck: &scan };
     let waybill = waybill(real_name, "日用品", description);
     let now = (base() + Duration::hours(hours)).with_timezone(&Utc);
     let alerts = detect(Some(&waybill), &chain(events), &registry(), &rules, now);
@@ -65,6 +71,40 @@ fn each_kind_names_its_events() {
 }
 
 #[test]
+fn both_before_acceptance_rules_share_one_key() {
+    // Scanned at the sorting centre half an hour before the outlet accepted it.
+    let early = "arrive SC-SZ -30; accept OUT-SZ 0; inspect OUT-SZ 3";
+    check(
+        Some(true),
+        "保温杯 1件",
+        early,
+        1,
+        &[
+            "compliance inspection_after_departure compliance:inspection [e1 e3]",
+            "compliance security_scan_missing compliance:security_scan [e2]",
+            "impossible_chain scanned_before_accepted impossible_chain:before_acceptance:e2 [e1 e2]",
+        ],
+    );
+    // A delivery scan arriving later changes the rule, not the key.
+    let delivered = "arrive SC-SZ -30; accept OUT-SZ 0; inspect OUT-SZ 3; delivered OUT-HZ -20";
+    check(
+        Some(true),
+        "保温杯 1件",
+        delivered,
+        1,
+        &[
+            "compliance inspection_after_departure compliance:inspection [e1 e3]",
+            // Delivered before leaving the sorting centre: the delivery decides the security scan now.
+            "compliance security_scan_missing compliance:security_scan [e4]",
+            "impossible_chain delivered_before_accepted impossible_chain:before_acceptance:e2 [e1 e4 e2]",
+            // Suzhou to Hangzhou and back within 20 minutes each way.
+            "impossible_chain implausible_speed impossible_chain:implausible_speed:e1:e4 [e1 e4]",
+            "impossible_chain implausible_speed impossible_chain:implausible_speed:e4:e2 [e4 e2]",
+        ],
+    );
+}
+
+#[test]
 fn stuck_then_likely_loss() {
     let in_transit = "accept OUT-SZ 0; inspect OUT-SZ 3; depart OUT-SZ 60 >SC-SZ; arrive SC-SZ 110; \
                       security_scan SC-SZ 125; depart SC-SZ 180 >HUB-SH";
@@ -77,9 +117,9 @@ fn stuck_then_likely_loss() {
 
 #[test]
 fn the_scheduled_scan_builds_the_same_draft() {
-    let catalogue = Catalogue::official().unwrap();
+    let catalogue = official();
     let scan = StuckScan::new(&StuckLimits::default());
-    let rules = Rules { catalogue: &catalogue, stuck: &scan };
+    let rules = Rules { catalogue, stuck: &scan };
     let events = chain("accept OUT-SZ 0; inspect OUT-SZ 3; depart OUT-SZ 60 >SC-SZ");
     let now = base().with_timezone(&Utc) + Duration::hours(30);
     let from_ingest = detect(None, &events, &registry(), &rules, now);
@@ -97,9 +137,9 @@ fn the_scheduled_scan_builds_the_same_draft() {
 
 #[test]
 fn without_waybill_or_events_there_is_no_parcel() {
-    let catalogue = Catalogue::official().unwrap();
+    let catalogue = official();
     let scan = StuckScan::new(&StuckLimits::default());
-    let rules = Rules { catalogue: &catalogue, stuck: &scan };
+    let rules = Rules { catalogue, stuck: &scan };
     let res = assess(None, &[], &registry(), &rules, base().with_timezone(&Utc));
     assert!(res.alerts.is_empty());
     assert!(res.coverage.is_none());
@@ -108,9 +148,9 @@ fn without_waybill_or_events_there_is_no_parcel() {
 proptest! {
     #[test]
     fn keys_do_not_depend_on_arrival_order(seed in any::<u64>(), cut in 1usize..14, hours in 0i64..400) {
-        let catalogue = Catalogue::official().unwrap();
+        let catalogue = official();
         let scan = StuckScan::new(&StuckLimits::default());
-        let rules = Rules { catalogue: &catalogue, stuck: &scan };
+        let rules = Rules { catalogue, stuck: &scan };
         // A clean chain cut short, with its inspection dropped.
         let mut events: Vec<ScanEvent> = chain(CLEAN).into_iter().take(cut).filter(|e| e.kind != EventKind::Inspect).collect();
         let waybill = waybill(None, "日用品", "烟花 1箱");
