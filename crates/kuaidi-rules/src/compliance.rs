@@ -12,8 +12,8 @@
 //!
 //! **Inspection (收寄验视).** The parcel's *first move* is its earliest event that takes it away from acceptance:
 //! a `depart`, `out_for_delivery`, `into_locker`, `delivered`, `refused` or `returned`, or any event at a facility
-//! other than the acceptance facility. Passed when an `inspect` event is at or before the first move (or there is no
-//! move yet). Failed `inspection_missing` (evidence: the first move) when the parcel moved without any inspection,
+//! other than the acceptance facility. Passed when an `inspect` event at the acceptance facility is at or before the
+//! first move (or there is no move yet); an inspection elsewhere is itself a move, so never in time. Failed `inspection_missing` (evidence: the first move) when the parcel moved without any inspection,
 //! `inspection_after_departure` (evidence: the first move and the first inspection) when it was inspected only later.
 //! Pending `not_departed` while it has not moved and has not been inspected.
 //!
@@ -21,7 +21,9 @@
 //! centre or hub (by the reference data). The *line-haul departure* is its earliest `depart` from there; when the
 //! parcel left without a departure scan, its earliest later event elsewhere stands in; when it reached delivery
 //! (`out_for_delivery`, `into_locker`, `delivered`, `refused`) without passing any sorting centre, that event stands
-//! in. Passed when a `security_scan` event is at or before that point (a scan at the outlet, earlier, counts).
+//! in. Passed when a `security_scan` event is at or before that point (a scan at the outlet, earlier, counts); when
+//! a later event stands in for an unscanned departure, a scan at that later facility does not count even in the same
+//! second.
 //! Failed `security_scan_missing` (evidence: the departure) or `security_scan_after_departure` (evidence: the
 //! departure and the first scan). Pending `not_past_sorting_centre` while the parcel has not left its first sorting
 //! centre or reached delivery, `not_accepted` while there is no scan.
@@ -259,20 +261,32 @@ fn inspection(ordered: &[&ScanEvent]) -> Outcome {
         return Outcome::Pending { reason: Pending::NotAccepted };
     };
     let moved = first_move(ordered, &accepted.facility);
-    let inspected = ordered.iter().copied().find(|e| e.kind == EventKind::Inspect);
-    match (moved, inspected) {
-        (None, Some(inspect)) => Outcome::Passed { events: vec![inspect.event_id.clone()] },
-        (Some(moved), Some(inspect)) if inspect.time <= moved.time => {
+    // Only an inspection where the parcel was accepted is an inspection at acceptance; one elsewhere is itself a
+    // move (it is at another facility), so it can never be in time.
+    let inspected_here =
+        ordered.iter().copied().find(|e| e.kind == EventKind::Inspect && e.facility == accepted.facility);
+    let inspected_anywhere = ordered.iter().copied().find(|e| e.kind == EventKind::Inspect);
+    match (moved, inspected_here, inspected_anywhere) {
+        (None, _, Some(inspect)) => Outcome::Passed { events: vec![inspect.event_id.clone()] },
+        (Some(moved), Some(inspect), _) if inspect.time <= moved.time => {
             Outcome::Passed { events: vec![inspect.event_id.clone()] }
         }
-        (Some(moved), Some(inspect)) => Outcome::Failed {
-            reason: Failure::InspectionAfterDeparture,
-            events: vec![moved.event_id.clone(), inspect.event_id.clone()],
-        },
-        (Some(moved), None) => {
+        (Some(moved), _, Some(inspect)) => {
+            Outcome::Failed { reason: Failure::InspectionAfterDeparture, events: distinct(moved, inspect) }
+        }
+        (Some(moved), _, None) => {
             Outcome::Failed { reason: Failure::InspectionMissing, events: vec![moved.event_id.clone()] }
         }
-        (None, None) => Outcome::Pending { reason: Pending::NotDeparted },
+        (None, _, None) => Outcome::Pending { reason: Pending::NotDeparted },
+    }
+}
+
+/// The ids of two events, once if they are the same event.
+fn distinct(first: &ScanEvent, second: &ScanEvent) -> Vec<EventId> {
+    if first.event_id == second.event_id {
+        vec![first.event_id.clone()]
+    } else {
+        vec![first.event_id.clone(), second.event_id.clone()]
     }
 }
 
@@ -296,20 +310,27 @@ fn security_scan(ordered: &[&ScanEvent], reference: &impl Reference) -> Outcome 
         return Outcome::Pending { reason: Pending::NotAccepted };
     }
     let departed = line_haul(ordered, reference);
-    let scanned = ordered.iter().copied().find(|e| e.kind == EventKind::SecurityScan);
-    match (departed, scanned) {
-        (None, Some(scan)) => Outcome::Passed { events: vec![scan.event_id.clone()] },
-        (Some(departed), Some(scan)) if scan.time <= departed.time => {
-            Outcome::Passed { events: vec![scan.event_id.clone()] }
+    let mut scans = ordered.iter().copied().filter(|e| e.kind == EventKind::SecurityScan);
+    let Some(departed) = departed else {
+        return match scans.next() {
+            Some(scan) => Outcome::Passed { events: vec![scan.event_id.clone()] },
+            None => Outcome::Pending { reason: Pending::NotPastSortingCentre },
+        };
+    };
+    // A scan in time is at or before the departure; when a later event stands in for a departure that was never
+    // scanned, a scan at that later facility came after the parcel left, even in the same second.
+    let in_time = |scan: &ScanEvent| {
+        scan.time <= departed.time && (departed.kind == EventKind::Depart || scan.facility != departed.facility)
+    };
+    let first_scan = scans.clone().next();
+    match (scans.find(|scan| in_time(scan)), first_scan) {
+        (Some(scan), _) => Outcome::Passed { events: vec![scan.event_id.clone()] },
+        (None, Some(scan)) => {
+            Outcome::Failed { reason: Failure::SecurityScanAfterDeparture, events: distinct(departed, scan) }
         }
-        (Some(departed), Some(scan)) => Outcome::Failed {
-            reason: Failure::SecurityScanAfterDeparture,
-            events: vec![departed.event_id.clone(), scan.event_id.clone()],
-        },
-        (Some(departed), None) => {
+        (None, None) => {
             Outcome::Failed { reason: Failure::SecurityScanMissing, events: vec![departed.event_id.clone()] }
         }
-        (None, None) => Outcome::Pending { reason: Pending::NotPastSortingCentre },
     }
 }
 

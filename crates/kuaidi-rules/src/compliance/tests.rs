@@ -74,6 +74,12 @@ fn inspection_rules() {
         "accept OUT-SZ 0; arrive SC-SZ 110",
         ["passed [e1]", "failed inspection_missing [e2]", "pending not_past_sorting_centre []"],
     );
+    // Inspected only at the sorting centre, with no departure scan: the inspection is itself the move.
+    check(
+        Some(Some(true)),
+        "accept OUT-SZ 0; inspect SC-SZ 115",
+        ["passed [e1]", "failed inspection_after_departure [e2]", "pending not_past_sorting_centre []"],
+    );
     // Delivered straight from the outlet without inspection.
     check(
         Some(Some(true)),
@@ -97,6 +103,11 @@ fn security_scan_rules() {
     let no_depart = "accept OUT-SZ 0; inspect OUT-SZ 3; depart OUT-SZ 60 >SC-SZ; arrive SC-SZ 110; \
                      arrive HUB-SH 300";
     check(Some(Some(true)), no_depart, ["passed [e1]", "passed [e2]", "failed security_scan_missing [e5]"]);
+    // Left the sorting centre unscanned; a scan at the hub in the very second of arrival is still after leaving.
+    // (In that second the scan sorts before the arrival, so the scan itself is the first event elsewhere.)
+    let same_second = "accept OUT-SZ 0; inspect OUT-SZ 3; depart OUT-SZ 60 >SC-SZ; arrive SC-SZ 110; \
+                       arrive HUB-SH 300; security_scan HUB-SH 300";
+    check(Some(Some(true)), same_second, ["passed [e1]", "passed [e2]", "failed security_scan_after_departure [e6]"]);
     // Scanned at the outlet before leaving: earlier than required, passes.
     let at_outlet = "accept OUT-SZ 0; inspect OUT-SZ 3; security_scan OUT-SZ 10; depart OUT-SZ 60 >SC-SZ; \
                      arrive SC-SZ 110; depart SC-SZ 180 >HUB-SH";
