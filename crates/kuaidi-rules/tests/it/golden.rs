@@ -104,6 +104,13 @@ fn check_case(name: &str) {
                     parcels.entry(key.clone()).or_default().events.push(*event);
                     key
                 }
+                Record::Complaint(complaint) => {
+                    let key = (complaint.carrier.clone(), complaint.waybill_no.clone());
+                    let parcel = parcels.entry(key.clone()).or_default();
+                    parcel.complaints.retain(|c| c.id != complaint.id);
+                    parcel.complaints.push(*complaint);
+                    key
+                }
                 Record::Carrier(_) => continue,
             },
         };

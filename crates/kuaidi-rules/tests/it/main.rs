@@ -3,5 +3,6 @@
 mod dataco;
 mod golden;
 mod olist;
+mod simulated;
 mod simulator;
 mod support;
