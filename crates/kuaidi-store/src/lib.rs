@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod derived;
 mod error;
 mod seal;
 mod sqlite;
@@ -17,11 +18,15 @@ pub use error::{ErrorKind, StoreError};
 pub use seal::PiiKey;
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
 pub use types::{
-    ApiKey, AuditEntry, CaptureJob, Counts, EpcisQuery, EpcisRecord, Handler, NewApiKey, Outcome, StoredEpcis,
+    Alert, AlertChange, AlertQuery, AlertStatus, ApiKey, AuditEntry, CaptureJob, Counts, CoverageFilter, CoverageGroup,
+    EpcisQuery, EpcisRecord, Handler, NewApiKey, Outcome, StoredEpcis, SweepReport,
 };
 
 use chrono::{DateTime, Utc};
+pub use derived::{ParcelState, Rules};
 use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent, Waybill, WaybillNo};
+pub use kuaidi_rules::coverage::Counts as CoverageCounts;
+use kuaidi_rules::{Counters, Dimension, Filter, GroupKey};
 
 /// A place to keep Kuaidi's records.
 ///
@@ -29,8 +34,39 @@ use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent,
 /// **Invariant**: `ingest` is atomic and durable: when it returns `Ok`, every `Accepted` outcome survives a crash of
 /// the process, and a record that was already stored is answered `Duplicate` and stored once.
 pub trait Store: Send + Sync {
-    /// Stores a batch of validated records in one transaction and answers for each, in order.
-    fn ingest(&self, records: &[Record]) -> Result<Vec<Outcome>, StoreError>;
+    /// Stores a batch of validated records in one transaction and answers for each, in order. In the same
+    /// transaction it re-derives every parcel the batch touched (see [`derived`]) as of `now`: its state, the
+    /// indicator and coverage aggregates, and its new alerts.
+    fn ingest_at(&self, records: &[Record], now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError>;
+
+    /// [`Store::ingest_at`] with the system clock.
+    fn ingest(&self, records: &[Record]) -> Result<Vec<Outcome>, StoreError> {
+        self.ingest_at(records, Utc::now())
+    }
+
+    /// Quality-indicator counters of the cells `filter` takes, summed by `group_by`. Costs the number of cells,
+    /// never the number of events or parcels.
+    fn indicators(&self, filter: &Filter, group_by: &[Dimension]) -> Result<Vec<(GroupKey, Counters)>, StoreError>;
+
+    /// Safety-coverage counters summed by `group`, over the rows `filter` takes.
+    fn coverage(
+        &self,
+        filter: &CoverageFilter,
+        group: CoverageGroup,
+    ) -> Result<Vec<(String, CoverageCounts)>, StoreError>;
+
+    /// A parcel's derived state.
+    fn parcel_state(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Option<ParcelState>, StoreError>;
+
+    /// Alerts matching a query, newest first.
+    fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError>;
+
+    /// Acknowledges or resolves an alert, recording the note and the key; `NotFound` for an unknown id.
+    fn update_alert(&self, id: i64, change: &AlertChange) -> Result<Alert, StoreError>;
+
+    /// Re-derives, as of `now`, every open parcel whose state can have changed with time alone (stuck, likely
+    /// lost, lost by silence), updating aggregates and raising alerts.
+    fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError>;
 
     /// Every registered carrier.
     fn carriers(&self) -> Result<Vec<Carrier>, StoreError>;

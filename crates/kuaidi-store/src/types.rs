@@ -1,7 +1,7 @@
 //! Plain types the store trait speaks in, beyond the model's.
 
-use chrono::{DateTime, Utc};
-use kuaidi_model::Role;
+use chrono::{DateTime, NaiveDate, Utc};
+use kuaidi_model::{AdminCode, CarrierCode, Role, WaybillNo};
 
 /// The answer for one record of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,4 +177,139 @@ pub struct CaptureJob {
     pub n_events: u64,
     /// The errors, as a JSON array text.
     pub errors: String,
+}
+
+/// Where an alert stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlertStatus {
+    /// Raised, nobody has looked yet.
+    Open,
+    /// A regulator has seen it and is on it.
+    Acknowledged,
+    /// Dealt with; the note says how.
+    Resolved,
+}
+
+impl AlertStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Acknowledged => "acknowledged",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(text: &str) -> Option<AlertStatus> {
+        [AlertStatus::Open, AlertStatus::Acknowledged, AlertStatus::Resolved].into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// Its id, increasing with time of raising.
+    pub id: i64,
+    /// `compliance`, `prohibited_item`, `stuck`, `loss` or `impossible_chain`.
+    pub kind: String,
+    /// The stable reason code, such as `inspection_missing`.
+    pub reason: String,
+    /// The parcel's carrier.
+    pub carrier: CarrierCode,
+    /// The parcel.
+    pub waybill_no: WaybillNo,
+    /// The ids of the events that raised it.
+    pub events: Vec<String>,
+    /// The particulars (check, matched term, stage, distance...).
+    pub detail: serde_json::Value,
+    /// The parcel's origin city, when known.
+    pub origin_city: Option<AdminCode>,
+    /// The parcel's destination city, when known.
+    pub destination_city: Option<AdminCode>,
+    /// When it was raised (the ingest's or sweep's clock).
+    pub raised_at: DateTime<Utc>,
+    /// Where it stands.
+    pub status: AlertStatus,
+    /// The note of the last acknowledgement or resolution.
+    pub note: Option<String>,
+    /// The key that last acknowledged or resolved it.
+    pub handled_by: Option<String>,
+    /// When that happened.
+    pub handled_at: Option<DateTime<Utc>>,
+}
+
+/// Which alerts to list.
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only this carrier's.
+    pub carrier: Option<CarrierCode>,
+    /// Only parcels from or to these areas (any division level); empty means anywhere.
+    pub areas: Vec<AdminCode>,
+    /// Only this status.
+    pub status: Option<AlertStatus>,
+    /// Raised at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Raised before.
+    pub to: Option<DateTime<Utc>>,
+    /// Only ids below this (for paging newest first).
+    pub before_id: Option<i64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// An acknowledgement or resolution.
+#[derive(Debug, Clone)]
+pub struct AlertChange {
+    /// The new status.
+    pub status: AlertStatus,
+    /// The note.
+    pub note: Option<String>,
+    /// The key acting.
+    pub key_id: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Which coverage rows to sum.
+#[derive(Debug, Clone, Default)]
+pub struct CoverageFilter {
+    /// Only this carrier.
+    pub carrier: Option<CarrierCode>,
+    /// Only parcels accepted in these areas (any division level); empty means anywhere.
+    pub areas: Vec<AdminCode>,
+    /// Accepted on or after this day (+08:00).
+    pub from_day: Option<NaiveDate>,
+    /// Accepted on or before this day.
+    pub to_day: Option<NaiveDate>,
+}
+
+/// How to sum coverage rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoverageGroup {
+    /// Everything in one row, keyed `all`.
+    All,
+    /// By carrier.
+    Carrier,
+    /// By outlet (acceptance facility).
+    Outlet,
+    /// By courier (the acceptance scan's operator).
+    Courier,
+    /// By city of acceptance.
+    City,
+    /// By day of acceptance.
+    Day,
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SweepReport {
+    /// Open parcels whose moment had come, re-derived.
+    pub examined: u64,
+    /// Of which the state changed.
+    pub changed: u64,
+    /// Alerts raised.
+    pub new_alerts: u64,
 }
