@@ -54,7 +54,8 @@ pub struct ParcelState {
     pub summary: ParcelSummary,
     /// The safety coverage contribution, `None` before the parcel's first scan.
     pub coverage: Option<CoverageRow>,
-    /// The dedup keys of the alerts raised for it so far.
+    /// The dedup keys of its alerts whose condition holds now. An alert raised before whose key is no longer here
+    /// was cleared by later records (a late scan filled a gap, or the parcel moved on).
     pub alert_keys: Vec<String>,
     /// The next moment its state can change with time alone (unix milliseconds); `None` when it cannot.
     pub check_at: Option<i64>,
@@ -126,8 +127,10 @@ pub struct ParcelRecords {
 pub struct Derivation {
     /// The new state; `None` when the parcel has no records at all.
     pub state: Option<ParcelState>,
-    /// Alerts to store.
+    /// Alerts whose condition now holds and did not before: to raise, or to reopen if they were cleared.
     pub new_alerts: Vec<NewAlert>,
+    /// Keys of alerts whose condition held before and no longer does: to clear.
+    pub cleared: Vec<String>,
 }
 
 /// An alert to store.
@@ -153,18 +156,28 @@ pub fn derive(
 ) -> Derivation {
     let ctx = Context { reference, time_limits: &rules.time_limits };
     let Some(summary) = summarize(records.waybill.as_ref(), &records.events, &records.complaints, &ctx, now) else {
-        return Derivation { state: None, new_alerts: Vec::new() };
+        return Derivation { state: None, new_alerts: Vec::new(), cleared: Vec::new() };
     };
     let scan = StuckScan::new(&rules.stuck);
     let alert_rules = alert::Rules { catalogue: &rules.catalogue, stuck: &scan };
     let assessment = alert::assess(records.waybill.as_ref(), &records.events, &Dyn(reference), &alert_rules, now);
-    let mut alert_keys: Vec<String> = old.map(|state| state.alert_keys.clone()).unwrap_or_default();
+    let was_active: &[String] = old.map_or(&[], |state| state.alert_keys.as_slice());
+    let mut alert_keys: Vec<String> = assessment.alerts.iter().map(|draft| draft.dedup_key.clone()).collect();
+    // A likely loss is a parcel still stuck: the rules name only the graver verdict, but the stuck alert stands.
+    for key in was_active {
+        let still_stuck = key
+            .strip_prefix("stuck:")
+            .is_some_and(|event| alert_keys.iter().any(|active| active.strip_prefix("loss:silent:") == Some(event)));
+        if still_stuck && !alert_keys.contains(key) {
+            alert_keys.push(key.clone());
+        }
+    }
+    let cleared = was_active.iter().filter(|key| !alert_keys.contains(key)).cloned().collect();
     let mut new_alerts = Vec::new();
     for draft in assessment.alerts {
-        if alert_keys.contains(&draft.dedup_key) {
+        if was_active.contains(&draft.dedup_key) {
             continue;
         }
-        alert_keys.push(draft.dedup_key.clone());
         new_alerts.push(NewAlert {
             detail: detail_json(&draft.detail),
             origin_city: summary.origin_city,
@@ -174,7 +187,7 @@ pub fn derive(
     }
     let check_at = next_check(&summary, &records.events, rules, now);
     let coverage = assessment.coverage.as_ref().map(|(key, counts)| CoverageRow::of(key, counts));
-    Derivation { state: Some(ParcelState { summary, coverage, alert_keys, check_at }), new_alerts }
+    Derivation { state: Some(ParcelState { summary, coverage, alert_keys, check_at }), new_alerts, cleared }
 }
 
 /// The next moment an open parcel can change with time alone: it turns stuck in its stage, likely lost, or lost by

@@ -150,6 +150,15 @@ impl SqliteStore {
         &self.config.path
     }
 
+    /// The aggregates kept at ingest and the same counted from scratch over every parcel's stored state, taken
+    /// together under the writer's lock: they must be equal (`kuaidi verify` and the tests compare them).
+    pub fn recount(&self) -> Result<(Aggregates, Aggregates), StoreError> {
+        self.write(|conn| {
+            let kept = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            Ok((kept, derived::recount(conn)?))
+        })
+    }
+
     fn write<T>(&self, work: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         // A panic while holding the lock cannot leave a half-done transaction behind (rusqlite rolls back on drop),
         // so a poisoned lock is safe to reuse.

@@ -188,6 +188,9 @@ pub enum AlertStatus {
     Acknowledged,
     /// Dealt with; the note says how.
     Resolved,
+    /// Its condition no longer holds: later records filled the gap that raised it (a late scan arrived, the parcel
+    /// moved on). Set by Kuaidi, never by a key; reopened if the condition returns.
+    Cleared,
 }
 
 impl AlertStatus {
@@ -197,12 +200,15 @@ impl AlertStatus {
             AlertStatus::Open => "open",
             AlertStatus::Acknowledged => "acknowledged",
             AlertStatus::Resolved => "resolved",
+            AlertStatus::Cleared => "cleared",
         }
     }
 
     /// Parses a wire name.
     pub fn parse(text: &str) -> Option<AlertStatus> {
-        [AlertStatus::Open, AlertStatus::Acknowledged, AlertStatus::Resolved].into_iter().find(|s| s.as_str() == text)
+        [AlertStatus::Open, AlertStatus::Acknowledged, AlertStatus::Resolved, AlertStatus::Cleared]
+            .into_iter()
+            .find(|s| s.as_str() == text)
     }
 }
 

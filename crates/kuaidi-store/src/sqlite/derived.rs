@@ -86,6 +86,11 @@ pub(super) fn load_aggregates(conn: &Connection) -> Result<(Aggregates, bool), S
         return Ok((aggregates, true));
     }
     tracing::warn!("the aggregates were not saved cleanly (the server stopped abruptly); recounting every parcel");
+    Ok((recount(conn)?, false))
+}
+
+/// Counts the aggregates from scratch over every parcel's stored state.
+pub(super) fn recount(conn: &Connection) -> Result<Aggregates, StoreError> {
     let mut aggregates = Aggregates::default();
     let mut stmt =
         conn.prepare("SELECT state FROM parcels").map_err(|err| sql_error("recounting the aggregates", err))?;
@@ -98,7 +103,7 @@ pub(super) fn load_aggregates(conn: &Connection) -> Result<(Aggregates, bool), S
         n_parcels += 1;
     }
     tracing::info!(n_parcels, "recounted the aggregates");
-    Ok((aggregates, false))
+    Ok(aggregates)
 }
 
 fn corrupt_snapshot(err: serde_json::Error) -> StoreError {
@@ -181,7 +186,8 @@ pub(super) fn rederive(
                 .prepare_cached(
                     "INSERT INTO alerts (waybill_no, carrier, dedup_key, kind, reason, events, detail, origin_city, \
                      destination_city, raised_ms, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'open') \
-                     ON CONFLICT (waybill_no, carrier, dedup_key) DO NOTHING",
+                     ON CONFLICT (waybill_no, carrier, dedup_key) DO UPDATE SET status = 'open', note = NULL, \
+                     handled_by = NULL, handled_ms = NULL WHERE status = 'cleared'",
                 )
                 .and_then(|mut stmt| {
                     stmt.execute(params![
@@ -199,6 +205,15 @@ pub(super) fn rederive(
                 })
                 .map_err(|err| sql_error("raising an alert", err))?;
             changes.new_alerts += n_inserted as u64;
+        }
+        for dedup_key in &derivation.cleared {
+            conn.prepare_cached(
+                "UPDATE alerts SET status = 'cleared', note = 'later records show the condition no longer holds', \
+                 handled_by = 'kuaidi', handled_ms = ?4 \
+                 WHERE waybill_no = ?1 AND carrier = ?2 AND dedup_key = ?3 AND status IN ('open', 'acknowledged')",
+            )
+            .and_then(|mut stmt| stmt.execute(params![waybill_no.as_str(), carrier.as_str(), dedup_key, now_ms]))
+            .map_err(|err| sql_error("clearing an alert", err))?;
         }
         if derivation.state == old {
             continue;
