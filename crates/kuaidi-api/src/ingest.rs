@@ -245,7 +245,7 @@ pub fn ingest_chunk(
     }
 
     let reference_changed = to_store.iter().any(|r| matches!(r, Record::Carrier(_) | Record::Facility(_)));
-    let outcomes = if to_store.is_empty() { Vec::new() } else { state.store().ingest(&to_store)? };
+    let outcomes = if to_store.is_empty() { Vec::new() } else { state.store().ingest_at(&to_store, state.now())? };
     for ((slot, index, kind, key), outcome) in stored_slots.into_iter().zip(outcomes) {
         let status = match outcome {
             Outcome::Accepted => ItemStatus::Accepted,

@@ -1,7 +1,8 @@
-//! Kuaidi's HTTP API under `/v1`: ingest, trace, reverse trace, public tracking, reference data, audit.
+//! Kuaidi's HTTP API under `/v1`: ingest, trace, reverse trace, public tracking, reference data, audit, and
+//! supervision (quality indicators, safety coverage, alerts).
 //!
 //! `app(state)` builds the router; `serve` runs it on an already-bound listener until a shutdown future resolves,
-//! so tests can bind port 0. Only this crate knows HTTP.
+//! so tests can bind port 0, and runs the scheduled sweep beside it. Only this crate knows HTTP.
 
 #![warn(missing_docs)]
 
@@ -9,8 +10,11 @@ pub mod auth;
 pub mod error;
 mod extract;
 pub mod ingest;
+mod params;
 mod routes;
+mod scope;
 pub mod state;
+pub mod sweep;
 pub mod trace;
 pub mod v1;
 
@@ -65,13 +69,24 @@ async fn log_internal_errors(request: Request, next: Next) -> Response {
     response.into_response()
 }
 
-/// Serves the app on `listener` until `shutdown` resolves, then finishes the requests in flight.
+/// Serves the app on `listener` until `shutdown` resolves, then finishes the requests in flight. Beside it, a task
+/// sweeps the store every `ApiConfig::sweep_interval` (see [`sweep::run`]); it stops with the server.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+    let (stop_sweeps, sweeps_stopped) = tokio::sync::watch::channel(false);
+    let sweeper = tokio::spawn(sweep::run(state.clone(), state.config().sweep_interval, sweeps_stopped));
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_sweeps.send(true);
+    };
+    let served = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    // Also when serving failed: the sweeper must not outlive the server.
+    sweeper.abort();
+    let _ = sweeper.await;
+    served
 }

@@ -1,19 +1,22 @@
 //! The `/v1` router: one module per resource, each registering its handlers and their OpenAPI paths together, so
 //! the document cannot miss a route.
 
+mod alerts;
 mod audit;
 mod batch;
 mod carriers;
+mod compliance;
 mod epcis;
 mod events;
 mod facilities;
 mod health;
+mod indicators;
 mod ingest;
 mod me;
 mod operators;
 mod track;
 mod vehicles;
-mod waybills;
+pub(crate) mod waybills;
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -34,6 +37,7 @@ use crate::AppState;
         (name = "reference", description = "Carriers and facilities"),
         (name = "admin", description = "Keys and the audit log"),
         (name = "epcis", description = "GS1 EPCIS 2.0 capture and query"),
+        (name = "supervision", description = "Quality indicators, safety coverage and alerts"),
     )
 )]
 struct ApiDoc;
@@ -70,5 +74,10 @@ pub fn v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(epcis::get_capture))
         .routes(routes!(epcis::post_event, epcis::get_events))
         .routes(routes!(epcis::get_context))
+        .routes(routes!(indicators::get_indicators))
+        .routes(routes!(compliance::get_coverage))
+        .routes(routes!(compliance::get_parcel_compliance))
+        .routes(routes!(alerts::get_alerts))
+        .routes(routes!(alerts::post_alert))
         .split_for_parts()
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use kuaidi_model::{CarrierCode, Facility, FacilityCode, Policy, Reference};
+use kuaidi_rules::TimeLimits;
 use kuaidi_store::{Store, StoreError};
 
 /// The clock: a function so tests can fix the time. The server passes `Utc::now`.
@@ -29,6 +30,10 @@ pub struct ApiConfig {
     pub track_per_minute: u32,
     /// Validation policy (future tolerance and earliest time).
     pub policy: Policy,
+    /// How often the server re-derives open parcels whose stuck or lost moment has passed (`Store::sweep`).
+    pub sweep_interval: Duration,
+    /// The time limits the indicator reports are labelled with; they should be the store's.
+    pub time_limits: TimeLimits,
 }
 
 impl Default for ApiConfig {
@@ -40,6 +45,8 @@ impl Default for ApiConfig {
             ingest_chunk: 20_000,
             track_per_minute: 60,
             policy: Policy::default(),
+            sweep_interval: Duration::from_secs(5 * 60),
+            time_limits: TimeLimits::default(),
         }
     }
 }

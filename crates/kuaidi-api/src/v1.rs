@@ -8,6 +8,10 @@ use kuaidi_model::{divisions, mask, AdminCode, Party, RealName, ScanEvent, Waybi
 use serde::Serialize;
 use utoipa::ToSchema;
 
+mod supervision;
+
+pub use supervision::*;
+
 use crate::ingest::{ItemResult, Summary};
 use crate::state::ReferenceData;
 

@@ -101,4 +101,6 @@ make_error_codes! {
     Internal, "internal", Internal, INTERNAL_SERVER_ERROR, "The hub failed; the details are in its log.";
     InvalidEpcis, "invalid_epcis_document", InvalidRequest, BAD_REQUEST, "An EPCIS document or event breaks the EPCIS 2.0 or CBV rules; nothing of it was captured (GS1 `epcisException:ValidationException`).";
     CaptureJobNotFound, "capture_job_not_found", InvalidRequest, NOT_FOUND, "No EPCIS capture job has this id (GS1 `epcisException:NoSuchResourceException`).";
+    AlertNotFound, "alert_not_found", InvalidRequest, NOT_FOUND, "No alert with this id is visible to this key.";
+    RegionRequired, "region_required", InvalidRequest, BAD_REQUEST, "A regulator key covering several areas must name one `region` inside them: summing regions would count parcels between them twice.";
 }

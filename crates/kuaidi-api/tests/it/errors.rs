@@ -95,6 +95,16 @@ async fn every_error_code_is_answered_in_the_one_shape() {
     record(Code::Forbidden, app.get("/v1/audit", yto).await);
     record(Code::InvalidEpcis, app.post("/v1/epcis/capture", yto, &json!({"type": "EPCISDocument"})).await);
     record(Code::CaptureJobNotFound, app.get("/v1/epcis/capture/cap_0000000000000000", yto).await);
+    record(Code::AlertNotFound, app.post("/v1/alerts/404", Some(&app.admin), &json!({"status": "acknowledged"})).await);
+    record(Code::RegionRequired, {
+        let code = |s: &str| kuaidi_model::AdminCode::parse(s).unwrap();
+        let delta = app.key(kuaidi_model::Role::Regulator { jurisdiction: vec![code("320000"), code("330000")] });
+        let answer = app.get("/v1/indicators", Some(&delta)).await;
+        // The key id is random; keep the snapshot stable.
+        let message = answer.body["message"].as_str().unwrap_or("").to_owned();
+        assert!(message.contains("`320000`, `330000`"), "{message}");
+        answer
+    });
 
     let small =
         app_with(ApiConfig { max_body_bytes: 256, max_batch_records: 2, track_per_minute: 1, ..ApiConfig::default() });

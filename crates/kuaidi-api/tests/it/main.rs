@@ -1,10 +1,13 @@
 //! Integration tests of the HTTP API, driven in process with `oneshot`, plus one smoke test on a real socket.
 
 mod access;
+mod alerts;
+mod compliance;
 mod docs;
 mod epcis;
 mod errors;
 mod harness;
+mod indicators;
 mod ingest;
 mod openapi;
 mod server;

@@ -24,6 +24,11 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/v1/epcis/events"),
     ("get", "/v1/epcis/events"),
     ("get", "/v1/epcis/context/kuaidi.jsonld"),
+    ("get", "/v1/indicators"),
+    ("get", "/v1/compliance"),
+    ("get", "/v1/compliance/{waybill_no}"),
+    ("get", "/v1/alerts"),
+    ("post", "/v1/alerts/{id}"),
 ];
 
 #[tokio::test]
@@ -44,7 +49,11 @@ async fn the_document_describes_every_route() {
 
     // And every documented path is routed: none answers `route_not_found` or `method_not_allowed`.
     for (method, path) in ENDPOINTS {
-        let uri = path.replace("{waybill_no}", "YT0000000001").replace("{operator}", "C001").replace("{vehicle}", "V1");
+        let uri = path
+            .replace("{waybill_no}", "YT0000000001")
+            .replace("{operator}", "C001")
+            .replace("{vehicle}", "V1")
+            .replace("{id}", "1");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let answer = app.send(method, &uri, Some(&app.admin), "application/json", axum::body::Body::from("{}")).await;
         assert!(!matches!(answer.code(), "route_not_found" | "method_not_allowed"), "{uri}: {}", answer.body);
