@@ -224,6 +224,10 @@ mod tests {
                 .sum::<usize>()
         };
         assert_eq!(time_alerts(&clock), 0);
+        // The same records stored as of that later clock directly are judged stuck at once: the clock matters.
+        let (_dir2, direct) = store();
+        direct.ingest_at(&records, later).unwrap();
+        assert!(time_alerts(&*direct) >= 1);
         let report = clock.sweep(later).unwrap();
         assert!(report.changed >= 1, "{report:?}");
         assert!(time_alerts(&*inner) >= 1);
