@@ -1,9 +1,12 @@
 //! The commands, one module each, dispatched through one enum.
 
+mod alerts;
 mod bench;
+mod compliance;
 mod demo;
 mod import;
 mod keys;
+mod report;
 mod serve;
 mod simulate;
 mod trace;
@@ -28,6 +31,13 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
     /// The main job: simulate a day of the delta, ingest it over HTTP, print a summary, and serve the API.
     Demo(demo::DemoArgs),
+    /// The quality indicators against the delta plan's 2020 targets, marked met, not met or no data.
+    Report(report::ReportArgs),
+    /// List, scan for, acknowledge and resolve alerts.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
+    /// Coverage of the three safety systems (real-name, inspection, security scan) by a group.
+    Compliance(compliance::ComplianceArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -42,6 +52,9 @@ pub fn run(command: Command, config: &Config) -> Result<(), CliError> {
         Command::Trace(args) => trace::run(args, config),
         Command::Simulate(args) => simulate::run(args, config),
         Command::Demo(args) => demo::run(args, config),
+        Command::Report(args) => report::run(args, config),
+        Command::Alerts(command) => alerts::run(command, config),
+        Command::Compliance(args) => compliance::run(args, config),
         Command::Bench(command) => bench::run(command, config),
     }
 }

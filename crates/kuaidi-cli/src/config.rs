@@ -2,6 +2,9 @@
 //!
 //! A missing default file (`<data-dir>/kuaidi.toml`) is fine; a missing file named with `--config` is an error.
 //! `config.example.toml` at the repository root lists every option with its default.
+//! The `rules` option names a rules file, read by [`rules`].
+
+mod rules;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,7 +12,8 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, ValueEnum};
 use kuaidi_api::{ApiConfig, AppState};
-use kuaidi_store::{PiiKey, SqliteConfig, SqliteStore, Synchronous};
+use kuaidi_rules::TimeLimits;
+use kuaidi_store::{PiiKey, Rules, SqliteConfig, SqliteStore, Synchronous};
 use serde::Deserialize;
 
 use crate::cmd::Command;
@@ -86,6 +90,10 @@ pub struct Options {
     /// How far in the future a reported time may lie, in seconds [default: 900].
     #[arg(long, global = true, env = "KUAIDI_FUTURE_TOLERANCE_SECS", value_name = "SECS")]
     pub future_tolerance_secs: Option<i64>,
+    /// A rules file whose `[time_limits]` and `[stuck]` sections replace the standard rules' defaults; a relative
+    /// path in the config file is relative to that file [default: the standard rules].
+    #[arg(long, global = true, env = "KUAIDI_RULES", value_name = "FILE")]
+    pub rules: Option<PathBuf>,
 }
 
 impl Options {
@@ -102,6 +110,7 @@ impl Options {
             max_batch_records: self.max_batch_records.or(file.max_batch_records),
             ingest_chunk: self.ingest_chunk.or(file.ingest_chunk),
             future_tolerance_secs: self.future_tolerance_secs.or(file.future_tolerance_secs),
+            rules: self.rules.or(file.rules),
         }
     }
 }
@@ -124,6 +133,8 @@ pub struct Config {
     pub synchronous: Synchronous,
     /// API limits and policy.
     pub api: ApiConfig,
+    /// The rules of derived state, read from the `rules` file; `None` for the standard rules.
+    pub rules: Option<Arc<Rules>>,
 }
 
 impl Config {
@@ -168,7 +179,9 @@ impl Config {
             }
             api.policy.future_tolerance = chrono::Duration::seconds(secs);
         }
+        let loaded_rules = merged.rules.as_deref().map(rules::load).transpose()?.map(Arc::new);
         Ok(Config {
+            rules: loaded_rules,
             data_dir_chosen: merged.data_dir.is_some(),
             data_dir: merged.data_dir.unwrap_or(data_dir_hint),
             format: merged.format.unwrap_or_default(),
@@ -188,7 +201,13 @@ impl Config {
         let key = load_or_create_key(&self.data_dir.join("pii.key"))?;
         let mut sqlite = SqliteConfig::new(self.data_dir.join("kuaidi.db"), key);
         sqlite.synchronous = self.synchronous;
+        sqlite.rules = self.rules.clone();
         Ok(Arc::new(SqliteStore::open(sqlite)?))
+    }
+
+    /// The time limits in force: the rules file's, or the plan's.
+    pub fn time_limits(&self) -> TimeLimits {
+        self.rules.as_ref().map_or_else(TimeLimits::default, |rules| rules.time_limits.clone())
     }
 
     /// The API state over the embedded store, with the system clock.
@@ -200,8 +219,15 @@ impl Config {
 
 fn read_file(path: &Path) -> Result<Options, CliError> {
     let text = std::fs::read_to_string(path).map_err(|err| CliError::io("read the config file", path, err))?;
-    toml::from_str(&text)
-        .map_err(|err| CliError::Config(format!("the config file `{}` is not valid: {err}", path.display())))
+    let mut options: Options = toml::from_str(&text)
+        .map_err(|err| CliError::Config(format!("the config file `{}` is not valid: {err}", path.display())))?;
+    // A rules file named in the config file is found beside it, wherever the command runs from.
+    if let (Some(rules), Some(dir)) = (&options.rules, path.parent()) {
+        if rules.is_relative() {
+            options.rules = Some(dir.join(rules));
+        }
+    }
+    Ok(options)
 }
 
 /// Reads the 32-byte personal-data key, or creates one readable only by its owner.

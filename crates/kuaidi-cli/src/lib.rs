@@ -7,6 +7,7 @@
 mod cmd;
 mod config;
 mod error;
+mod flags;
 mod output;
 mod progress;
 

@@ -1,13 +1,28 @@
 //! `kuaidi demo`: the main job. Simulates a day of Yangtze River Delta traffic, ingests it over HTTP through the same
-//! path carriers use, prints a summary, then serves the API with a demo key (or stops, with `--no-serve`).
+//! path carriers use, runs the alert scan at the simulation's clock, prints a summary, the quality indicators
+//! against the 2020 targets (by carrier and in total) and the alerts by kind, then serves the API with a demo key
+//! (or stops, with `--no-serve`).
+//!
+//! The ingest is judged on the simulated stream's clock ([`stream_clock`]) by a server on a private loopback port;
+//! the API is then served on the configured address with the plain store and the system clock, so records posted
+//! while it serves are judged live.
 
+mod stream_clock;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
 use kuaidi_api::ingest::Summary;
+use kuaidi_api::AppState;
+use kuaidi_rules::{Dimension, Filter};
+use kuaidi_store::Store;
 use serde::Serialize;
 
+use crate::cmd::alerts;
 use crate::cmd::bench::send_file;
+use crate::cmd::report::{self, FilterView, ReportView};
 use crate::cmd::serve::{bind, runtime};
 use crate::cmd::simulate::{generate, simulation, SimArgs};
 use crate::{output, progress, CliError, Config};
@@ -40,6 +55,21 @@ struct DemoReport {
     simulate_seconds: f64,
     ingest_seconds: f64,
     events_per_second: f64,
+    /// The simulation's clock, at which the alert scan ran.
+    sim_now: String,
+    sweep: SweepView,
+    /// The indicators against the 2020 targets, in total and by carrier.
+    indicators: ReportView,
+    /// Every alert in the store, by kind.
+    alerts_by_kind: BTreeMap<String, u64>,
+}
+
+#[derive(Serialize)]
+struct SweepView {
+    examined: u64,
+    changed: u64,
+    new_alerts: u64,
+    seconds: f64,
 }
 
 pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
@@ -67,21 +97,22 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
     // A bulk load: larger transactions share more index pages between inserts (see docs/BENCHMARKS.md).
     config.api.ingest_chunk = config.api.ingest_chunk.max(50_000);
     let key = crate::cmd::keys::create(&config, "admin", None, &[], "demo")?;
-    let state = config.app_state()?;
+    let store = config.open_store()?;
+    let sim_now = sim.config().now;
+    let stream_store: Arc<dyn Store> = Arc::new(stream_clock::StreamClock::new(store.clone(), sim_now));
+    let ingest_state = AppState::new(stream_store, config.api.clone(), Arc::new(chrono::Utc::now))?;
     let rt = runtime()?;
-    let listener = if args.no_serve {
-        rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(CliError::Serve)?
-    } else {
-        rt.block_on(bind(&config))?
-    };
-    let addr = listener.local_addr().map_err(CliError::Serve)?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(kuaidi_api::serve(listener, state.clone(), async {
-        let _ = stopped.await;
+    // The serving address is bound before the long ingest, so a taken port is reported at once.
+    let listener = if args.no_serve { None } else { Some(rt.block_on(bind(&config))?) };
+    let ingest_listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(CliError::Serve)?;
+    let ingest_addr = ingest_listener.local_addr().map_err(CliError::Serve)?;
+    let (stop_ingest, ingest_stopped) = tokio::sync::oneshot::channel::<()>();
+    let ingest_server = rt.spawn(kuaidi_api::serve(ingest_listener, ingest_state, async {
+        let _ = ingest_stopped.await;
     }));
 
     let bar = progress::items(stats.waybills + stats.events + 1_000, "ingesting");
-    let base = format!("http://{addr}");
+    let base = format!("http://{ingest_addr}");
     let mut first_waybill: Option<String> = None;
     let sent = send_file(&base, &key, &records, 50_000, 2, &bar, |line| {
         if first_waybill.is_none() {
@@ -89,8 +120,20 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
         }
     })?;
     bar.finish_and_clear();
+    let _ = stop_ingest.send(());
+    rt.block_on(ingest_server).map_err(|err| CliError::Api(err.to_string()))?.map_err(CliError::Serve)?;
 
-    let counts = state.store().counts()?;
+    let (sweep, sweep_seconds) = alerts::scan(&*store, sim_now)?;
+    let indicators = report::build(
+        &*store,
+        &Filter::default(),
+        FilterView::default(),
+        &[Dimension::Carrier],
+        &config.time_limits(),
+    )?;
+    let alerts_by_kind: BTreeMap<String, u64> = alerts::count_by_kind(&*store)?.into_iter().collect();
+
+    let counts = store.counts()?;
     let report = DemoReport {
         data_dir: config.data_dir.display().to_string(),
         parcels: stats.parcels,
@@ -105,6 +148,15 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
         simulate_seconds,
         ingest_seconds: sent.seconds,
         events_per_second: sent.events as f64 / sent.seconds.max(1e-9),
+        sim_now: crate::flags::china_time(sim_now),
+        sweep: SweepView {
+            examined: sweep.examined,
+            changed: sweep.changed,
+            new_alerts: sweep.new_alerts,
+            seconds: sweep_seconds,
+        },
+        indicators,
+        alerts_by_kind,
     };
     let rows = vec![
         vec!["carriers / facilities".into(), format!("{} / {}", report.carriers, report.facilities)],
@@ -124,14 +176,33 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
             "ingest time".into(),
             format!("{:.1} s ({:.0} events/s)", report.ingest_seconds, report.events_per_second),
         ],
+        vec![
+            format!("alert scan at {}", report.sim_now),
+            format!(
+                "{} parcels examined, {} changed, {} new alerts",
+                report.sweep.examined, report.sweep.changed, report.sweep.new_alerts
+            ),
+        ],
     ];
     output::print(config.format, &report, &["DEMO", "VALUE"], rows);
-
-    if args.no_serve {
-        let _ = stop.send(());
-        rt.block_on(server).map_err(|err| CliError::Api(err.to_string()))?.map_err(CliError::Serve)?;
-        return Ok(());
+    if config.format == crate::config::Format::Table {
+        println!();
+        report::print_tables(&report.indicators);
+        println!();
+        let alert_rows =
+            report.alerts_by_kind.iter().map(|(kind, n)| vec![kind.clone(), n.to_string()]).collect::<Vec<_>>();
+        output::print_table(&["ALERT KIND", "ALERTS"], &alert_rows);
     }
+
+    let Some(listener) = listener else {
+        return Ok(());
+    };
+    let addr = listener.local_addr().map_err(CliError::Serve)?;
+    let state = AppState::new(store, config.api.clone(), Arc::new(chrono::Utc::now))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(kuaidi_api::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
     let sample = first_waybill
         .and_then(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
         .map(|w| {

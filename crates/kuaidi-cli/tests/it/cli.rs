@@ -80,6 +80,24 @@ fn demo_runs_end_to_end_on_2000_parcels() {
     assert_eq!(report["events_stored"].as_u64().unwrap(), sent - duplicates, "{report}");
     assert!(sent > 10_000, "{report}");
 
+    // After ingest: the alert scan at the simulation's clock, the indicator report by carrier and in total, and
+    // the alerts by kind.
+    assert!(report["sim_now"].as_str().unwrap().ends_with("+08:00"), "{report}");
+    assert!(report["sweep"]["examined"].is_u64(), "{report}");
+    let indicators = &report["indicators"];
+    assert_eq!(indicators["group_by"], serde_json::json!(["carrier"]));
+    assert_eq!(indicators["total"]["parcels"], 2000);
+    let groups = indicators["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 7);
+    assert_eq!(groups.iter().map(|g| g["report"]["parcels"].as_u64().unwrap()).sum::<u64>(), 2000);
+    let delay = &indicators["total"]["rows"][0];
+    assert_eq!(delay["indicator"], "delay_rate");
+    assert!(["met", "not_met", "no_data"].contains(&delay["status"].as_str().unwrap()), "{delay}");
+    let alerts = report["alerts_by_kind"].as_object().unwrap();
+    let kinds: Vec<&str> = alerts.keys().map(String::as_str).collect();
+    assert_eq!(kinds, ["compliance", "impossible_chain", "loss", "prohibited_item", "stuck"]);
+    assert!(alerts["compliance"].as_u64().unwrap() > 0, "the simulator injects compliance faults: {report}");
+
     // The store is kept for later commands.
     let trace = kuaidi(
         &data,

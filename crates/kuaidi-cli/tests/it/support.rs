@@ -103,3 +103,66 @@ pub fn shared_geography() -> Option<PathBuf> {
     eprintln!("skipped: {} not found", geo.display());
     None
 }
+
+/// A data directory holding the demo's simulated store of 2,000 parcels, made once per test run and shared by the
+/// tests that only read it; `None` (after saying why) when the shared geography is absent.
+pub fn simulated_store() -> Option<&'static Path> {
+    static STORE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    STORE
+        .get_or_init(|| {
+            let geo = shared_geography()?;
+            let data = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kuaidi-cli-simulated-store");
+            let _ = std::fs::remove_dir_all(&data);
+            let out = kuaidi(&data, &["demo", "--parcels", "2000", "--no-serve", "--geo", geo.to_str().unwrap()]);
+            assert!(out.status.success(), "{}", stderr(&out));
+            // The demo's table output: its summary, then the indicator report and the alerts by kind.
+            let text = stdout(&out);
+            for part in ["parcels simulated", "alert scan at", "== total ==", "== yto ==", "ALERT KIND", "compliance"] {
+                assert!(text.contains(part), "the demo printed no {part:?}: {text}");
+            }
+            Some(data)
+        })
+        .as_deref()
+}
+
+/// A private copy of [`simulated_store`], for tests that change it.
+pub fn copy_of_simulated_store() -> Option<(tempfile::TempDir, PathBuf)> {
+    let source = simulated_store()?;
+    let (dir, data) = temp_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    for entry in std::fs::read_dir(source).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), data.join(entry.file_name())).unwrap();
+        }
+    }
+    Some((dir, data))
+}
+
+/// Imports the fixtures' reference data and records into a new data directory.
+pub fn imported_store(records: &[Record], global: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let (dir, data) = temp_dir();
+    let file = dir.path().join("records.ndjson");
+    std::fs::write(&file, ndjson_lines(records).join("\n")).unwrap();
+    let mut args = global.to_vec();
+    args.extend(["import", file.to_str().unwrap()]);
+    let out = kuaidi(&data, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    (dir, data)
+}
+
+/// Runs a command that must succeed with `--format json` and parses its output.
+pub fn json(data_dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--format", "json"];
+    all.extend_from_slice(args);
+    let out = kuaidi(data_dir, &all);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{args:?}: {err}: {}", stdout(&out)))
+}
+
+/// Runs a command that must fail with exit code 1, and returns its stderr.
+pub fn failure(data_dir: &Path, args: &[&str]) -> String {
+    let out = kuaidi(data_dir, args);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {}{}", stdout(&out), stderr(&out));
+    stderr(&out)
+}
