@@ -244,9 +244,10 @@ fn change(store: &dyn Store, id: &str, status: AlertStatus, note: Option<String>
         _ => CliError::Store(err),
     })?;
     let action = match status {
-        AlertStatus::Acknowledged => "acknowledge_alert",
-        AlertStatus::Resolved => "resolve_alert",
-        AlertStatus::Open => "reopen_alert",
+        AlertStatus::Acknowledged => "alert_acknowledged",
+        AlertStatus::Resolved => "alert_resolved",
+        AlertStatus::Open => "alert_reopened",
+        AlertStatus::Cleared => "alert_cleared",
     };
     store.audit(&AuditEntry {
         at,

@@ -98,11 +98,11 @@ fn ack_and_resolve_record_the_cli_key_and_an_audit_entry() {
     assert_eq!(listed[0]["id"].to_string(), id);
 
     let audit = audit_log(&data);
-    assert_eq!(audit[0].action, "resolve_alert");
+    assert_eq!(audit[0].action, "alert_resolved");
     assert_eq!(audit[0].key_id, "cli");
     assert_eq!(audit[0].subject, format!("alert/{id}"));
     assert_eq!(audit[0].detail, "found on the shelf; sent on");
-    assert_eq!(audit[1].action, "acknowledge_alert");
+    assert_eq!(audit[1].action, "alert_acknowledged");
 
     // A resolved alert is not acknowledged again: that would lose its resolution.
     let err = failure(&data, &["alerts", "ack", &id]);
