@@ -177,7 +177,7 @@ fn main() {
         ),
         (
             "jurisdiction Jiangsu by origin city",
-            Filter { region: Some(code("320000")), ..Filter::default() },
+            Filter { regions: vec![code("320000")], ..Filter::default() },
             vec![Dimension::OriginCity],
         ),
         (
@@ -199,7 +199,7 @@ fn main() {
         (
             "Jiangsu over the whole month by destination city and day",
             Filter {
-                region: Some(code("320000")),
+                regions: vec![code("320000")],
                 from_day: Some(last_day - Duration::days(days - 1)),
                 to_day: Some(last_day),
                 ..Filter::default()

@@ -41,8 +41,9 @@ pub struct Filter {
     pub origin: Option<AdminCode>,
     /// Only parcels to this city or province.
     pub destination: Option<AdminCode>,
-    /// Only parcels from *or* to this city or province: a regulator's jurisdiction.
-    pub region: Option<AdminCode>,
+    /// Only parcels from *or* to one of these cities or provinces: a regulator's jurisdiction (a key may hold
+    /// several divisions). Empty: no restriction.
+    pub regions: Vec<AdminCode>,
     /// Only parcels accepted on or after this day.
     pub from_day: Option<NaiveDate>,
     /// Only parcels accepted on or before this day.
@@ -59,10 +60,11 @@ impl Filter {
         self.carrier.as_ref().is_none_or(|carrier| *carrier == key.carrier)
             && within(self.origin, key.origin)
             && within(self.destination, key.destination)
-            && self.region.is_none_or(|region| {
-                key.origin.is_some_and(|city| region.contains(city))
-                    || key.destination.is_some_and(|city| region.contains(city))
-            })
+            && (self.regions.is_empty()
+                || self.regions.iter().any(|region| {
+                    key.origin.is_some_and(|city| region.contains(city))
+                        || key.destination.is_some_and(|city| region.contains(city))
+                }))
             && self.from_day.is_none_or(|day| key.day >= day)
             && self.to_day.is_none_or(|day| key.day <= day)
     }
@@ -435,7 +437,7 @@ impl Cube {
         let by_city = group_by.iter().any(|d| matches!(d, Dimension::OriginCity | Dimension::DestinationCity))
             || city_level(filter.origin)
             || city_level(filter.destination)
-            || city_level(filter.region);
+            || filter.regions.iter().any(|&region| city_level(Some(region)));
         let by_carrier = filter.carrier.is_some() || group_by.contains(&Dimension::Carrier);
         let view = [(by_day, BY_DAY), (by_city, BY_CITY), (by_carrier, BY_CARRIER)]
             .into_iter()
@@ -456,9 +458,11 @@ impl Cube {
                 let passes = carrier.is_none_or(|carrier| carrier == key.carrier)
                     && within(filter.origin, key.origin)
                     && within(filter.destination, key.destination)
-                    && filter
-                        .region
-                        .is_none_or(|region| within(Some(region), key.origin) || within(Some(region), key.destination));
+                    && (filter.regions.is_empty()
+                        || filter
+                            .regions
+                            .iter()
+                            .any(|&region| within(Some(region), key.origin) || within(Some(region), key.destination)));
                 if passes {
                     let group = PackedGroup::of(*day, key, group_by);
                     let idx = *group_idx.entry(group).or_insert_with(|| {

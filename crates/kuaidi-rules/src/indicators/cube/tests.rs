@@ -78,7 +78,7 @@ proptest! {
         carrier in proptest::option::of(0..4usize),
         origin in 0..6usize,
         destination in 0..6usize,
-        region in 0..6usize,
+        regions in proptest::collection::vec(1..6usize, 0..3),
         from in proptest::option::of(0..4u32),
         to in proptest::option::of(0..4u32),
         dims in proptest::sample::subsequence(DIMENSIONS.to_vec(), 0..3),
@@ -92,7 +92,7 @@ proptest! {
             carrier: carrier.map(|idx| CarrierCode::parse(CARRIERS.get(idx).copied().unwrap_or("ems")).unwrap()),
             origin: code(AREAS[origin]),
             destination: code(AREAS[destination]),
-            region: code(AREAS[region]),
+            regions: regions.iter().filter_map(|&idx| code(AREAS[idx])).collect(),
             from_day: from.map(day),
             to_day: to.map(day),
         };
