@@ -8,6 +8,7 @@ mod cube;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use counters::N_SCALARS;
 pub use counters::{bucket_of, bucket_range, Counters, N_BUCKETS};
 pub use cube::{CellKey, Cube, Dimension, Filter, GroupKey};
 

@@ -282,7 +282,7 @@ impl Aggregates {
     }
 
     /// Every indicator cell with its counters.
-    pub fn cells(&self) -> impl Iterator<Item = (&kuaidi_rules::CellKey, &Counters)> + '_ {
+    pub fn cells(&self) -> impl Iterator<Item = (kuaidi_rules::CellKey, Counters)> + '_ {
         self.cube.cells()
     }
 }

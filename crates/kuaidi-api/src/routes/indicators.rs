@@ -119,7 +119,14 @@ pub async fn get_indicators(
             ),
         ));
     }
-    let filter = Filter { carrier: carrier_scope(&caller, carrier)?, origin, destination, region, from_day, to_day };
+    let filter = Filter {
+        carrier: carrier_scope(&caller, carrier)?,
+        origin,
+        destination,
+        regions: region.into_iter().collect(),
+        from_day,
+        to_day,
+    };
     let store = state.store().clone();
     let slice_filter = filter.clone();
     let slice = tokio::task::spawn_blocking(move || store.indicators(&slice_filter, &group_by)).await??;
@@ -138,7 +145,7 @@ pub async fn get_indicators(
             carrier: filter.carrier.as_ref().map(ToString::to_string),
             origin: text(filter.origin),
             destination: text(filter.destination),
-            region: text(filter.region),
+            region: text(filter.regions.first().copied()),
             from: filter.from_day.map(|day| day.to_string()),
             to: filter.to_day.map(|day| day.to_string()),
         },

@@ -105,7 +105,7 @@ impl ReportArgs {
             carrier: self.carrier.as_deref().map(|text| flags::carrier("carrier", text)).transpose()?,
             origin: self.origin.as_deref().map(|text| flags::area("origin", text)).transpose()?,
             destination: self.destination.as_deref().map(|text| flags::area("destination", text)).transpose()?,
-            region: self.region.as_deref().map(|text| flags::area("region", text)).transpose()?,
+            regions: self.region.as_deref().map(|text| flags::area("region", text)).transpose()?.into_iter().collect(),
             from_day,
             to_day,
         };

@@ -171,38 +171,85 @@ impl Counters {
     }
 
     fn combine(&mut self, other: &Counters, op: fn(u64, u64) -> u64, op32: fn(u32, u32) -> u32) {
-        let pairs: [(&mut u64, u64); 16] = [
-            (&mut self.parcels, other.parcels),
-            (&mut self.with_outcome, other.with_outcome),
-            (&mut self.judged, other.judged),
-            (&mut self.delayed, other.delayed),
-            (&mut self.delivered, other.delivered),
-            (&mut self.locker_delivered, other.locker_delivered),
-            (&mut self.refused, other.refused),
-            (&mut self.returned, other.returned),
-            (&mut self.lost, other.lost),
-            (&mut self.lost_by_silence, other.lost_by_silence),
-            (&mut self.damaged, other.damaged),
-            (&mut self.open, other.open),
-            (&mut self.valid_complaints, other.valid_complaints),
-            (&mut self.waybills, other.waybills),
-            (&mut self.electronic_waybills, other.electronic_waybills),
-            (&mut self.delivery_seconds, other.delivery_seconds),
-        ];
-        for (mine, theirs) in pairs {
-            *mine = op(*mine, theirs);
-        }
-        for (mine, theirs) in self.class_judged.iter_mut().zip(other.class_judged) {
-            *mine = op(*mine, theirs);
-        }
-        for (mine, theirs) in self.class_on_time.iter_mut().zip(other.class_on_time) {
+        for (mine, theirs) in self.scalars_mut().into_iter().zip(other.scalars()) {
             *mine = op(*mine, theirs);
         }
         for (mine, theirs) in self.delivery_histogram.iter_mut().zip(other.delivery_histogram) {
             *mine = op32(*mine, theirs);
         }
     }
+
+    /// Every count but the histogram, in a fixed order, for the cube's compact cells.
+    pub(crate) fn scalars(&self) -> [u64; N_SCALARS] {
+        let [a0, a1, a2, a3, a4] = self.class_judged;
+        let [b0, b1, b2, b3, b4] = self.class_on_time;
+        [
+            self.parcels,
+            self.with_outcome,
+            self.judged,
+            self.delayed,
+            self.delivered,
+            self.locker_delivered,
+            self.refused,
+            self.returned,
+            self.lost,
+            self.lost_by_silence,
+            self.damaged,
+            self.open,
+            self.valid_complaints,
+            self.waybills,
+            self.electronic_waybills,
+            self.delivery_seconds,
+            a0,
+            a1,
+            a2,
+            a3,
+            a4,
+            b0,
+            b1,
+            b2,
+            b3,
+            b4,
+        ]
+    }
+
+    /// The fields of [`Counters::scalars`], to write to, in the same order.
+    pub(crate) fn scalars_mut(&mut self) -> [&mut u64; N_SCALARS] {
+        let [a0, a1, a2, a3, a4] = &mut self.class_judged;
+        let [b0, b1, b2, b3, b4] = &mut self.class_on_time;
+        [
+            &mut self.parcels,
+            &mut self.with_outcome,
+            &mut self.judged,
+            &mut self.delayed,
+            &mut self.delivered,
+            &mut self.locker_delivered,
+            &mut self.refused,
+            &mut self.returned,
+            &mut self.lost,
+            &mut self.lost_by_silence,
+            &mut self.damaged,
+            &mut self.open,
+            &mut self.valid_complaints,
+            &mut self.waybills,
+            &mut self.electronic_waybills,
+            &mut self.delivery_seconds,
+            a0,
+            a1,
+            a2,
+            a3,
+            a4,
+            b0,
+            b1,
+            b2,
+            b3,
+            b4,
+        ]
+    }
 }
+
+/// How many counts [`Counters::scalars`] holds.
+pub(crate) const N_SCALARS: usize = 26;
 
 /// The histogram as a JSON array (serde derives arrays only up to 32 elements).
 mod histogram {

@@ -222,6 +222,23 @@ proptest! {
         let expected = run(&events, &[], now());
         let mut shuffled: Vec<ScanEvent> = order.iter().filter_map(|&idx| events.get(idx).cloned()).collect();
         shuffled.extend(repeats.iter().filter_map(|&idx| events.get(idx).cloned()));
-        prop_assert_eq!(run(&shuffled, &[], now()), expected);
+        prop_assert_eq!(run(&shuffled, &[], now()), expected.clone());
+        // Every rate of the parcel's counters lies between 0 and its scale, and keeps its parts.
+        let indicators = crate::Indicators::from(&crate::Counters::of(&expected));
+        let mut rates = vec![
+            indicators.delay_rate,
+            indicators.damage_rate,
+            indicators.loss_rate,
+            indicators.valid_complaint_rate,
+            indicators.e_waybill_share,
+            indicators.locker_share,
+        ];
+        rates.extend(indicators.attainment.iter().map(|attainment| attainment.rate));
+        for rate in rates {
+            prop_assert!(rate.numerator <= rate.denominator, "{:?}", rate);
+            if let Some(value) = rate.value {
+                prop_assert!((0.0..=rate.per as f64).contains(&value), "{:?}", rate);
+            }
+        }
     }
 }

@@ -75,7 +75,7 @@ pub(super) fn load_aggregates(conn: &Connection) -> Result<(Aggregates, bool), S
         let coverage: Vec<CoverageRow> = serde_json::from_str(&body("coverage")?).map_err(corrupt_snapshot)?;
         let mut aggregates = Aggregates::default();
         for (key, counters) in cells {
-            aggregates.cube.add_cell(key, &counters);
+            aggregates.cube.add_cell(&key, &counters);
         }
         for row in &coverage {
             let contribution = row.to_contribution().ok_or_else(|| {
@@ -116,7 +116,7 @@ fn corrupt_state(err: serde_json::Error) -> StoreError {
 
 /// Writes the snapshot and marks it clean, in one transaction.
 pub(super) fn write_snapshot(conn: &mut Connection, aggregates: &Aggregates) -> Result<(), StoreError> {
-    let cells: Vec<(&CellKey, &Counters)> = aggregates.cells().collect();
+    let cells: Vec<(CellKey, Counters)> = aggregates.cells().collect();
     let coverage: Vec<CoverageRow> =
         aggregates.coverage.rows().map(|(key, counts)| CoverageRow::of(key, counts)).collect();
     let encode = |err| StoreError::with_source(ErrorKind::Other, "encoding the aggregates' snapshot", err);
