@@ -68,6 +68,12 @@ pub trait Store: Send + Sync {
     /// lost, lost by silence), updating aggregates and raising alerts.
     fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError>;
 
+    /// Time spent so far in write transactions and, of it, in keeping derived state (re-reading touched parcels,
+    /// the rules, writing states and alerts), for benchmarks; `None` from a backend that does not measure it.
+    fn upkeep_timing(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        None
+    }
+
     /// Every registered carrier.
     fn carriers(&self) -> Result<Vec<Carrier>, StoreError>;
 

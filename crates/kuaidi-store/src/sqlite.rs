@@ -79,6 +79,8 @@ pub struct SqliteStore {
     /// The indicator and coverage aggregates, as of the last commit.
     aggregates: RwLock<Aggregates>,
     rules: Arc<Rules>,
+    /// Time spent in write transactions, and the part of it spent re-deriving parcels, in nanoseconds.
+    timing: [std::sync::atomic::AtomicU64; 2],
     config: SqliteConfig,
 }
 
@@ -141,6 +143,7 @@ impl SqliteStore {
             writer_state: Mutex::new((reference, snapshot)),
             aggregates: RwLock::new(aggregates),
             rules,
+            timing: Default::default(),
             config,
         })
     }
@@ -148,6 +151,13 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.config.path
+    }
+
+    /// Time spent so far in ingest and sweep transactions (commit included), and the part of it spent re-deriving
+    /// parcels (reading their records back, the rules, writing states and alerts): what derived state costs.
+    pub fn write_timing(&self) -> (std::time::Duration, std::time::Duration) {
+        let nanos = |idx: usize| std::time::Duration::from_nanos(self.timing[idx].load(Ordering::Relaxed));
+        (nanos(0), nanos(1))
     }
 
     /// The aggregates kept at ingest and the same counted from scratch over every parcel's stored state, taken
@@ -216,14 +226,19 @@ impl SqliteStore {
         self.write(|conn| {
             let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let (reference, snapshot) = &mut *state;
+            let started = std::time::Instant::now();
             let tx = conn.transaction().map_err(|err| sql_error("starting a transaction", err))?;
             let (answer, touched) = work(&tx, reference)?;
+            let deriving = std::time::Instant::now();
             let changes = derived::rederive(&tx, key, reference, &self.rules, touched, now)?;
+            let derive_ns = deriving.elapsed().as_nanos() as u64;
             if !changes.pairs.is_empty() && snapshot.clean_on_disk {
                 derived::mark_dirty(&tx)?;
             }
             tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
             if changes.pairs.is_empty() {
+                self.timing[0].fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                self.timing[1].fetch_add(derive_ns, Ordering::Relaxed);
                 return Ok((answer, changes));
             }
             snapshot.clean_on_disk = false;
@@ -241,6 +256,8 @@ impl SqliteStore {
                 derived::write_snapshot(conn, &aggregates)?;
                 *snapshot = derived::SnapshotState { clean_on_disk: true, written_at: std::time::Instant::now() };
             }
+            self.timing[0].fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            self.timing[1].fetch_add(derive_ns, Ordering::Relaxed);
             Ok((answer, changes))
         })
     }
@@ -368,6 +385,10 @@ impl Store for SqliteStore {
 
     fn update_alert(&self, id: i64, change: &AlertChange) -> Result<Alert, StoreError> {
         self.write(|conn| derived::update_alert(conn, id, change))
+    }
+
+    fn upkeep_timing(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        Some(self.write_timing())
     }
 
     fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError> {

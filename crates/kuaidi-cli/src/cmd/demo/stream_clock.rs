@@ -76,6 +76,10 @@ impl Store for StreamClock {
         self.inner.update_alert(id, change)
     }
 
+    fn upkeep_timing(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        self.inner.upkeep_timing()
+    }
+
     fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError> {
         self.inner.sweep(now)
     }
