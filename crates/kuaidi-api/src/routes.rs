@@ -9,6 +9,7 @@ mod events;
 mod facilities;
 mod health;
 mod ingest;
+mod kuaidi100;
 mod me;
 mod operators;
 mod track;
@@ -70,5 +71,6 @@ pub fn v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(epcis::get_capture))
         .routes(routes!(epcis::post_event, epcis::get_events))
         .routes(routes!(epcis::get_context))
+        .routes(routes!(kuaidi100::post_push))
         .split_for_parts()
 }

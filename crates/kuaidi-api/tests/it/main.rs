@@ -6,6 +6,7 @@ mod epcis;
 mod errors;
 mod harness;
 mod ingest;
+mod kuaidi100;
 mod openapi;
 mod server;
 mod trace;

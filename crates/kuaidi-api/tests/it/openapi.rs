@@ -24,6 +24,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/v1/epcis/events"),
     ("get", "/v1/epcis/events"),
     ("get", "/v1/epcis/context/kuaidi.jsonld"),
+    ("post", "/v1/kuaidi100/push"),
 ];
 
 #[tokio::test]
