@@ -16,7 +16,10 @@ mod ndjson;
 pub mod parquet;
 pub mod wire;
 
-pub use csv_file::{read_csv, CsvKind};
+pub use csv_file::{read_csv, CsvKind, CsvWriter, EVENT_COLUMNS, WAYBILL_COLUMNS};
 pub use decode::{decode_record, decode_value, parse_time, DecodeError};
-pub use encode::{encode_carrier, encode_complaint, encode_event, encode_facility, encode_record, encode_waybill};
+pub use encode::{
+    encode_carrier, encode_complaint, encode_event, encode_facility, encode_record, encode_waybill,
+    encode_waybill_masked,
+};
 pub use ndjson::{read_ndjson, Line};

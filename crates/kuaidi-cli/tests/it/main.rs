@@ -2,5 +2,6 @@
 
 mod cli;
 mod durability;
+mod export;
 mod import;
 mod support;
