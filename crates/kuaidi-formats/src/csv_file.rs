@@ -79,7 +79,7 @@ fn cell_value(name: &str, cell: &str) -> Value {
     Value::String(cell.to_owned())
 }
 
-fn row_to_json(kind: CsvKind, headers: &csv::StringRecord, row: &csv::StringRecord) -> Value {
+pub(crate) fn row_to_json(kind: CsvKind, headers: &csv::StringRecord, row: &csv::StringRecord) -> Value {
     let mut map = Map::new();
     map.insert("type".into(), Value::from(if kind == CsvKind::Events { "event" } else { "waybill" }));
     for (header, cell) in headers.iter().zip(row.iter()) {

@@ -12,6 +12,7 @@ mod decode;
 mod encode;
 pub mod epcis;
 pub mod kuaidi100;
+mod mapping;
 mod ndjson;
 pub mod parquet;
 pub mod wire;
@@ -22,4 +23,5 @@ pub use encode::{
     encode_carrier, encode_complaint, encode_event, encode_facility, encode_record, encode_waybill,
     encode_waybill_masked,
 };
+pub use mapping::{read_csv_mapped, CsvMapping};
 pub use ndjson::{read_ndjson, Line};
