@@ -12,6 +12,7 @@ mod facilities;
 mod health;
 mod indicators;
 mod ingest;
+mod kuaidi100;
 mod me;
 mod operators;
 mod track;
@@ -79,5 +80,6 @@ pub fn v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(compliance::get_parcel_compliance))
         .routes(routes!(alerts::get_alerts))
         .routes(routes!(alerts::post_alert))
+        .routes(routes!(kuaidi100::post_push))
         .split_for_parts()
 }

@@ -4,6 +4,7 @@ mod alerts;
 mod bench;
 mod compliance;
 mod demo;
+mod export;
 mod import;
 mod keys;
 mod report;
@@ -25,6 +26,8 @@ pub enum Command {
     Keys(keys::KeysCommand),
     /// Import an NDJSON or CSV file of records through the same pipeline as the API.
     Import(import::ImportArgs),
+    /// Export every event and waybill as Parquet, NDJSON or CSV files, personal data masked.
+    Export(export::ExportArgs),
     /// Show a parcel's chain of custody, or what a vehicle or operator handled.
     Trace(trace::TraceArgs),
     /// Simulate Yangtze River Delta traffic into NDJSON files, with the ground truth of injected faults.
@@ -49,6 +52,7 @@ pub fn run(command: Command, config: &Config) -> Result<(), CliError> {
         Command::Serve(args) => serve::run(args, config),
         Command::Keys(command) => keys::run(command, config),
         Command::Import(args) => import::run(args, config),
+        Command::Export(args) => export::run(args, config),
         Command::Trace(args) => trace::run(args, config),
         Command::Simulate(args) => simulate::run(args, config),
         Command::Demo(args) => demo::run(args, config),

@@ -18,6 +18,9 @@ pub enum DecodeError {
     /// A field is missing, of the wrong type or malformed.
     #[error(transparent)]
     Field(#[from] ValidationError),
+    /// A CSV column mapping is malformed or does not fit the file.
+    #[error("the column mapping does not fit: {0}")]
+    Mapping(String),
 }
 
 impl DecodeError {
@@ -26,6 +29,7 @@ impl DecodeError {
         match self {
             DecodeError::Syntax(_) => "invalid_json",
             DecodeError::Field(err) => err.code(),
+            DecodeError::Mapping(_) => "invalid_field",
         }
     }
 }

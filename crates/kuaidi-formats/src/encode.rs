@@ -97,3 +97,19 @@ pub fn encode_record(record: &Record) -> wire::Record {
         Record::Complaint(complaint) => wire::Record::Complaint(encode_complaint(complaint)),
     }
 }
+
+/// A waybill's wire record with its personal data masked, as every output shows it by default: names keep the
+/// family name, phones the first three and last four digits, addresses only the divisions down to the district, ID
+/// numbers the first and last character.
+pub fn encode_waybill_masked(waybill: &Waybill) -> wire::WaybillRecord {
+    let mut record = encode_waybill(waybill);
+    for (party, model) in [(&mut record.sender, &waybill.sender), (&mut record.receiver, &waybill.receiver)] {
+        party.name = kuaidi_model::mask::name(&model.name);
+        party.phone = kuaidi_model::mask::phone(model.phone.as_str());
+        party.address = kuaidi_model::mask::address(&model.address);
+    }
+    if let Some(real_name) = record.real_name.as_mut() {
+        real_name.id_number = kuaidi_model::mask::id_number(&real_name.id_number);
+    }
+    record
+}

@@ -11,6 +11,7 @@ pub mod mapping;
 mod vocab;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
 use kuaidi_model::{InvalidValue, ValidationError};
@@ -171,14 +172,15 @@ const STANDARD_PREFIXES: &[(&str, &str)] = &[
 /// The namespace prefixes in scope: the standard ones plus those a document or event declares in `@context`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Namespaces {
-    prefixes: BTreeMap<String, String>,
+    /// Shared, because every event of a document starts from the document's prefixes and few declare their own.
+    prefixes: Arc<BTreeMap<String, String>>,
 }
 
 impl Namespaces {
     /// The standard prefixes only.
     pub fn standard() -> Namespaces {
         let prefixes = STANDARD_PREFIXES.iter().map(|(p, uri)| ((*p).to_owned(), (*uri).to_owned())).collect();
-        Namespaces { prefixes }
+        Namespaces { prefixes: Arc::new(prefixes) }
     }
 
     /// These prefixes plus those declared in a `@context` value (a string, an object, or an array of them).
@@ -187,7 +189,7 @@ impl Namespaces {
         let mut add = |object: &Map<String, Value>| {
             for (prefix, uri) in object {
                 if let Value::String(uri) = uri {
-                    out.prefixes.insert(prefix.clone(), uri.clone());
+                    Arc::make_mut(&mut out.prefixes).insert(prefix.clone(), uri.clone());
                 }
             }
         };
@@ -217,6 +219,19 @@ impl Namespaces {
                 None => term.to_owned(),
             },
             _ => term.to_owned(),
+        }
+    }
+
+    /// Whether `term` expands to `iri`, without building the expansion.
+    fn expands_to(&self, term: &str, iri: &str) -> bool {
+        match term.split_once(':') {
+            Some((prefix, rest)) if !rest.starts_with("//") => match self.prefixes.get(prefix) {
+                Some(uri) => {
+                    iri.len() == uri.len() + rest.len() && iri.starts_with(uri.as_str()) && iri.ends_with(rest)
+                }
+                None => term == iri,
+            },
+            _ => term == iri,
         }
     }
 
@@ -261,7 +276,7 @@ pub struct EpcisEvent {
 impl EpcisEvent {
     /// The value of an extension field, looked up by its full IRI.
     pub fn extension(&self, iri: &str) -> Option<&Value> {
-        self.body.as_object()?.iter().find(|(key, _)| self.namespaces.expand(key) == iri).map(|(_, value)| value)
+        self.body.as_object()?.iter().find(|(key, _)| self.namespaces.expands_to(key, iri)).map(|(_, value)| value)
     }
 }
 

@@ -30,8 +30,8 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, FixedOffset};
 use kuaidi_model::{
-    Address, AdminCode, CarrierCode, Contents, EventId, EventKind, FacilityCode, IdType, InvalidValue, Party, Phone,
-    RealName, ScanEvent, Signer, ValidationError, Waybill, WaybillNo,
+    mask, Address, AdminCode, CarrierCode, Contents, EventId, EventKind, FacilityCode, IdType, InvalidValue, Party,
+    Phone, RealName, ScanEvent, Signer, ValidationError, Waybill, WaybillNo,
 };
 
 /// Rows in each row group the writers write, unless told otherwise.
@@ -99,6 +99,10 @@ pub type EventsParquetWriter<W> = ParquetWriter<W, EventColumns>;
 
 /// Writes waybills to a Parquet file, one row each, personal data included.
 pub type WaybillsParquetWriter<W> = ParquetWriter<W, WaybillColumns>;
+
+/// Writes waybills to a Parquet file, one row each, personal data masked (`张*`, `138****1234`, the address down to
+/// the district, `1****************X`): the default for exports. The columns are those of [`WaybillsParquetWriter`].
+pub type MaskedWaybillsParquetWriter<W> = ParquetWriter<W, MaskedWaybillColumns>;
 
 impl<W: Write + Send, C: Columns> ParquetWriter<W, C> {
     /// A writer onto `out` that writes a row group every [`ROW_GROUP_ROWS`] rows.
@@ -355,6 +359,31 @@ pub struct WaybillColumns {
     contents_description: StringBuilder,
     weight_grams: UInt32Builder,
     declared_value_fen: Int64Builder,
+    /// Whether personal data is written masked.
+    masked: bool,
+}
+
+/// The columns of the waybills file, personal data masked.
+pub struct MaskedWaybillColumns(WaybillColumns);
+
+impl Columns for MaskedWaybillColumns {
+    type Row = Waybill;
+
+    fn schema() -> SchemaRef {
+        waybills_schema()
+    }
+
+    fn with_capacity(capacity: usize) -> Self {
+        MaskedWaybillColumns(WaybillColumns { masked: true, ..WaybillColumns::with_capacity(capacity) })
+    }
+
+    fn append(&mut self, waybill: &Waybill) -> Result<(), ParquetError> {
+        self.0.append(waybill)
+    }
+
+    fn take(&mut self) -> Vec<ArrayRef> {
+        self.0.take()
+    }
 }
 
 struct PartyColumns {
@@ -370,11 +399,17 @@ impl PartyColumns {
         PartyColumns { name: strings(), phone: strings(), division: strings(), address: strings() }
     }
 
-    fn append(&mut self, party: &Party) {
-        self.name.append_value(&party.name);
-        self.phone.append_value(party.phone.as_str());
+    fn append(&mut self, party: &Party, masked: bool) {
+        if masked {
+            self.name.append_value(mask::name(&party.name));
+            self.phone.append_value(mask::phone(party.phone.as_str()));
+            self.address.append_value(mask::address(&party.address));
+        } else {
+            self.name.append_value(&party.name);
+            self.phone.append_value(party.phone.as_str());
+            self.address.append_value(&party.address.detail);
+        }
         self.division.append_value(party.address.division.to_string());
-        self.address.append_value(&party.address.detail);
     }
 
     fn finish(&mut self, columns: &mut Vec<ArrayRef>) {
@@ -411,6 +446,7 @@ impl Columns for WaybillColumns {
             contents_description: strings(),
             weight_grams: UInt32Builder::with_capacity(capacity),
             declared_value_fen: Int64Builder::with_capacity(capacity),
+            masked: false,
         }
     }
 
@@ -427,11 +463,12 @@ impl Columns for WaybillColumns {
         self.electronic.append_value(waybill.electronic);
         self.created_at.append_value(waybill.created_at.timestamp_millis());
         self.created_offset_minutes.append_value(offset_minutes(&waybill.created_at));
-        self.sender.append(&waybill.sender);
-        self.receiver.append(&waybill.receiver);
+        self.sender.append(&waybill.sender, self.masked);
+        self.receiver.append(&waybill.receiver, self.masked);
         let real_name = waybill.real_name.as_ref();
         self.real_name_id_type.append_option(real_name.map(|real_name| real_name.id_type.as_str()));
-        self.real_name_id_number.append_option(real_name.map(|real_name| real_name.id_number.as_str()));
+        let id_number = |number: &str| if self.masked { mask::id_number(number) } else { number.to_owned() };
+        self.real_name_id_number.append_option(real_name.map(|real_name| id_number(&real_name.id_number)));
         self.real_name_verified.append_option(real_name.map(|real_name| real_name.verified));
         self.contents_category.append_value(&waybill.contents.category);
         self.contents_description.append_value(&waybill.contents.description);

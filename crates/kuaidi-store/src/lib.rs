@@ -24,7 +24,7 @@ pub use types::{
 
 use chrono::{DateTime, Utc};
 pub use derived::{ParcelState, Rules};
-use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent, Waybill, WaybillNo};
+use kuaidi_model::{Carrier, CarrierCode, Complaint, EventId, Facility, Record, ScanEvent, Waybill, WaybillNo};
 pub use kuaidi_rules::coverage::Counts as CoverageCounts;
 use kuaidi_rules::{Counters, Dimension, Filter, GroupKey};
 
@@ -100,6 +100,22 @@ pub trait Store: Send + Sync {
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<ScanEvent>, StoreError>;
+
+    /// Events in key order `(waybill_no, carrier, event_id)`, strictly after the key `after` (from the first when
+    /// `None`), at most `limit`: for paging through every event, as `kuaidi export` does.
+    fn events_after(
+        &self,
+        after: Option<(&WaybillNo, &CarrierCode, &EventId)>,
+        limit: usize,
+    ) -> Result<Vec<ScanEvent>, StoreError>;
+
+    /// Waybills in key order `(waybill_no, carrier)`, strictly after the key `after` (from the first when `None`),
+    /// personal data opened, at most `limit`: for paging through every waybill.
+    fn waybills_after(
+        &self,
+        after: Option<(&WaybillNo, &CarrierCode)>,
+        limit: usize,
+    ) -> Result<Vec<Waybill>, StoreError>;
 
     /// Stores a new API key (its hash, never the secret).
     fn create_key(&self, key: &NewApiKey) -> Result<(), StoreError>;

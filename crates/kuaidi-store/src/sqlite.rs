@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
-use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent, Waybill, WaybillNo};
+use kuaidi_model::{Carrier, CarrierCode, Complaint, EventId, Facility, Record, ScanEvent, Waybill, WaybillNo};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::derived::{Aggregates, ParcelKey};
@@ -440,6 +440,22 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<ScanEvent>, StoreError> {
         self.read(|conn| rows::handled_by(conn, handler, from, to, limit))
+    }
+
+    fn events_after(
+        &self,
+        after: Option<(&WaybillNo, &CarrierCode, &EventId)>,
+        limit: usize,
+    ) -> Result<Vec<ScanEvent>, StoreError> {
+        self.read(|conn| rows::events_after(conn, after, limit))
+    }
+
+    fn waybills_after(
+        &self,
+        after: Option<(&WaybillNo, &CarrierCode)>,
+        limit: usize,
+    ) -> Result<Vec<Waybill>, StoreError> {
+        self.read(|conn| rows::waybills_after(conn, &self.config.pii_key, after, limit))
     }
 
     fn create_key(&self, key: &NewApiKey) -> Result<(), StoreError> {

@@ -226,6 +226,48 @@ pub fn waybills_round_trip(store: &dyn Store) {
     assert_eq!(store.waybill(&carrier_code("sf"), &waybill_no("YT0000000003")).unwrap(), None);
 }
 
+/// Paging through every event and waybill in key order visits each once, whatever the page size.
+pub fn every_record_pages_in_key_order(store: &dyn Store) {
+    ingest(store, &reference());
+    assert!(store.events_after(None, 10).unwrap().is_empty());
+    assert!(store.waybills_after(None, 10).unwrap().is_empty());
+    let mut all_events = Vec::new();
+    let mut all_waybills = Vec::new();
+    // Two carriers share one number, so the carrier is part of the key.
+    for (carrier, no) in [("yto", "YT0000000006"), ("sf", "AB00000006"), ("yto", "AB00000006")] {
+        all_events.extend(chain(carrier, no));
+        all_waybills.push(waybill(carrier, no));
+    }
+    ingest(store, &events(all_events.clone()));
+    ingest(store, &all_waybills.iter().map(|w| Record::Waybill(Box::new(w.clone()))).collect::<Vec<_>>());
+    let event_key = |e: &ScanEvent| (e.waybill_no.clone(), e.carrier.clone(), e.event_id.clone());
+    all_events.sort_by_key(event_key);
+    all_waybills.sort_by_key(|w| (w.waybill_no.clone(), w.carrier.clone()));
+    for page in [1, 4, 1000] {
+        let mut seen_events = Vec::new();
+        loop {
+            let after = seen_events.last().map(event_key);
+            let next = store.events_after(after.as_ref().map(|(w, c, e)| (w, c, e)), page).unwrap();
+            assert!(next.len() <= page);
+            if next.is_empty() {
+                break;
+            }
+            seen_events.extend(next);
+        }
+        assert_eq!(seen_events, all_events, "page size {page}");
+        let mut seen_waybills: Vec<Waybill> = Vec::new();
+        loop {
+            let after = seen_waybills.last().map(|w| (w.waybill_no.clone(), w.carrier.clone()));
+            let next = store.waybills_after(after.as_ref().map(|(w, c)| (w, c)), page).unwrap();
+            if next.is_empty() {
+                break;
+            }
+            seen_waybills.extend(next);
+        }
+        assert_eq!(seen_waybills, all_waybills, "page size {page}");
+    }
+}
+
 /// A complaint is stored once; a re-send with a new verdict updates it; any other change is a conflict; the
 /// description (sealed personal data) comes back intact.
 pub fn complaints_take_verdicts(store: &dyn Store) {
@@ -443,6 +485,7 @@ macro_rules! store_contract_tests {
             ingest_is_idempotent,
             events_come_back_in_time_order,
             waybills_round_trip,
+            every_record_pages_in_key_order,
             complaints_take_verdicts,
             waybill_numbers_may_collide_across_carriers,
             reverse_trace_by_vehicle_and_operator,

@@ -9,6 +9,7 @@ mod errors;
 mod harness;
 mod indicators;
 mod ingest;
+mod kuaidi100;
 mod openapi;
 mod server;
 mod trace;

@@ -29,6 +29,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/v1/compliance/{waybill_no}"),
     ("get", "/v1/alerts"),
     ("post", "/v1/alerts/{id}"),
+    ("post", "/v1/kuaidi100/push"),
 ];
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! `kuaidi bench ingest`: the real server as a child process on the embedded store, bulk NDJSON sent to it over HTTP
 //! from this process, then trace lookups timed one by one. Prints events/s and lookup p50/p99.
+//! `kuaidi bench epcis` (in `bench/epcis.rs`) compares EPCIS capture with native ingest of the same events.
 //!
 //! Also the HTTP sender `demo` uses, so the demo ingests through the same path as carriers do.
 
@@ -19,11 +20,15 @@ use serde::Serialize;
 use crate::cmd::simulate::{generate, simulation, SimArgs};
 use crate::{output, progress, CliError, Config};
 
+mod epcis;
+
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Ingest throughput over HTTP and trace-lookup latency on the embedded store.
     Ingest(IngestArgs),
+    /// EPCIS 2.0 capture throughput next to native NDJSON ingest of the same events.
+    Epcis(epcis::EpcisArgs),
 }
 
 /// Arguments of `bench ingest`.
@@ -270,7 +275,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
-    let BenchCommand::Ingest(args) = command;
+    let args = match command {
+        BenchCommand::Ingest(args) => args,
+        BenchCommand::Epcis(args) => return epcis::run(args, config),
+    };
     let temp;
     let dir = match &args.keep {
         Some(dir) => dir.clone(),

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use kuaidi_api::ingest::{ingest_chunk, ItemResult, ItemStatus, Summary};
 use kuaidi_api::AppState;
-use kuaidi_formats::{read_csv, read_ndjson, DecodeError, Line};
+use kuaidi_formats::{read_csv, read_csv_mapped, read_ndjson, CsvMapping, DecodeError, Line};
 use kuaidi_model::{Record, Role};
 use serde::Serialize;
 
@@ -35,6 +35,10 @@ pub struct ImportArgs {
     /// Where rejected lines go [default: FILE.rejected.ndjson].
     #[arg(long)]
     rejected: Option<PathBuf>,
+    /// A TOML column mapping for a partner's CSV file (its column names, fixed values, value translations and time
+    /// format; see `kuaidi_formats::CsvMapping`). Implies CSV.
+    #[arg(long)]
+    mapping: Option<PathBuf>,
 }
 
 /// What an import did.
@@ -60,7 +64,15 @@ struct RejectedLine<'a> {
 
 pub fn run(args: ImportArgs, config: &Config) -> Result<(), CliError> {
     let state = config.app_state()?;
-    let report = import_file(&state, config, &args.file, args.input_format, args.rejected.clone(), true)?;
+    let report = match &args.mapping {
+        Some(mapping_path) => {
+            let text = std::fs::read_to_string(mapping_path).map_err(|err| CliError::io("read", mapping_path, err))?;
+            let mapping = CsvMapping::parse(&text)
+                .map_err(|err| CliError::Input(format!("`{}`: {err}", mapping_path.display())))?;
+            import_mapped(&state, config, &args.file, &mapping, args.rejected.clone())?
+        }
+        None => import_file(&state, config, &args.file, args.input_format, args.rejected.clone(), true)?,
+    };
     let s = report.summary;
     let rows = vec![vec![
         s.accepted.to_string(),
@@ -112,6 +124,30 @@ pub fn import_file(
         }
     }
     bar.finish_and_clear();
+    let rejected_file = sink.finish()?;
+    Ok(ImportReport { file: path.display().to_string(), summary, rejected_file })
+}
+
+/// Imports a partner's CSV file through a column mapping, as the local administrator.
+pub fn import_mapped(
+    state: &AppState,
+    config: &Config,
+    path: &std::path::Path,
+    mapping: &CsvMapping,
+    rejected_path: Option<PathBuf>,
+) -> Result<ImportReport, CliError> {
+    let file = File::open(path).map_err(|err| CliError::io("open", path, err))?;
+    let reader = BufReader::with_capacity(1 << 20, file);
+    let rejected_path = rejected_path.unwrap_or_else(|| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".rejected.ndjson");
+        PathBuf::from(name)
+    });
+    let mut sink = RejectSink { path: rejected_path, writer: None };
+    let mut summary = Summary::default();
+    let rows =
+        read_csv_mapped(reader, mapping).map_err(|err| CliError::Input(format!("`{}`: {err}", path.display())))?;
+    run_chunks(state, rows.map(Ok), config.api.ingest_chunk, &mut summary, &mut sink)?;
     let rejected_file = sink.finish()?;
     Ok(ImportReport { file: path.display().to_string(), summary, rejected_file })
 }

@@ -199,3 +199,34 @@ fn simulate_500(
     args.extend_from_slice(extra);
     kuaidi(data, &args)
 }
+
+#[test]
+fn bench_epcis_stores_the_same_events_both_ways() {
+    let Some(geo) = crate::support::shared_geography() else { return };
+    let (_dir, data) = crate::support::temp_dir();
+    let output = crate::support::kuaidi(
+        &data,
+        &[
+            "--format",
+            "json",
+            "bench",
+            "epcis",
+            "--parcels",
+            "200",
+            "--request-events",
+            "300",
+            "--geo",
+            geo.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", crate::support::stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let sent = report["native"]["events_sent"].as_u64().unwrap();
+    assert!(sent > 1000, "{report}");
+    assert_eq!(report["epcis"]["events_sent"], sent);
+    // The simulator's deliberate duplicates are stored once, the same in both modes.
+    let stored = report["native"]["events_stored"].as_u64().unwrap();
+    assert!(stored > 0 && stored <= sent, "{report}");
+    assert_eq!(report["epcis"]["events_stored"], stored, "{report}");
+    assert!(report["epcis_to_native"].as_f64().unwrap() > 0.0);
+}

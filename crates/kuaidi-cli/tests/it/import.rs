@@ -72,3 +72,41 @@ fn a_csv_file_of_events_imports() {
     let rejected = std::fs::read_to_string(report["rejected_file"].as_str().unwrap()).unwrap();
     assert!(rejected.contains("\"line\":3") && rejected.contains("\"field\":\"signer\""), "{rejected}");
 }
+
+#[test]
+fn a_partner_csv_imports_through_a_mapping_and_a_misfit_names_the_column() {
+    let (dir, data) = temp_dir();
+    let reference = dir.path().join("reference.ndjson");
+    std::fs::write(&reference, ndjson_lines(&kuaidi_store::testing::fixtures::reference()).join("\n")).unwrap();
+    assert!(kuaidi(&data, &["import", reference.to_str().unwrap()]).status.success());
+    let mapping = dir.path().join("partner.toml");
+    std::fs::write(
+        &mapping,
+        "kind = \"events\"\ntime_format = \"%Y/%m/%d %H:%M\"\n\
+         [columns]\nwaybill_no = \"运单号\"\nevent_id = \"流水号\"\nkind = \"操作\"\ntime = \"扫描时间\"\nfacility = \"网点\"\n\
+         [constants]\ncarrier = \"yto\"\n[values.kind]\n\"收件\" = \"accept\"\n",
+    )
+    .unwrap();
+    let facility = kuaidi_store::testing::fixtures::chain("yto", "YT0000000001")[0].facility.to_string();
+    let file = dir.path().join("partner.csv");
+    std::fs::write(
+        &file,
+        format!("流水号,运单号,操作,扫描时间,网点\ns1,YT7777777777,收件,2026/11/11 09:05,{facility}\ns2,YT7777777777,收件,yesterday,{facility}\n"),
+    )
+    .unwrap();
+    let output =
+        kuaidi(&data, &["--format", "json", "import", file.to_str().unwrap(), "--mapping", mapping.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["summary"]["accepted"], 1, "{report}");
+    assert_eq!(report["summary"]["rejected"], 1, "{report}");
+    let rejected = std::fs::read_to_string(report["rejected_file"].as_str().unwrap()).unwrap();
+    assert!(rejected.contains("time (column `扫描时间`)") && rejected.contains("\"line\":3"), "{rejected}");
+
+    // A file whose header lacks a mapped column fails whole, naming the column.
+    let misfit = dir.path().join("misfit.csv");
+    std::fs::write(&misfit, "流水号,单号,操作,扫描时间,网点\n").unwrap();
+    let output = kuaidi(&data, &["import", misfit.to_str().unwrap(), "--mapping", mapping.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("`运单号`"), "{}", stderr(&output));
+}

@@ -3,6 +3,7 @@
 mod alerts;
 mod cli;
 mod durability;
+mod export;
 mod import;
 mod report;
 mod support;

@@ -171,3 +171,40 @@ fn a_row_the_model_rejects_names_its_row_and_field() {
         other => panic!("expected a row error, got {other}"),
     }
 }
+
+#[test]
+fn masked_waybills_keep_no_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("waybills.parquet");
+    let mut writer = MaskedWaybillsParquetWriter::new(File::create(&path).unwrap()).unwrap();
+    for idx in 0..3 {
+        writer.write(&waybill(idx)).unwrap();
+    }
+    writer.finish().unwrap();
+    let mut rows: Vec<Vec<Option<String>>> = Vec::new();
+    for batch in ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap().build().unwrap() {
+        let batch = batch.unwrap();
+        let names = ["sender_name", "sender_phone", "sender_address", "receiver_name", "real_name_id_number"];
+        for row_idx in 0..batch.num_rows() {
+            rows.push(
+                names
+                    .iter()
+                    .map(|name| {
+                        let array = batch.column_by_name(name).unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+                        array.is_valid(row_idx).then(|| array.value(row_idx).to_owned())
+                    })
+                    .collect(),
+            );
+        }
+    }
+    let some = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        rows[0],
+        [some("张*"), some("138****1234"), some("江苏省苏州市虎丘区"), some("李*"), some("1****************X")]
+    );
+    assert_eq!(rows[1][4], None, "no real-name record");
+    assert_eq!(rows.len(), 3);
+    // The masked file is not a valid source of waybills: reading it as one fails on the first masked phone.
+    let err = read_waybills_parquet(File::open(&path).unwrap()).unwrap_err();
+    assert!(err.to_string().contains("138****1234"), "{err}");
+}

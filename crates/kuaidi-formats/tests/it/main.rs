@@ -1,4 +1,5 @@
 //! Integration tests of kuaidi-formats against shared conformance material.
 
 mod epcis;
+mod kuaidi100;
 mod support;

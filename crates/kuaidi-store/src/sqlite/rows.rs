@@ -365,6 +365,58 @@ pub(super) fn events_of(
     Ok(events)
 }
 
+pub(super) fn events_after(
+    conn: &Connection,
+    after: Option<(&WaybillNo, &CarrierCode, &EventId)>,
+    limit: usize,
+) -> Result<Vec<ScanEvent>, StoreError> {
+    // Every stored key is non-empty, so `('', '', '')` is before the first; the row value walks the key index.
+    let (waybill_no, carrier, event_id) = after.map_or(("", "", ""), |(w, c, e)| (w.as_str(), c.as_str(), e.as_str()));
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE (waybill_no, carrier, event_id) > (?1, ?2, ?3) \
+             ORDER BY waybill_no, carrier, event_id LIMIT ?4"
+        ))
+        .map_err(|err| sql_error("paging through events", err))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let events = stmt
+        .query_map(params![waybill_no, carrier, event_id, limit], event_row)
+        .and_then(Iterator::collect)
+        .map_err(|err| sql_error("paging through events", err))?;
+    Ok(events)
+}
+
+pub(super) fn waybills_after(
+    conn: &Connection,
+    key: &PiiKey,
+    after: Option<(&WaybillNo, &CarrierCode)>,
+    limit: usize,
+) -> Result<Vec<Waybill>, StoreError> {
+    let (waybill_no, carrier) = after.map_or(("", ""), |(w, c)| (w.as_str(), c.as_str()));
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT waybill_no, carrier FROM waybills WHERE (waybill_no, carrier) > (?1, ?2) \
+             ORDER BY waybill_no, carrier LIMIT ?3",
+        )
+        .map_err(|err| sql_error("paging through waybills", err))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let keys: Vec<(WaybillNo, CarrierCode)> = stmt
+        .query_map(params![waybill_no, carrier, limit], |row| {
+            let (no, code): (String, String) = (row.get(0)?, row.get(1)?);
+            Ok((parse("waybill number", &no, WaybillNo::parse)?, parse("carrier code", &code, CarrierCode::parse)?))
+        })
+        .and_then(Iterator::collect)
+        .map_err(|err| sql_error("paging through waybills", err))?;
+    // The personal data is opened row by row, as for one waybill; the page's keys come from the primary key.
+    let mut waybills = Vec::with_capacity(keys.len());
+    for (no, code) in keys {
+        if let Some(waybill) = waybill(conn, key, &code, &no)? {
+            waybills.push(waybill);
+        }
+    }
+    Ok(waybills)
+}
+
 pub(super) fn handled_by(
     conn: &Connection,
     handler: &Handler,

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent, Waybill, WaybillNo};
+use kuaidi_model::{Carrier, CarrierCode, Complaint, EventId, Facility, Record, ScanEvent, Waybill, WaybillNo};
 use kuaidi_rules::{Counters, Dimension, Filter, GroupKey};
 use kuaidi_store::{
     Alert, AlertChange, AlertQuery, ApiKey, AuditEntry, CaptureJob, Counts, CoverageCounts, CoverageFilter,
@@ -74,6 +74,22 @@ impl Store for StreamClock {
 
     fn update_alert(&self, id: i64, change: &AlertChange) -> Result<Alert, StoreError> {
         self.inner.update_alert(id, change)
+    }
+
+    fn events_after(
+        &self,
+        after: Option<(&WaybillNo, &CarrierCode, &EventId)>,
+        limit: usize,
+    ) -> Result<Vec<ScanEvent>, StoreError> {
+        self.inner.events_after(after, limit)
+    }
+
+    fn waybills_after(
+        &self,
+        after: Option<(&WaybillNo, &CarrierCode)>,
+        limit: usize,
+    ) -> Result<Vec<Waybill>, StoreError> {
+        self.inner.waybills_after(after, limit)
     }
 
     fn upkeep_timing(&self) -> Option<(std::time::Duration, std::time::Duration)> {
