@@ -14,7 +14,7 @@ pub mod testing;
 mod types;
 
 pub use error::{ErrorKind, StoreError};
-pub use seal::PiiKey;
+pub use seal::{PersonalData, PiiKey};
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
 pub use types::{ApiKey, AuditEntry, Counts, Handler, NewApiKey, Outcome};
 
