@@ -4,6 +4,7 @@ mod bench;
 mod demo;
 mod import;
 mod keys;
+mod migrate;
 mod serve;
 mod simulate;
 mod trace;
@@ -17,6 +18,8 @@ use crate::{CliError, Config};
 pub enum Command {
     /// Serve the HTTP API.
     Serve(serve::ServeArgs),
+    /// Create or upgrade the schema of the PostgreSQL database (`--database`); the embedded store migrates itself.
+    Migrate(migrate::MigrateArgs),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -37,6 +40,7 @@ pub enum Command {
 pub fn run(command: Command, config: &Config) -> Result<(), CliError> {
     match command {
         Command::Serve(args) => serve::run(args, config),
+        Command::Migrate(args) => migrate::run(args, config),
         Command::Keys(command) => keys::run(command, config),
         Command::Import(args) => import::run(args, config),
         Command::Trace(args) => trace::run(args, config),

@@ -7,6 +7,7 @@
 //! another version. Ingest stages each batch with binary `COPY` and answers per record, idempotently, also when
 //! several servers write the same parcel at once (they take the parcel's row lock in key order).
 
+mod ceiling;
 mod conn;
 mod ingest;
 mod partition;
@@ -21,6 +22,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kuaidi_model::{Carrier, CarrierCode, Facility, Record, ScanEvent, Waybill, WaybillNo};
 use kuaidi_store::{ApiKey, AuditEntry, Counts, Handler, NewApiKey, Outcome, PiiKey, Store, StoreError};
 
+pub use ceiling::copy_ceiling;
 pub use partition::{day_of, MaintenanceReport};
 pub use schema::{migrate, MigrationReport, LATEST_VERSION};
 
