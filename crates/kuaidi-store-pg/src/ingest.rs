@@ -214,22 +214,23 @@ pub(crate) fn ingest(
             .map_err(|err| pg_error("locking the batch's parcels", err))?;
     }
 
+    let mut stored = Stored::default();
     if !prepared.first_waybills.is_empty() {
-        ingest_waybills(&mut tx, key, prepared, received, &mut outcomes)?;
+        stored.waybills = ingest_waybills(&mut tx, key, prepared, received, &mut outcomes)?;
     }
     if !prepared.first_events.is_empty() {
-        ingest_events(&mut tx, prepared, received, &mut outcomes)?;
+        stored.events = ingest_events(&mut tx, prepared, received, &mut outcomes)?;
     }
     tx.commit().map_err(|err| pg_error("committing an ingest transaction", err))?;
     conn.staged = true;
 
-    // A record repeating a key earlier in the batch is compared with whatever that key now holds: the stored record
-    // when there was one (the earlier record was then a duplicate or a conflict), else the earlier record.
+    // A record repeating a key earlier in the batch is compared with what that key now holds: the record stored
+    // before the batch when there was one, else the earlier record of the batch, which was just stored.
     let mut answers = Vec::with_capacity(outcomes.len());
     for (idx, outcome) in outcomes.iter().enumerate() {
         let outcome = match (outcome, prepared.repeats.get(&idx)) {
             (Some(outcome), _) => *outcome,
-            (None, Some(first)) => repeat_outcome(prepared, &outcomes, idx, *first),
+            (None, Some(first)) => repeat_outcome(prepared, &stored, idx, *first),
             (None, None) => {
                 return Err(StoreError::new(ErrorKind::Other, format!("record {idx} of the batch got no answer")))
             }
@@ -239,33 +240,25 @@ pub(crate) fn ingest(
     Ok(answers)
 }
 
-fn repeat_outcome(prepared: &Prepared<'_>, outcomes: &[Option<Outcome>], idx: usize, first: usize) -> Outcome {
+/// Records stored before the batch under the keys of the batch's first records, by the index of that first record.
+#[derive(Default)]
+struct Stored {
+    waybills: HashMap<usize, Waybill>,
+    events: HashMap<usize, ScanEvent>,
+}
+
+fn repeat_outcome(prepared: &Prepared<'_>, stored: &Stored, idx: usize, first: usize) -> Outcome {
     let same = match (&prepared.records[idx], &prepared.records[first]) {
-        (Record::Event(a), Record::Event(b)) => a == b,
-        (Record::Waybill(a), Record::Waybill(b)) => a == b,
+        (Record::Event(repeat), Record::Event(earlier)) => **repeat == *stored.events.get(&first).unwrap_or(earlier),
+        (Record::Waybill(repeat), Record::Waybill(earlier)) => {
+            **repeat == *stored.waybills.get(&first).unwrap_or(earlier)
+        }
         _ => false,
     };
-    match outcomes[first] {
-        // The earlier record was stored: compare with it.
-        Some(Outcome::Accepted) => {
-            if same {
-                Outcome::Duplicate
-            } else {
-                Outcome::Conflict
-            }
-        }
-        // The earlier record equals the stored one: compare with it.
-        Some(Outcome::Duplicate) => {
-            if same {
-                Outcome::Duplicate
-            } else {
-                Outcome::Conflict
-            }
-        }
-        // The earlier record differs from the stored one; this one may equal either. Without the stored record at
-        // hand, a repeat of the conflicting record is itself a conflict; a repeat that differs from it is answered
-        // as a conflict too, the conservative answer (the stored record is kept either way).
-        _ => Outcome::Conflict,
+    if same {
+        Outcome::Duplicate
+    } else {
+        Outcome::Conflict
     }
 }
 
@@ -322,7 +315,7 @@ fn ingest_waybills(
     prepared: &Prepared<'_>,
     received: DateTime<Utc>,
     outcomes: &mut [Option<Outcome>],
-) -> Result<(), StoreError> {
+) -> Result<HashMap<usize, Waybill>, StoreError> {
     let types = [
         Type::INT4,
         Type::TEXT,
@@ -383,6 +376,7 @@ fn ingest_waybills(
         .iter()
         .map(|row| (row.get(0), row.get(1)))
         .collect();
+    let mut stored = HashMap::new();
     for (idx, _) in &prepared.first_waybills {
         let waybill = prepared.waybill(*idx);
         let pair = (waybill.waybill_no.as_str().to_owned(), waybill.carrier.as_str().to_owned());
@@ -390,16 +384,19 @@ fn ingest_waybills(
             Outcome::Accepted
         } else {
             // Same key: identical content is a re-send, anything else a conflict that keeps the stored waybill.
-            let stored = stored_waybill(tx, key, &waybill.carrier, &waybill.waybill_no)?;
-            if stored.as_ref() == Some(waybill) {
-                Outcome::Duplicate
-            } else {
-                Outcome::Conflict
-            }
+            let existing = stored_waybill(tx, key, &waybill.carrier, &waybill.waybill_no)?.ok_or_else(|| {
+                StoreError::new(
+                    ErrorKind::Other,
+                    format!("waybill `{}` was neither new nor stored", waybill.waybill_no),
+                )
+            })?;
+            let outcome = if existing == *waybill { Outcome::Duplicate } else { Outcome::Conflict };
+            stored.insert(*idx, existing);
+            outcome
         };
         outcomes[*idx] = Some(outcome);
     }
-    Ok(())
+    Ok(stored)
 }
 
 fn stored_waybill(
@@ -424,7 +421,7 @@ fn ingest_events(
     prepared: &Prepared<'_>,
     received: DateTime<Utc>,
     outcomes: &mut [Option<Outcome>],
-) -> Result<(), StoreError> {
+) -> Result<HashMap<usize, ScanEvent>, StoreError> {
     let types = [
         Type::INT4,
         Type::TEXT,
@@ -486,5 +483,5 @@ fn ingest_events(
         };
         outcomes[*idx] = Some(outcome);
     }
-    Ok(())
+    Ok(stored)
 }

@@ -26,8 +26,8 @@ fn a_resend_with_a_changed_time_is_a_conflict_even_in_another_partition() {
     assert_ne!(day_of(moved.time.to_utc()), day_of(chain[0].time.to_utc()));
     let mut moved_twice = moved.clone();
     moved_twice.time += Duration::days(1);
-    let outcomes = store.ingest(&events([moved, chain[1].clone(), moved_twice])).unwrap();
-    assert_eq!(outcomes, vec![Outcome::Conflict, Outcome::Duplicate, Outcome::Conflict]);
+    let outcomes = store.ingest(&events([moved, chain[1].clone(), moved_twice, chain[0].clone()])).unwrap();
+    assert_eq!(outcomes, vec![Outcome::Conflict, Outcome::Duplicate, Outcome::Conflict, Outcome::Duplicate]);
     assert_eq!(store.events_of(&carrier_code("yto"), &waybill_no("YT1000000001")).unwrap(), chain);
     assert_eq!(store.counts().unwrap().events, chain.len() as u64);
 
@@ -175,4 +175,27 @@ fn personal_data_is_sealed_at_rest_and_a_different_key_is_refused() {
 
     let err = PgStore::connect(PgConfig::new(store.db.url.clone(), PiiKey::generate())).unwrap_err();
     assert!(err.to_string().contains("personal-data key does not match"), "{err}");
+}
+
+#[test]
+fn repeats_within_a_batch_are_compared_with_what_the_key_holds() {
+    let Some(store) = TestStore::fresh() else { return };
+    store.ingest(&fixtures::reference()).unwrap();
+    let original = fixtures::waybill("yto", "YT6000000001");
+    store.ingest(&[Record::Waybill(Box::new(original.clone()))]).unwrap();
+    let mut changed = original.clone();
+    changed.contents.weight_grams += 1;
+    let waybills = |list: &[&kuaidi_model::Waybill]| -> Vec<Record> {
+        list.iter().map(|w| Record::Waybill(Box::new((*w).clone()))).collect()
+    };
+    let outcomes = store.ingest(&waybills(&[&changed, &original, &changed])).unwrap();
+    assert_eq!(outcomes, vec![Outcome::Conflict, Outcome::Duplicate, Outcome::Conflict]);
+
+    let new = fixtures::waybill("yto", "YT6000000002");
+    let mut new_changed = new.clone();
+    new_changed.product = "express".into();
+    let outcomes = store.ingest(&waybills(&[&new, &new, &new_changed])).unwrap();
+    assert_eq!(outcomes, vec![Outcome::Accepted, Outcome::Duplicate, Outcome::Conflict]);
+    assert_eq!(store.waybill(&carrier_code("yto"), &waybill_no("YT6000000002")).unwrap(), Some(new));
+    assert_eq!(store.counts().unwrap().waybills, 2);
 }
