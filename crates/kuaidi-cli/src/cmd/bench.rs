@@ -381,9 +381,10 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
         },
         ceiling_events_per_second,
         share_of_ceiling: ceiling_events_per_second.map(|c| report.events as f64 / report.seconds.max(1e-9) / c),
-        durability: match config.synchronous {
-            kuaidi_store::Synchronous::Normal => "normal (survives kill -9)",
-            kuaidi_store::Synchronous::Full => "full (survives power loss)",
+        durability: match (&config.database, config.synchronous) {
+            (Some(_), _) => "the PostgreSQL server's (a batch is answered after its commit)",
+            (None, kuaidi_store::Synchronous::Normal) => "normal (survives kill -9)",
+            (None, kuaidi_store::Synchronous::Full) => "full (survives power loss)",
         },
         lookups: latencies.len(),
         lookup_p50_ms: percentile(&latencies, 50.0),
