@@ -41,7 +41,7 @@ fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<(), String
 }
 
 /// Crates that must stay free of IO runtimes, SQL drivers and HTTP: the domain is pure.
-const PURE_CRATES: &[&str] = &["kuaidi-model", "kuaidi-formats"];
+const PURE_CRATES: &[&str] = &["kuaidi-model", "kuaidi-formats", "kuaidi-rules"];
 const FORBIDDEN_IN_PURE: &[&str] = &["tokio", "rusqlite", "libsqlite3-sys", "axum", "hyper", "sqlx", "postgres"];
 
 fn boundaries() -> Result<(), String> {

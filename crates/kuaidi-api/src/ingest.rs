@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use kuaidi_formats::DecodeError;
 use kuaidi_model::{
-    validate_event, validate_facility, validate_waybill, CarrierCode, Facility, FacilityCode, Record, Reference, Role,
-    ValidationError,
+    validate_complaint, validate_event, validate_facility, validate_waybill, CarrierCode, Facility, FacilityCode,
+    Record, Reference, Role, ValidationError,
 };
 use kuaidi_store::Outcome;
 use serde::Serialize;
@@ -123,6 +123,7 @@ pub fn record_type(record: &Record) -> &'static str {
         Record::Facility(_) => "facility",
         Record::Waybill(_) => "waybill",
         Record::Event(_) => "event",
+        Record::Complaint(_) => "complaint",
     }
 }
 
@@ -132,6 +133,7 @@ fn record_key(record: &Record) -> String {
         Record::Facility(facility) => facility.code.to_string(),
         Record::Waybill(waybill) => waybill.waybill_no.to_string(),
         Record::Event(event) => event.event_id.to_string(),
+        Record::Complaint(complaint) => complaint.id.to_string(),
     }
 }
 
@@ -156,10 +158,18 @@ fn authorise(role: &Role, record: &Record) -> Result<(), ValidationError> {
     let allowed = match record {
         Record::Carrier(_) => role.can_register_carriers(),
         Record::Facility(facility) if facility.carrier.is_none() => role.can_register_carriers(),
+        Record::Complaint(_) => role.can_file_complaints(),
         other => role.can_write(other.carrier()),
     };
     if allowed {
         return Ok(());
+    }
+    if let Record::Complaint(complaint) = record {
+        return Err(ValidationError::CarrierMismatch {
+            field: "carrier".into(),
+            value: complaint.carrier.to_string(),
+            expected: "no carrier: complaints are filed by regulators and the administrator".to_owned(),
+        });
     }
     let expected = match role {
         Role::Carrier { carrier } => carrier.to_string(),
@@ -183,6 +193,7 @@ fn check(role: &Role, record: &Record, reference: &Overlay<'_>, state: &AppState
         Record::Facility(facility) => validate_facility(facility, reference),
         Record::Waybill(waybill) => validate_waybill(waybill, reference, now, policy),
         Record::Event(event) => validate_event(event, reference, now, policy),
+        Record::Complaint(complaint) => validate_complaint(complaint, reference, now, policy),
     }
 }
 
@@ -271,6 +282,18 @@ pub fn ingest_chunk(
         state.reload_reference(None)?;
     }
     Ok(results.into_iter().flatten().collect())
+}
+
+/// Authorises and validates records as [`ingest_chunk`] would, storing nothing: for all-or-nothing capture, which must
+/// know that every record will pass before it stores any.
+pub fn validate_chunk(
+    state: &AppState,
+    role: &Role,
+    records: Vec<Record>,
+) -> Result<Vec<Result<(), ValidationError>>, ApiError> {
+    let items: Vec<(usize, u64, Record)> =
+        records.into_iter().enumerate().map(|(idx, r)| (idx, idx as u64, r)).collect();
+    validate_all(state, role, &items)
 }
 
 /// Authorises and validates every record, in order, each seeing the carriers and facilities registered before it.

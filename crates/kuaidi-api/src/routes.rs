@@ -4,6 +4,7 @@
 mod audit;
 mod batch;
 mod carriers;
+mod epcis;
 mod events;
 mod facilities;
 mod health;
@@ -32,6 +33,7 @@ use crate::AppState;
         (name = "public", description = "Open to consumers without a key"),
         (name = "reference", description = "Carriers and facilities"),
         (name = "admin", description = "Keys and the audit log"),
+        (name = "epcis", description = "GS1 EPCIS 2.0 capture and query"),
     )
 )]
 struct ApiDoc;
@@ -64,5 +66,9 @@ pub fn v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(me::get_me))
         .routes(routes!(audit::get_audit))
         .routes(routes!(health::get_health))
+        .routes(routes!(epcis::post_capture))
+        .routes(routes!(epcis::get_capture))
+        .routes(routes!(epcis::post_event, epcis::get_events))
+        .routes(routes!(epcis::get_context))
         .split_for_parts()
 }

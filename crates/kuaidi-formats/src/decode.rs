@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, FixedOffset};
 use kuaidi_model::{
-    Address, AdminCode, Carrier, CarrierCode, Contents, EventId, EventKind, Facility, FacilityCode, FacilityKind,
-    GeoPoint, IdType, InvalidValue, Party, Phone, RealName, Record, ScanEvent, Signer, ValidationError, Waybill,
-    WaybillNo,
+    Address, AdminCode, Carrier, CarrierCode, Complaint, ComplaintCategory, ComplaintId, Contents, EventId, EventKind,
+    Facility, FacilityCode, FacilityKind, GeoPoint, IdType, InvalidValue, Party, Phone, RealName, Record, ScanEvent,
+    Signer, ValidationError, Verdict, Waybill, WaybillNo,
 };
 use serde_json::{Map, Value};
 
@@ -51,8 +51,11 @@ pub fn decode_value(value: &Value) -> Result<Record, DecodeError> {
         "facility" => Record::Facility(facility(&fields)?),
         "waybill" => Record::Waybill(Box::new(waybill(&fields)?)),
         "event" => Record::Event(Box::new(event(&fields)?)),
+        "complaint" => Record::Complaint(Box::new(complaint(&fields)?)),
         other => {
-            return Err(InvalidValue::new(other, "must be one of carrier, facility, waybill, event").at("type").into())
+            return Err(InvalidValue::new(other, "must be one of carrier, facility, waybill, event, complaint")
+                .at("type")
+                .into())
         }
     };
     Ok(record)
@@ -137,6 +140,28 @@ fn party(fields: &Fields<'_>) -> Result<Party, ValidationError> {
         name: fields.text("name")?,
         phone: fields.parse("phone", Phone::parse)?,
         address: Address { division: fields.parse("division", AdminCode::parse)?, detail: fields.text("address")? },
+    })
+}
+
+fn complaint(fields: &Fields<'_>) -> Result<Complaint, ValidationError> {
+    fields.only(&[
+        "type",
+        "complaint_id",
+        "carrier",
+        "waybill_no",
+        "filed_at",
+        "category",
+        "description",
+        "verdict",
+    ])?;
+    Ok(Complaint {
+        id: fields.parse("complaint_id", ComplaintId::parse)?,
+        carrier: fields.parse("carrier", CarrierCode::parse)?,
+        waybill_no: fields.parse("waybill_no", WaybillNo::parse)?,
+        filed_at: fields.parse("filed_at", parse_time)?,
+        category: fields.parse("category", ComplaintCategory::parse)?,
+        description: fields.text("description")?,
+        verdict: fields.parse("verdict", Verdict::parse)?,
     })
 }
 

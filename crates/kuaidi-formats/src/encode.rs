@@ -2,7 +2,7 @@
 //!
 //! Encoding writes personal data in full: callers that show records to people mask them first (see `kuaidi-api`).
 
-use kuaidi_model::{Carrier, Facility, Party, Record, ScanEvent, Waybill};
+use kuaidi_model::{Carrier, Complaint, Facility, Party, Record, ScanEvent, Waybill};
 
 use crate::wire;
 
@@ -74,6 +74,19 @@ pub fn encode_event(event: &ScanEvent) -> wire::EventRecord {
     }
 }
 
+/// Encodes a complaint.
+pub fn encode_complaint(complaint: &Complaint) -> wire::ComplaintRecord {
+    wire::ComplaintRecord {
+        complaint_id: complaint.id.to_string(),
+        carrier: complaint.carrier.to_string(),
+        waybill_no: complaint.waybill_no.to_string(),
+        filed_at: complaint.filed_at.to_rfc3339(),
+        category: complaint.category.as_str().to_owned(),
+        description: complaint.description.clone(),
+        verdict: complaint.verdict.as_str().to_owned(),
+    }
+}
+
 /// Encodes any record.
 pub fn encode_record(record: &Record) -> wire::Record {
     match record {
@@ -81,5 +94,6 @@ pub fn encode_record(record: &Record) -> wire::Record {
         Record::Facility(facility) => wire::Record::Facility(encode_facility(facility)),
         Record::Waybill(waybill) => wire::Record::Waybill(encode_waybill(waybill)),
         Record::Event(event) => wire::Record::Event(encode_event(event)),
+        Record::Complaint(complaint) => wire::Record::Complaint(encode_complaint(complaint)),
     }
 }

@@ -1,5 +1,5 @@
 //! Kuaidi's exchange formats: the native JSON record, NDJSON streams of records, CSV files of events or waybills, and
-//! Parquet files of events or waybills for analysis.
+//! Parquet files of events or waybills for analysis, and GS1 EPCIS 2.0 JSON-LD documents.
 //!
 //! Decoding goes through `serde_json::Value` rather than a derived `Deserialize`, so that every error names the field
 //! and the value (`sender.division`: `32050`), which is what a carrier fixing a batch needs.
@@ -9,11 +9,12 @@
 mod csv_file;
 mod decode;
 mod encode;
+pub mod epcis;
 mod ndjson;
 pub mod parquet;
 pub mod wire;
 
 pub use csv_file::{read_csv, CsvKind};
 pub use decode::{decode_record, decode_value, parse_time, DecodeError};
-pub use encode::{encode_carrier, encode_event, encode_facility, encode_record, encode_waybill};
+pub use encode::{encode_carrier, encode_complaint, encode_event, encode_facility, encode_record, encode_waybill};
 pub use ndjson::{read_ndjson, Line};

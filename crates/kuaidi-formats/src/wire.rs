@@ -146,6 +146,29 @@ pub struct EventRecord {
     pub signer: Option<String>,
 }
 
+/// A consumer complaint about one parcel, or the regulator's verdict on it (a re-send with the same id).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ComplaintRecord {
+    /// Unique within the carrier's waybill; a re-send with the same id updates the verdict.
+    #[schema(example = "12305-20261111-0001")]
+    pub complaint_id: String,
+    /// The carrier complained about.
+    pub carrier: String,
+    /// Waybill number.
+    pub waybill_no: String,
+    /// RFC 3339 time of filing, with the local offset.
+    #[schema(example = "2026-11-13T10:00:00+08:00")]
+    pub filed_at: String,
+    /// One of delay, loss, damage, delivery, acceptance, other.
+    #[schema(example = "delay")]
+    pub category: String,
+    /// The consumer's words, at most 500 characters.
+    pub description: String,
+    /// One of pending, valid, invalid; only valid complaints count in the quality indicator.
+    #[schema(example = "valid")]
+    pub verdict: String,
+}
+
 /// One record of any type, tagged by `"type"`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -158,4 +181,6 @@ pub enum Record {
     Waybill(WaybillRecord),
     /// A scan event.
     Event(EventRecord),
+    /// A complaint.
+    Complaint(ComplaintRecord),
 }

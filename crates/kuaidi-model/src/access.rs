@@ -65,6 +65,12 @@ impl Role {
         }
     }
 
+    /// Whether this role may file complaints and record verdicts on them: the administrator and regulators (who
+    /// receive consumers' complaints through the postal complaint line), never a carrier about itself.
+    pub fn can_file_complaints(&self) -> bool {
+        matches!(self, Role::Admin | Role::Regulator { .. })
+    }
+
     /// Whether this role may register carriers and shared facilities.
     pub fn can_register_carriers(&self) -> bool {
         matches!(self, Role::Admin)
@@ -118,6 +124,7 @@ mod tests {
         assert!(!carrier.sees_parcel(&sf, [code("320505")]));
         assert!(carrier.can_write(Some(&yto)) && !carrier.can_write(Some(&sf)) && !carrier.can_write(None));
         assert!(!carrier.may_reveal_personal_data());
+        assert!(jiangsu.can_file_complaints() && Role::Admin.can_file_complaints() && !carrier.can_file_complaints());
         assert!(Role::from_parts("regulator", None, &[]).is_err());
         assert!(Role::from_parts("regulator", None, &["32".into()]).is_err());
         assert!(Role::from_parts("carrier", None, &[]).is_err());

@@ -39,6 +39,8 @@ pub enum Record {
     Waybill(Box<Waybill>),
     /// A scan event.
     Event(Box<ScanEvent>),
+    /// A consumer complaint, or the regulator's verdict on one.
+    Complaint(Box<Complaint>),
 }
 
 impl Record {
@@ -49,6 +51,7 @@ impl Record {
             Record::Facility(f) => f.carrier.as_ref(),
             Record::Waybill(w) => Some(&w.carrier),
             Record::Event(e) => Some(&e.carrier),
+            Record::Complaint(c) => Some(&c.carrier),
         }
     }
 }

@@ -18,7 +18,8 @@
 //! - `missing_security_scan`: no `security_scan` event at the origin sorting centre.
 //! - `stuck`: scans stop silently somewhere between the first departure and the destination outlet.
 //! - `prohibited_item`: the declared contents name a prohibited item (锂电池, 管制刀具, 烟花爆竹, 农药, 仿真枪).
-//! - `complaint`: only recorded here, with a reason; no event shows it.
+//! - `complaint`: a `complaint` record (verdict `valid`, id `<waybill>-C1`) filed six hours after the last scan, or at
+//!   `now` if that is sooner, in the category its reason names; no event shows it.
 //! - `duplicate`: one event is emitted twice, the copy 1 to 30 minutes later in the stream, same id and content.
 //! - `out_of_order`: one event (never the first) is emitted 2 to 24 hours later in the stream than its time suggests.
 //!

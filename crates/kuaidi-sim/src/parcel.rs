@@ -202,6 +202,8 @@ pub(crate) struct PlannedParcel {
     pub duplicate: Option<(usize, i64)>,
     /// An event held back (marked `deferred`), and the stream time it is emitted at.
     pub deferred: Option<(usize, i64)>,
+    /// A valid complaint: when it is filed (unix seconds) and the consumer's words.
+    pub complaint: Option<(i64, &'static str)>,
 }
 
 /// Plans parcels; holds everything that does not change from one parcel to the next.
@@ -569,6 +571,7 @@ impl Planner<'_> {
         if let Some((item, _, _)) = prohibited_item {
             faults.push(Fault::ProhibitedItem { item });
         }
+        let mut complaint_at = None;
         if complaint {
             let reason = if delay {
                 "快件延误"
@@ -580,6 +583,10 @@ impl Planner<'_> {
                 ["快递员服务态度差", "虚假签收", "未按址投递", "快件延误"][rng.random_range(0..4)]
             };
             faults.push(Fault::Complaint { reason });
+            // Filed six hours after the parcel's last scan, or at the end of the run if that is sooner, so that it is
+            // never in the future. No random draw, so adding complaints left every other draw of a seed unchanged.
+            let last_scan = events.iter().map(|e| e.time).max().unwrap_or(accept);
+            complaint_at = Some(((last_scan + 6 * 3600).min(self.now), reason));
         }
         let mut duplicate_at = None;
         if duplicate && n_emitted > 0 {
@@ -611,7 +618,14 @@ impl Planner<'_> {
             missing_real_name.then_some(unverified),
             prohibited_item.map(|(_, category, description)| (category, description)),
         )?;
-        Some(PlannedParcel { carrier, waybill, faults, duplicate: duplicate_at, deferred: deferred_at })
+        Some(PlannedParcel {
+            carrier,
+            waybill,
+            faults,
+            duplicate: duplicate_at,
+            deferred: deferred_at,
+            complaint: complaint_at,
+        })
     }
 
     fn staff(&self, rng: &mut SimRng, facility: u32) -> Operator {

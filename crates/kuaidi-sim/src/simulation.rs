@@ -21,13 +21,16 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::convert::Infallible;
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, Utc};
-use kuaidi_model::{AdminCode, Carrier, EventId, Facility, Record, ScanEvent, Waybill, WaybillNo};
+use kuaidi_model::{
+    AdminCode, Carrier, Complaint, ComplaintCategory, ComplaintId, EventId, Facility, Record, ScanEvent, Verdict,
+    Waybill, WaybillNo,
+};
 use rand::{Rng, SeedableRng};
 
 use crate::demand::{hourly_counts, Demand};
 use crate::network::{Network, CARRIERS};
 use crate::parcel::{
-    local_time, push_digits, write_operator, write_vehicle, PlannedEvent, Planner, NO_FACILITY,
+    local_time, push_digits, write_operator, write_vehicle, PlannedEvent, PlannedParcel, Planner, NO_FACILITY,
     WAYBILL_LEAD_MAX_MINUTES,
 };
 use crate::random::{mix, Cumulative, SimRng};
@@ -120,6 +123,8 @@ pub struct SimStats {
     pub duplicates: u64,
     /// Events emitted out of time order.
     pub out_of_order: u64,
+    /// Complaint records emitted (one per parcel with a `complaint` fault).
+    pub complaints: u64,
     /// Ground-truth entries (parcels with at least one fault).
     pub truth_entries: u64,
     /// Bytes of records written, when writing (see `write_ndjson`).
@@ -249,7 +254,7 @@ impl Simulation {
                 if accept > planner.now {
                     break;
                 }
-                let Some(parcel) = planner.plan(&mut rng, accept, &mut counters, &mut planned) else {
+                let Some(mut parcel) = planner.plan(&mut rng, accept, &mut counters, &mut planned) else {
                     debug_assert!(false, "planning a parcel failed");
                     continue;
                 };
@@ -266,10 +271,10 @@ impl Simulation {
                     truth(TruthEntry {
                         carrier: parcel.waybill.carrier.clone(),
                         waybill_no: parcel.waybill.waybill_no.clone(),
-                        faults: parcel.faults,
+                        faults: std::mem::take(&mut parcel.faults),
                     })?;
                 }
-                stream.insert(slot_idx, serial, parcel.carrier, parcel.waybill, parcel.duplicate, parcel.deferred);
+                stream.insert(slot_idx, serial, parcel);
             }
         }
         stream.flush_before(i64::MAX, &self.network, &mut sink)?;
@@ -286,6 +291,8 @@ enum Item {
     Duplicate(u16),
     /// An event held back to be emitted out of order.
     Deferred(u16),
+    /// The parcel's complaint.
+    Complaint,
 }
 
 /// A heap entry: ordered by stream time, then parcel serial, then item, so that emission order is total.
@@ -309,6 +316,8 @@ struct Slot {
     cursor: usize,
     /// Heap entries still referring to this slot; the slot is reused when it drops to zero.
     pending: u32,
+    /// The parcel's complaint, if any: filing time and the consumer's words.
+    complaint: Option<(i64, &'static str)>,
 }
 
 /// A priority queue of entries, bucketed by hour: only the current hour's entries sit in a heap, which stays small
@@ -379,15 +388,8 @@ impl Stream {
         (self.slots.len() - 1) as u32
     }
 
-    fn insert(
-        &mut self,
-        slot_idx: u32,
-        serial: u64,
-        carrier: usize,
-        waybill: Waybill,
-        duplicate: Option<(usize, i64)>,
-        deferred: Option<(usize, i64)>,
-    ) {
+    fn insert(&mut self, slot_idx: u32, serial: u64, parcel: PlannedParcel) {
+        let PlannedParcel { carrier, waybill, duplicate, deferred, complaint, .. } = parcel;
         let slot = &mut self.slots[slot_idx as usize];
         let key = waybill.created_at.timestamp();
         slot.carrier = carrier;
@@ -405,6 +407,11 @@ impl Stream {
             slot.pending += 1;
             let item = Item::Deferred(idx as u16);
             self.heap.push(Entry { key, serial, item, slot: slot_idx });
+        }
+        slot.complaint = complaint;
+        if let Some((key, _)) = complaint {
+            slot.pending += 1;
+            self.heap.push(Entry { key, serial, item: Item::Complaint, slot: slot_idx });
         }
     }
 
@@ -445,6 +452,11 @@ impl Stream {
                     }
                     record
                 }
+                Item::Complaint => {
+                    slot.pending -= 1;
+                    self.stats.complaints += 1;
+                    slot.complaint.take().and_then(|(filed, reason)| complaint(slot, filed, reason, network))
+                }
                 Item::Duplicate(idx) | Item::Deferred(idx) => {
                     slot.pending -= 1;
                     if matches!(entry.item, Item::Duplicate(_)) {
@@ -468,6 +480,28 @@ impl Stream {
         }
         Ok(())
     }
+}
+
+/// The complaint record of a parcel: a valid complaint (the ground truth's `complaint` fault) in the category its
+/// words name.
+fn complaint(slot: &Slot, filed: i64, reason: &'static str, network: &Network) -> Option<Record> {
+    let waybill_no = slot.waybill_no.as_ref()?;
+    let category = match reason {
+        "快件延误" => ComplaintCategory::Delay,
+        "快件破损" => ComplaintCategory::Damage,
+        "快件丢失" => ComplaintCategory::Loss,
+        "虚假签收" | "未按址投递" => ComplaintCategory::Delivery,
+        _ => ComplaintCategory::Other,
+    };
+    Some(Record::Complaint(Box::new(Complaint {
+        id: ComplaintId::parse(&format!("{waybill_no}-C1")).ok()?,
+        carrier: network.carriers.get(slot.carrier)?.code.clone(),
+        waybill_no: waybill_no.clone(),
+        filed_at: local_time(filed)?,
+        category,
+        description: reason.to_owned(),
+        verdict: Verdict::Valid,
+    })))
 }
 
 /// Turns a compact event into a model record.

@@ -4,12 +4,15 @@
 //! 1. carriers and facilities (reference data) are upserted row by row (there are few);
 //! 2. one `parcels` row per parcel the batch touches is inserted or updated **in key order**, which takes the parcel's
 //!    row lock; two servers writing the same parcel therefore take turns, and cannot deadlock, since both lock in the
-//!    same order. Derived per-parcel state belongs in this step or after it, under the same locks;
+//!    same order;
 //! 3. waybills and events are copied into session-local staging tables (binary `COPY`);
 //! 4. the stored events with the same keys are found within the parcel's time range (the primary key holds the
 //!    partition column `time`, so the key alone is not unique in the database: a re-send with a changed time would
 //!    otherwise be stored twice); those are not inserted again but compared, giving `duplicate` or `conflict`;
-//! 5. the rest is inserted with one `INSERT … SELECT`; waybills use `ON CONFLICT DO NOTHING RETURNING` their keys.
+//! 5. the rest is inserted with one `INSERT … SELECT`; waybills use `ON CONFLICT DO NOTHING RETURNING` their keys;
+//!    complaints are written one by one (a re-send with a new verdict is an update);
+//! 6. every parcel whose records changed is re-derived (`derived::rederive`): its state, new alerts and the
+//!    aggregate rows, still under the parcels' locks.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -20,7 +23,10 @@ use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 use postgres::Transaction;
 
+use kuaidi_store::derived::Touched;
+
 use crate::conn::{pg_error, Conn};
+use crate::derived::{self, Deriver};
 use crate::partition::day_of;
 use crate::rows;
 
@@ -33,6 +39,10 @@ pub(crate) struct Prepared<'a> {
     first_waybills: Vec<(usize, Vec<u8>)>,
     /// For every record that repeats a key earlier in the batch: the index of that earlier record.
     repeats: HashMap<usize, usize>,
+    /// Indexes of the complaints, in batch order (each is written and compared in turn, so no repeats are kept).
+    complaints: Vec<usize>,
+    /// Whether the batch brings carriers or facilities (the rules' reference data is then reloaded).
+    has_reference: bool,
     /// Every parcel the batch touches, with the time range of its events and its latest time.
     parcels: Vec<ParcelTouch<'a>>,
 }
@@ -55,6 +65,8 @@ impl<'a> Prepared<'a> {
             first_events: Vec::new(),
             first_waybills: Vec::new(),
             repeats: HashMap::new(),
+            complaints: Vec::new(),
+            has_reference: false,
             parcels: Vec::new(),
         };
         for (idx, record) in records.iter().enumerate() {
@@ -80,7 +92,15 @@ impl<'a> Prepared<'a> {
                     prepared.first_waybills.push((idx, key.seal_personal_data(waybill)?));
                     (pair.0, pair.1, waybill.created_at.to_utc(), None)
                 }
-                Record::Carrier(_) | Record::Facility(_) => continue,
+                Record::Complaint(complaint) => {
+                    prepared.complaints.push(idx);
+                    let time = complaint.filed_at.to_utc();
+                    (complaint.waybill_no.as_str(), complaint.carrier.as_str(), time, None)
+                }
+                Record::Carrier(_) | Record::Facility(_) => {
+                    prepared.has_reference = true;
+                    continue;
+                }
             };
             let touch = parcels.entry((waybill_no, carrier)).or_insert(ParcelTouch {
                 waybill_no,
@@ -182,10 +202,12 @@ RETURNING waybill_no, carrier";
 
 pub(crate) fn ingest(
     conn: &mut Conn,
-    key: &PiiKey,
+    deriver: &Deriver<'_>,
     prepared: &Prepared<'_>,
     received: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Outcome>, StoreError> {
+    let key = deriver.key;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; prepared.records.len()];
     let staged = conn.staged;
     let upsert_parcels = conn.statement(UPSERT_PARCELS)?;
@@ -221,6 +243,28 @@ pub(crate) fn ingest(
     if !prepared.first_events.is_empty() {
         stored.events = ingest_events(&mut tx, prepared, received, &mut outcomes)?;
     }
+    for idx in &prepared.complaints {
+        if let Record::Complaint(complaint) = &prepared.records[*idx] {
+            outcomes[*idx] = Some(rows::put_complaint(&mut tx, key, complaint, received)?);
+        }
+    }
+
+    // Re-derive, under the same locks, every parcel whose records changed (repeats within the batch are answered
+    // duplicate or conflict below, so they change nothing).
+    let mut touched = Touched::default();
+    for (record, outcome) in prepared.records.iter().zip(&outcomes) {
+        if !matches!(outcome, Some(Outcome::Accepted | Outcome::Updated)) {
+            continue;
+        }
+        match record {
+            Record::Waybill(w) => touched.add(&w.carrier, &w.waybill_no),
+            Record::Event(e) => touched.add(&e.carrier, &e.waybill_no),
+            Record::Complaint(c) => touched.add(&c.carrier, &c.waybill_no),
+            Record::Carrier(_) | Record::Facility(_) => {}
+        }
+    }
+    let touched: Vec<_> = touched.into_keys().collect();
+    derived::rederive(&mut tx, deriver, &touched, prepared.has_reference, now)?;
     tx.commit().map_err(|err| pg_error("committing an ingest transaction", err))?;
     conn.staged = true;
 

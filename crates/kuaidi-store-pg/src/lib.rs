@@ -9,18 +9,25 @@
 
 mod ceiling;
 mod conn;
+mod derived;
+mod epcis;
 mod ingest;
 mod partition;
 mod rows;
 mod schema;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use kuaidi_model::{Carrier, CarrierCode, Facility, Record, ScanEvent, Waybill, WaybillNo};
-use kuaidi_store::{ApiKey, AuditEntry, Counts, Handler, NewApiKey, Outcome, PiiKey, Store, StoreError};
+use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent, Waybill, WaybillNo};
+use kuaidi_rules::{Counters, Dimension, Filter, GroupKey};
+use kuaidi_store::{
+    Alert, AlertChange, AlertQuery, ApiKey, AuditEntry, CaptureJob, Counts, CoverageCounts, CoverageFilter,
+    CoverageGroup, EpcisQuery, EpcisRecord, Handler, NewApiKey, Outcome, ParcelState, PiiKey, Rules, Store, StoreError,
+    StoredEpcis, SweepReport,
+};
 
 pub use ceiling::copy_ceiling;
 pub use partition::{day_of, MaintenanceReport};
@@ -44,6 +51,9 @@ pub struct PgConfig {
     pub retention_days: Option<u32>,
     /// How long an operation retries a lost or refused connection before it gives up with `Unavailable`.
     pub retry_for: Duration,
+    /// The rules derived state follows; `None` for [`Rules::standard`]. Every server on one database must use the
+    /// same rules, or their parcels' states would disagree.
+    pub rules: Option<Arc<Rules>>,
 }
 
 impl PgConfig {
@@ -56,6 +66,7 @@ impl PgConfig {
             partitions_ahead_days: 7,
             retention_days: None,
             retry_for: Duration::from_secs(30),
+            rules: None,
         }
     }
 }
@@ -67,6 +78,10 @@ pub struct PgStore {
     config: PgConfig,
     /// Tells the maintenance thread to stop when the store is dropped.
     stop_maintenance: Arc<AtomicBool>,
+    /// The rules derived state follows.
+    rules: Arc<Rules>,
+    /// Carriers and facilities for the rules, reloaded when a transaction finds it behind.
+    reference: RwLock<Arc<derived::RefCache>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -91,7 +106,18 @@ impl PgStore {
             pool.give_back(conn);
         }
         let partitions = Arc::new(Partitions::default());
-        let store = PgStore { pool, partitions, config, stop_maintenance: Arc::new(AtomicBool::new(false)) };
+        let rules = match &config.rules {
+            Some(rules) => rules.clone(),
+            None => Arc::new(Rules::standard()?),
+        };
+        let store = PgStore {
+            pool,
+            partitions,
+            config,
+            stop_maintenance: Arc::new(AtomicBool::new(false)),
+            rules,
+            reference: RwLock::new(Arc::default()),
+        };
         store.maintain(Utc::now())?;
         store.start_maintenance_thread()?;
         Ok(store)
@@ -152,14 +178,72 @@ impl Drop for PgStore {
     }
 }
 
+/// Parcels re-derived per transaction by a sweep.
+const SWEEP_CHUNK: usize = 5_000;
+
+impl PgStore {
+    fn deriver(&self) -> derived::Deriver<'_> {
+        derived::Deriver { key: &self.config.pii_key, rules: &self.rules, reference: &self.reference }
+    }
+}
+
 impl Store for PgStore {
-    fn ingest(&self, records: &[Record]) -> Result<Vec<Outcome>, StoreError> {
+    fn ingest_at(&self, records: &[Record], now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
         let received = Utc::now();
         let prepared = ingest::Prepared::new(records, &self.config.pii_key)?;
+        let deriver = self.deriver();
         self.pool.with("ingesting a batch", |conn| {
             self.partitions.ensure(&mut conn.client, prepared.event_days())?;
-            ingest::ingest(conn, &self.config.pii_key, &prepared, received)
+            ingest::ingest(conn, &deriver, &prepared, received, now)
         })
+    }
+
+    fn indicators(&self, filter: &Filter, group_by: &[Dimension]) -> Result<Vec<(GroupKey, Counters)>, StoreError> {
+        let aggregates = self.pool.with("reading the indicators", |conn| derived::cube(&mut conn.client))?;
+        Ok(aggregates.cube.slice(filter, group_by))
+    }
+
+    fn coverage(
+        &self,
+        filter: &CoverageFilter,
+        group: CoverageGroup,
+    ) -> Result<Vec<(String, CoverageCounts)>, StoreError> {
+        let aggregates = self.pool.with("reading the coverage", |conn| derived::coverage(&mut conn.client))?;
+        Ok(kuaidi_store::derived::coverage_rollup(&aggregates.coverage, filter, group))
+    }
+
+    fn parcel_state(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Option<ParcelState>, StoreError> {
+        self.pool.with("reading a parcel's state", |conn| derived::state(&mut conn.client, carrier, waybill_no))
+    }
+
+    fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+        self.pool.with("listing alerts", |conn| derived::alerts(&mut conn.client, query))
+    }
+
+    fn update_alert(&self, id: i64, change: &AlertChange) -> Result<Alert, StoreError> {
+        self.pool.with("updating an alert", |conn| derived::update_alert(&mut conn.client, id, change))
+    }
+
+    fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError> {
+        let mut report = SweepReport::default();
+        let deriver = self.deriver();
+        loop {
+            let (n_due, changes) = self.pool.with("sweeping open parcels", |conn| {
+                let mut tx =
+                    conn.client.transaction().map_err(|err| conn::pg_error("starting a sweep transaction", err))?;
+                let due = derived::lock_due(&mut tx, now, SWEEP_CHUNK)?;
+                let changes = derived::rederive(&mut tx, &deriver, &due, false, now)?;
+                tx.commit().map_err(|err| conn::pg_error("committing a sweep transaction", err))?;
+                Ok((due.len(), changes))
+            })?;
+            report.examined += changes.examined;
+            report.changed += changes.changed;
+            report.new_alerts += changes.new_alerts;
+            // A parcel re-derived at `now` is due only later than `now`, so every round makes progress.
+            if n_due < SWEEP_CHUNK {
+                return Ok(report);
+            }
+        }
     }
 
     fn carriers(&self) -> Result<Vec<Carrier>, StoreError> {
@@ -180,6 +264,12 @@ impl Store for PgStore {
 
     fn events_of(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Vec<ScanEvent>, StoreError> {
         self.pool.with("reading a parcel's events", |conn| rows::events_of(conn, carrier, waybill_no))
+    }
+
+    fn complaints_of(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Vec<Complaint>, StoreError> {
+        self.pool.with("reading a parcel's complaints", |conn| {
+            rows::complaints_of(&mut conn.client, &self.config.pii_key, carrier, waybill_no)
+        })
     }
 
     fn handled_by(
@@ -218,5 +308,21 @@ impl Store for PgStore {
 
     fn counts(&self) -> Result<Counts, StoreError> {
         self.pool.with("counting records", rows::counts)
+    }
+
+    fn capture_epcis(&self, events: &[EpcisRecord]) -> Result<Vec<Outcome>, StoreError> {
+        self.pool.with("capturing EPCIS events", |conn| epcis::capture(conn, events))
+    }
+
+    fn query_epcis(&self, query: &EpcisQuery) -> Result<Vec<StoredEpcis>, StoreError> {
+        self.pool.with("querying EPCIS events", |conn| epcis::query(conn, query))
+    }
+
+    fn put_capture_job(&self, job: &CaptureJob) -> Result<(), StoreError> {
+        self.pool.with("storing a capture job", |conn| epcis::put_job(conn, job))
+    }
+
+    fn capture_job(&self, id: &str) -> Result<Option<CaptureJob>, StoreError> {
+        self.pool.with("reading a capture job", |conn| epcis::job(conn, id))
     }
 }

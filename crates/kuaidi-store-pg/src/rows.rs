@@ -5,11 +5,12 @@
 
 use chrono::{DateTime, FixedOffset, Utc};
 use kuaidi_model::{
-    Address, AdminCode, Carrier, CarrierCode, Contents, EventId, EventKind, Facility, FacilityCode, FacilityKind,
-    GeoPoint, IdType, Party, RealName, Role, ScanEvent, Signer, Waybill, WaybillNo,
+    Address, AdminCode, Carrier, CarrierCode, Complaint, ComplaintCategory, ComplaintId, Contents, EventId, EventKind,
+    Facility, FacilityCode, FacilityKind, GeoPoint, IdType, Party, RealName, Role, ScanEvent, Signer, Verdict, Waybill,
+    WaybillNo,
 };
-use kuaidi_store::{ApiKey, AuditEntry, Counts, ErrorKind, Handler, NewApiKey, PiiKey, StoreError};
-use postgres::Row;
+use kuaidi_store::{ApiKey, AuditEntry, Counts, ErrorKind, Handler, NewApiKey, Outcome, PiiKey, StoreError};
+use postgres::{GenericClient, Row};
 
 use crate::conn::{pg_error, Conn};
 
@@ -17,7 +18,7 @@ fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
     StoreError::new(ErrorKind::Other, format!("stored {what} `{value}` is not valid"))
 }
 
-fn parse<T, E>(what: &str, text: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Result<T, StoreError> {
+pub(crate) fn parse<T, E>(what: &str, text: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Result<T, StoreError> {
     parse(text).map_err(|_| corrupt(what, text))
 }
 
@@ -26,7 +27,7 @@ pub(crate) fn local_time(time: DateTime<Utc>, offset_s: i32) -> Result<DateTime<
     Ok(time.with_timezone(&offset))
 }
 
-fn division(code: i32) -> Result<AdminCode, StoreError> {
+pub(crate) fn division(code: i32) -> Result<AdminCode, StoreError> {
     u32::try_from(code).ok().and_then(|code| AdminCode::from_u32(code).ok()).ok_or_else(|| corrupt("division", code))
 }
 
@@ -330,4 +331,103 @@ pub(crate) fn counts(conn: &mut Conn) -> Result<Counts, StoreError> {
         .map_err(|err| pg_error("counting records", err))?;
     let count = |idx: usize| row.get::<_, i64>(idx).unsigned_abs();
     Ok(Counts { carriers: count(0), facilities: count(1), waybills: count(2), events: count(3) })
+}
+
+/// The columns [`complaint_row`] reads, after the waybill number and carrier.
+pub(crate) const COMPLAINT_COLUMNS: &str =
+    "waybill_no, carrier, complaint_id, filed_at, filed_offset_s, category, verdict, pii";
+
+/// A complaint from a row of [`COMPLAINT_COLUMNS`], its description opened with `key`.
+pub(crate) fn complaint_row(row: &Row, key: &PiiKey) -> Result<Complaint, StoreError> {
+    Ok(Complaint {
+        waybill_no: parse("waybill number", row.get(0), WaybillNo::parse)?,
+        carrier: parse("carrier code", row.get(1), CarrierCode::parse)?,
+        id: parse("complaint id", row.get(2), ComplaintId::parse)?,
+        filed_at: local_time(row.get(3), row.get(4))?,
+        category: parse("complaint category", row.get(5), ComplaintCategory::parse)?,
+        verdict: parse("verdict", row.get(6), Verdict::parse)?,
+        description: key.open_complaint_description(row.get(7))?,
+    })
+}
+
+/// A parcel's complaints, in filing order.
+pub(crate) fn complaints_of(
+    client: &mut impl GenericClient,
+    key: &PiiKey,
+    carrier: &CarrierCode,
+    waybill_no: &WaybillNo,
+) -> Result<Vec<Complaint>, StoreError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE waybill_no = $1 AND carrier = $2 \
+                 ORDER BY filed_at, complaint_id COLLATE \"C\""
+            ),
+            &[&waybill_no.as_str(), &carrier.as_str()],
+        )
+        .map_err(|err| pg_error("reading a parcel's complaints", err))?;
+    rows.iter().map(|row| complaint_row(row, key)).collect()
+}
+
+/// Stores a complaint under its parcel's row lock. A re-send with the same id and a new verdict is an update (the
+/// regulator ruled); any other change is a conflict that keeps the stored complaint.
+pub(crate) fn put_complaint(
+    client: &mut impl GenericClient,
+    key: &PiiKey,
+    complaint: &Complaint,
+    received: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    let sealed = key.seal_complaint_description(&complaint.description)?;
+    let n_inserted = client
+        .execute(
+            "INSERT INTO complaints (waybill_no, carrier, complaint_id, filed_at, filed_offset_s, category, verdict, \
+             pii, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (waybill_no, carrier, complaint_id) DO NOTHING",
+            &[
+                &complaint.waybill_no.as_str(),
+                &complaint.carrier.as_str(),
+                &complaint.id.as_str(),
+                &complaint.filed_at.to_utc(),
+                &complaint.filed_at.offset().local_minus_utc(),
+                &complaint.category.as_str(),
+                &complaint.verdict.as_str(),
+                &sealed,
+                &received,
+            ],
+        )
+        .map_err(|err| pg_error("writing a complaint", err))?;
+    if n_inserted == 1 {
+        return Ok(Outcome::Accepted);
+    }
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE waybill_no = $1 AND carrier = $2 \
+                 AND complaint_id = $3"
+            ),
+            &[&complaint.waybill_no.as_str(), &complaint.carrier.as_str(), &complaint.id.as_str()],
+        )
+        .map_err(|err| pg_error("reading a stored complaint", err))?
+        .ok_or_else(|| StoreError::new(ErrorKind::Other, "a complaint vanished while it was being written"))?;
+    let stored = complaint_row(&row, key)?;
+    if stored == *complaint {
+        return Ok(Outcome::Duplicate);
+    }
+    if (Complaint { verdict: complaint.verdict, ..stored }) != *complaint {
+        return Ok(Outcome::Conflict);
+    }
+    client
+        .execute(
+            "UPDATE complaints SET verdict = $4, received_at = $5 \
+             WHERE waybill_no = $1 AND carrier = $2 AND complaint_id = $3",
+            &[
+                &complaint.waybill_no.as_str(),
+                &complaint.carrier.as_str(),
+                &complaint.id.as_str(),
+                &complaint.verdict.as_str(),
+                &received,
+            ],
+        )
+        .map_err(|err| pg_error("recording a verdict", err))?;
+    Ok(Outcome::Updated)
 }

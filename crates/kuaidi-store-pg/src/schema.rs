@@ -7,7 +7,12 @@ use postgres::Client;
 use crate::conn::pg_error;
 
 /// The migrations, in order; `kuaidi_migrations` records which are applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/pg/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/pg/0001_init.sql"),
+    include_str!("../migrations/pg/0002_complaints.sql"),
+    include_str!("../migrations/pg/0003_epcis.sql"),
+    include_str!("../migrations/pg/0004_derived.sql"),
+];
 
 /// The schema version this program uses.
 pub const LATEST_VERSION: i32 = MIGRATIONS.len() as i32;

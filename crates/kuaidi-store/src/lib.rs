@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod derived;
 mod error;
 mod seal;
 mod sqlite;
@@ -16,10 +17,16 @@ mod types;
 pub use error::{ErrorKind, StoreError};
 pub use seal::{PersonalData, PiiKey};
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
-pub use types::{ApiKey, AuditEntry, Counts, Handler, NewApiKey, Outcome};
+pub use types::{
+    Alert, AlertChange, AlertQuery, AlertStatus, ApiKey, AuditEntry, CaptureJob, Counts, CoverageFilter, CoverageGroup,
+    EpcisQuery, EpcisRecord, Handler, NewApiKey, Outcome, StoredEpcis, SweepReport,
+};
 
 use chrono::{DateTime, Utc};
-use kuaidi_model::{Carrier, CarrierCode, Facility, Record, ScanEvent, Waybill, WaybillNo};
+pub use derived::{ParcelState, Rules};
+use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent, Waybill, WaybillNo};
+pub use kuaidi_rules::coverage::Counts as CoverageCounts;
+use kuaidi_rules::{Counters, Dimension, Filter, GroupKey};
 
 /// A place to keep Kuaidi's records.
 ///
@@ -27,8 +34,39 @@ use kuaidi_model::{Carrier, CarrierCode, Facility, Record, ScanEvent, Waybill, W
 /// **Invariant**: `ingest` is atomic and durable: when it returns `Ok`, every `Accepted` outcome survives a crash of
 /// the process, and a record that was already stored is answered `Duplicate` and stored once.
 pub trait Store: Send + Sync {
-    /// Stores a batch of validated records in one transaction and answers for each, in order.
-    fn ingest(&self, records: &[Record]) -> Result<Vec<Outcome>, StoreError>;
+    /// Stores a batch of validated records in one transaction and answers for each, in order. In the same
+    /// transaction it re-derives every parcel the batch touched (see [`derived`]) as of `now`: its state, the
+    /// indicator and coverage aggregates, and its new alerts.
+    fn ingest_at(&self, records: &[Record], now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError>;
+
+    /// [`Store::ingest_at`] with the system clock.
+    fn ingest(&self, records: &[Record]) -> Result<Vec<Outcome>, StoreError> {
+        self.ingest_at(records, Utc::now())
+    }
+
+    /// Quality-indicator counters of the cells `filter` takes, summed by `group_by`. Costs the number of cells,
+    /// never the number of events or parcels.
+    fn indicators(&self, filter: &Filter, group_by: &[Dimension]) -> Result<Vec<(GroupKey, Counters)>, StoreError>;
+
+    /// Safety-coverage counters summed by `group`, over the rows `filter` takes.
+    fn coverage(
+        &self,
+        filter: &CoverageFilter,
+        group: CoverageGroup,
+    ) -> Result<Vec<(String, CoverageCounts)>, StoreError>;
+
+    /// A parcel's derived state.
+    fn parcel_state(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Option<ParcelState>, StoreError>;
+
+    /// Alerts matching a query, newest first.
+    fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError>;
+
+    /// Acknowledges or resolves an alert, recording the note and the key; `NotFound` for an unknown id.
+    fn update_alert(&self, id: i64, change: &AlertChange) -> Result<Alert, StoreError>;
+
+    /// Re-derives, as of `now`, every open parcel whose state can have changed with time alone (stuck, likely
+    /// lost, lost by silence), updating aggregates and raising alerts.
+    fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError>;
 
     /// Every registered carrier.
     fn carriers(&self) -> Result<Vec<Carrier>, StoreError>;
@@ -44,6 +82,9 @@ pub trait Store: Send + Sync {
 
     /// The events of one parcel, ordered by time.
     fn events_of(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Vec<ScanEvent>, StoreError>;
+
+    /// A parcel's complaints, in filing order; an unknown parcel has none.
+    fn complaints_of(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Vec<Complaint>, StoreError>;
 
     /// Events scanned by an operator or carried by a vehicle in `[from, to)`, ordered by time, at most `limit`.
     fn handled_by(
@@ -74,4 +115,17 @@ pub trait Store: Send + Sync {
 
     /// How many records the store holds.
     fn counts(&self) -> Result<Counts, StoreError>;
+
+    /// Keeps EPCIS events in one transaction, answering each in order: `Accepted`, or `Duplicate` when an event with
+    /// the same hash is stored (the stored one is kept).
+    fn capture_epcis(&self, events: &[EpcisRecord]) -> Result<Vec<Outcome>, StoreError>;
+
+    /// Stored EPCIS events matching a query, in store order, after `after_seq`, at most `limit`.
+    fn query_epcis(&self, query: &EpcisQuery) -> Result<Vec<StoredEpcis>, StoreError>;
+
+    /// Stores a capture job, replacing one with the same id.
+    fn put_capture_job(&self, job: &CaptureJob) -> Result<(), StoreError>;
+
+    /// The capture job with this id.
+    fn capture_job(&self, id: &str) -> Result<Option<CaptureJob>, StoreError>;
 }

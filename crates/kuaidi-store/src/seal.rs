@@ -132,6 +132,28 @@ impl PiiKey {
     }
 }
 
+/// A complaint's sealed part: the consumer's own words, which may name people, phones or addresses.
+#[derive(Serialize, Deserialize)]
+struct ComplaintPii {
+    description: String,
+}
+
+impl PiiKey {
+    /// Seals a complaint's description.
+    pub fn seal_complaint_description(&self, description: &str) -> Result<Vec<u8>, StoreError> {
+        let plaintext = serde_json::to_vec(&ComplaintPii { description: description.to_owned() })
+            .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding personal data", err))?;
+        self.seal(&plaintext)
+    }
+
+    /// Opens a blob made by [`PiiKey::seal_complaint_description`].
+    pub fn open_complaint_description(&self, sealed: &[u8]) -> Result<String, StoreError> {
+        let pii: ComplaintPii = serde_json::from_slice(&self.open(sealed)?)
+            .map_err(|err| StoreError::with_source(ErrorKind::Other, "decoding sealed personal data", err))?;
+        Ok(pii.description)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,21 +5,34 @@
 //! fsynced, so it survives a power cut. Writers are serialised by a mutex (SQLite allows one writer at a time anyway);
 //! readers run concurrently on their own connections and never block the writer.
 
+mod derived;
+mod epcis;
 mod rows;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
-use kuaidi_model::{Carrier, CarrierCode, Facility, Record, ScanEvent, Waybill, WaybillNo};
+use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent, Waybill, WaybillNo};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
+use crate::derived::{Aggregates, ParcelKey};
 use crate::seal::PiiKey;
-use crate::{ApiKey, AuditEntry, Counts, ErrorKind, Handler, NewApiKey, Outcome, Store, StoreError};
+use crate::{
+    Alert, AlertChange, AlertQuery, ApiKey, AuditEntry, CaptureJob, Counts, CoverageCounts, CoverageFilter,
+    CoverageGroup, EpcisQuery, EpcisRecord, ErrorKind, Handler, NewApiKey, Outcome, ParcelState, Rules, Store,
+    StoreError, StoredEpcis, SweepReport,
+};
+use kuaidi_rules::{Counters, Dimension, Filter, GroupKey};
 
 /// The schema migrations, in order; the database's `user_version` is the number applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/sqlite/0002_complaints.sql"),
+    include_str!("../migrations/sqlite/0003_epcis.sql"),
+    include_str!("../migrations/sqlite/0004_derived.sql"),
+];
 
 /// How hard SQLite works to make a commit durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,12 +55,14 @@ pub struct SqliteConfig {
     pub synchronous: Synchronous,
     /// Page cache per connection, in MiB.
     pub cache_mib: u32,
+    /// The rules derived state follows; `None` for [`Rules::standard`].
+    pub rules: Option<Arc<Rules>>,
 }
 
 impl SqliteConfig {
     /// Defaults for a database at `path`.
     pub fn new(path: impl Into<PathBuf>, pii_key: PiiKey) -> SqliteConfig {
-        SqliteConfig { path: path.into(), pii_key, synchronous: Synchronous::Normal, cache_mib: 256 }
+        SqliteConfig { path: path.into(), pii_key, synchronous: Synchronous::Normal, cache_mib: 256, rules: None }
     }
 }
 
@@ -59,6 +74,11 @@ pub struct SqliteStore {
     stop_checkpointer: Arc<AtomicBool>,
     /// Idle read connections; a reader takes one, or opens a new one when none is idle.
     readers: Mutex<Vec<Connection>>,
+    /// The writer's reference data and snapshot bookkeeping; locked only while `writer` is held.
+    writer_state: Mutex<(derived::RefCache, derived::SnapshotState)>,
+    /// The indicator and coverage aggregates, as of the last commit.
+    aggregates: RwLock<Aggregates>,
+    rules: Arc<Rules>,
     config: SqliteConfig,
 }
 
@@ -94,8 +114,19 @@ impl SqliteStore {
                 )
             })?;
         }
+        let rules = match &config.rules {
+            Some(rules) => rules.clone(),
+            None => Arc::new(Rules::standard()?),
+        };
         let mut writer = open_connection(&config.path, &config)?;
         migrate(&mut writer)?;
+        let reference = derived::RefCache::load(&writer)?;
+        let (aggregates, clean_on_disk) = derived::load_aggregates(&writer)?;
+        let mut snapshot = derived::SnapshotState { clean_on_disk, written_at: std::time::Instant::now() };
+        if !clean_on_disk {
+            derived::write_snapshot(&mut writer, &aggregates)?;
+            snapshot.clean_on_disk = true;
+        }
         let stop_checkpointer = Arc::new(AtomicBool::new(false));
         let checkpointer = open_connection(&config.path, &config)?;
         let (path, stop) = (config.path.clone(), stop_checkpointer.clone());
@@ -103,7 +134,15 @@ impl SqliteStore {
             .name("sqlite-checkpoint".into())
             .spawn(move || checkpoint_loop(&checkpointer, &path, &stop))
             .map_err(|err| StoreError::with_source(ErrorKind::Other, "cannot start the checkpoint thread", err))?;
-        Ok(SqliteStore { writer: Mutex::new(writer), stop_checkpointer, readers: Mutex::new(Vec::new()), config })
+        Ok(SqliteStore {
+            writer: Mutex::new(writer),
+            stop_checkpointer,
+            readers: Mutex::new(Vec::new()),
+            writer_state: Mutex::new((reference, snapshot)),
+            aggregates: RwLock::new(aggregates),
+            rules,
+            config,
+        })
     }
 
     /// The database file.
@@ -133,6 +172,68 @@ impl SqliteStore {
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.stop_checkpointer.store(true, Ordering::Relaxed);
+        // A clean stop saves the aggregates, so the next start need not recount them.
+        let res = self.write(|conn| {
+            let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if state.1.clean_on_disk {
+                return Ok(());
+            }
+            let aggregates = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            derived::write_snapshot(conn, &aggregates)?;
+            state.1.clean_on_disk = true;
+            Ok(())
+        });
+        if let Err(err) = res {
+            tracing::warn!(%err, "could not save the aggregates; the next start recounts them");
+        }
+    }
+}
+
+/// How often, at most, the aggregates' snapshot is rewritten while ingest runs.
+const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Parcels re-derived per transaction by a sweep.
+const SWEEP_CHUNK: usize = 10_000;
+
+impl SqliteStore {
+    /// Runs `work` (which writes records and returns the parcels it touched) and re-derives those parcels, all in one
+    /// transaction; then applies the changes to the in-memory aggregates and, now and then, saves them.
+    fn write_derived<T>(
+        &self,
+        now: DateTime<Utc>,
+        work: impl FnOnce(&rusqlite::Transaction<'_>, &mut derived::RefCache) -> Result<(T, Vec<ParcelKey>), StoreError>,
+    ) -> Result<(T, derived::Changes), StoreError> {
+        let key = &self.config.pii_key;
+        self.write(|conn| {
+            let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (reference, snapshot) = &mut *state;
+            let tx = conn.transaction().map_err(|err| sql_error("starting a transaction", err))?;
+            let (answer, touched) = work(&tx, reference)?;
+            let changes = derived::rederive(&tx, key, reference, &self.rules, touched, now)?;
+            if !changes.pairs.is_empty() && snapshot.clean_on_disk {
+                derived::mark_dirty(&tx)?;
+            }
+            tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
+            if changes.pairs.is_empty() {
+                return Ok((answer, changes));
+            }
+            snapshot.clean_on_disk = false;
+            let mut aggregates = self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (old, new) in &changes.pairs {
+                if let Err(err) = aggregates.apply(old.as_ref(), new.as_ref()) {
+                    // The stored states are right (they committed); recount the aggregates from them.
+                    tracing::error!(%err, "the aggregates lost track; recounting");
+                    let (recounted, _) = derived::load_aggregates(conn)?;
+                    *aggregates = recounted;
+                    break;
+                }
+            }
+            if snapshot.written_at.elapsed() >= SNAPSHOT_EVERY {
+                derived::write_snapshot(conn, &aggregates)?;
+                *snapshot = derived::SnapshotState { clean_on_disk: true, written_at: std::time::Instant::now() };
+            }
+            Ok((answer, changes))
+        })
     }
 }
 
@@ -210,24 +311,71 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl Store for SqliteStore {
-    fn ingest(&self, records: &[Record]) -> Result<Vec<Outcome>, StoreError> {
+    fn ingest_at(&self, records: &[Record], now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
         let key = &self.config.pii_key;
-        self.write(|conn| {
-            let tx = conn.transaction().map_err(|err| sql_error("starting an ingest transaction", err))?;
+        let (outcomes, _) = self.write_derived(now, |tx, reference| {
             let received_ms = Utc::now().timestamp_millis();
             let mut outcomes = Vec::with_capacity(records.len());
             for record in records {
                 let outcome = match record {
-                    Record::Carrier(carrier) => rows::put_carrier(&tx, carrier)?,
-                    Record::Facility(facility) => rows::put_facility(&tx, facility)?,
-                    Record::Waybill(waybill) => rows::put_waybill(&tx, key, waybill, received_ms)?,
-                    Record::Event(event) => rows::put_event(&tx, event, received_ms)?,
+                    Record::Carrier(carrier) => rows::put_carrier(tx, carrier)?,
+                    Record::Facility(facility) => rows::put_facility(tx, facility)?,
+                    Record::Waybill(waybill) => rows::put_waybill(tx, key, waybill, received_ms)?,
+                    Record::Event(event) => rows::put_event(tx, event, received_ms)?,
+                    Record::Complaint(complaint) => rows::put_complaint(tx, key, complaint, received_ms)?,
                 };
+                if matches!(outcome, Outcome::Accepted | Outcome::Updated) {
+                    reference.note(record);
+                }
                 outcomes.push(outcome);
             }
-            tx.commit().map_err(|err| sql_error("committing an ingest transaction", err))?;
-            Ok(outcomes)
-        })
+            let touched = derived::touched_by(records, &outcomes).into_keys().collect();
+            Ok((outcomes, touched))
+        })?;
+        Ok(outcomes)
+    }
+
+    fn indicators(&self, filter: &Filter, group_by: &[Dimension]) -> Result<Vec<(GroupKey, Counters)>, StoreError> {
+        let aggregates = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(aggregates.cube.slice(filter, group_by))
+    }
+
+    fn coverage(
+        &self,
+        filter: &CoverageFilter,
+        group: CoverageGroup,
+    ) -> Result<Vec<(String, CoverageCounts)>, StoreError> {
+        let aggregates = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(crate::derived::coverage_rollup(&aggregates.coverage, filter, group))
+    }
+
+    fn parcel_state(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Option<ParcelState>, StoreError> {
+        self.read(|conn| derived::state(conn, carrier, waybill_no))
+    }
+
+    fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+        self.read(|conn| derived::alerts(conn, query))
+    }
+
+    fn update_alert(&self, id: i64, change: &AlertChange) -> Result<Alert, StoreError> {
+        self.write(|conn| derived::update_alert(conn, id, change))
+    }
+
+    fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError> {
+        let mut report = SweepReport::default();
+        loop {
+            let (n_due, changes) = self.write_derived(now, |tx, _| {
+                let due = derived::due(tx, now, SWEEP_CHUNK)?;
+                Ok((due.len(), due))
+            })?;
+            report.examined += changes.examined;
+            report.changed += changes.pairs.len() as u64;
+            report.new_alerts += changes.new_alerts;
+            // A parcel re-derived at `now` is due only later than `now`, so every round makes progress.
+            if n_due < SWEEP_CHUNK {
+                return Ok(report);
+            }
+        }
     }
 
     fn carriers(&self) -> Result<Vec<Carrier>, StoreError> {
@@ -248,6 +396,10 @@ impl Store for SqliteStore {
 
     fn events_of(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Vec<ScanEvent>, StoreError> {
         self.read(|conn| rows::events_of(conn, carrier, waybill_no))
+    }
+
+    fn complaints_of(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Vec<Complaint>, StoreError> {
+        self.read(|conn| rows::complaints_of(conn, &self.config.pii_key, carrier, waybill_no))
     }
 
     fn handled_by(
@@ -311,5 +463,21 @@ impl Store for SqliteStore {
 
     fn counts(&self) -> Result<Counts, StoreError> {
         self.read(rows::counts)
+    }
+
+    fn capture_epcis(&self, events: &[EpcisRecord]) -> Result<Vec<Outcome>, StoreError> {
+        self.write(|conn| epcis::capture(conn, events))
+    }
+
+    fn query_epcis(&self, query: &EpcisQuery) -> Result<Vec<StoredEpcis>, StoreError> {
+        self.read(|conn| epcis::query(conn, query))
+    }
+
+    fn put_capture_job(&self, job: &CaptureJob) -> Result<(), StoreError> {
+        self.write(|conn| epcis::put_job(conn, job))
+    }
+
+    fn capture_job(&self, id: &str) -> Result<Option<CaptureJob>, StoreError> {
+        self.read(|conn| epcis::job(conn, id))
     }
 }

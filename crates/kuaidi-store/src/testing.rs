@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use kuaidi_model::{
-    Address, AdminCode, Carrier, CarrierCode, Contents, EventId, EventKind, Facility, FacilityCode, FacilityKind,
-    GeoPoint, IdType, Party, Phone, RealName, Record, Role, ScanEvent, Signer, Waybill, WaybillNo,
+    Address, AdminCode, Carrier, CarrierCode, Complaint, ComplaintCategory, ComplaintId, Contents, EventId, EventKind,
+    Facility, FacilityCode, FacilityKind, GeoPoint, IdType, Party, Phone, RealName, Record, Role, ScanEvent, Signer,
+    Verdict, Waybill, WaybillNo,
 };
 
 use crate::{AuditEntry, ErrorKind, Handler, NewApiKey, Outcome, Store};
@@ -113,6 +114,19 @@ pub mod fixtures {
             Record::Facility(facility("SF-SH-SC", FacilityKind::SortingCentre, Some("sf"), "310101")),
             Record::Facility(facility("LOCKER-SH-1", FacilityKind::Locker, None, "310101")),
         ]
+    }
+
+    /// A complaint about a delay, filed a day after the base time.
+    pub fn complaint(carrier: &str, no: &str, id: &str, verdict: Verdict) -> Complaint {
+        Complaint {
+            id: ComplaintId::parse(id).unwrap(),
+            carrier: carrier_code(carrier),
+            waybill_no: waybill_no(no),
+            filed_at: base_time() + Duration::days(1),
+            category: ComplaintCategory::Delay,
+            description: "三天了还没送到，电话 13800138000 也打不通".into(),
+            verdict,
+        }
     }
 
     /// A full chain for one parcel: accept, inspect, security scan, depart (vehicle `沪A12345`), arrive,
@@ -225,6 +239,26 @@ pub fn waybills_round_trip(store: &dyn Store) {
     assert_eq!(store.waybill(&carrier_code("sf"), &waybill_no("YT0000000003")).unwrap(), None);
 }
 
+/// A complaint is stored once; a re-send with a new verdict updates it; any other change is a conflict; the
+/// description (sealed personal data) comes back intact.
+pub fn complaints_take_verdicts(store: &dyn Store) {
+    ingest(store, &reference());
+    let filed = fixtures::complaint("yto", "YT0000000004", "c-1", Verdict::Pending);
+    let record = |complaint: &Complaint| Record::Complaint(Box::new(complaint.clone()));
+    assert_eq!(ingest(store, &[record(&filed)]), vec![Outcome::Accepted]);
+    assert_eq!(ingest(store, &[record(&filed)]), vec![Outcome::Duplicate]);
+    let ruled = Complaint { verdict: Verdict::Valid, ..filed.clone() };
+    assert_eq!(ingest(store, &[record(&ruled)]), vec![Outcome::Updated]);
+    let rewritten = Complaint { description: "另一段话".into(), ..ruled.clone() };
+    assert_eq!(ingest(store, &[record(&rewritten)]), vec![Outcome::Conflict]);
+    let second = fixtures::complaint("yto", "YT0000000004", "c-2", Verdict::Invalid);
+    assert_eq!(ingest(store, &[record(&second)]), vec![Outcome::Accepted]);
+    let stored = store.complaints_of(&carrier_code("yto"), &waybill_no("YT0000000004")).unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.contains(&ruled) && stored.contains(&second), "{stored:?}");
+    assert!(store.complaints_of(&carrier_code("sf"), &waybill_no("YT0000000004")).unwrap().is_empty());
+}
+
 /// Two carriers may use the same waybill number; events alone also count.
 pub fn waybill_numbers_may_collide_across_carriers(store: &dyn Store) {
     ingest(store, &reference());
@@ -306,6 +340,251 @@ pub fn audit_log_appends(store: &dyn Store) {
     assert_eq!(log.iter().map(|e| e.subject.as_str()).collect::<Vec<_>>(), ["yto/YT0000000002", "yto/YT0000000001"]);
 }
 
+fn epcis_record(hash: &str, minutes: i64, biz_step: &str, epcs: &[&str]) -> crate::EpcisRecord {
+    crate::EpcisRecord {
+        hash: hash.to_owned(),
+        event_type: "ObjectEvent".into(),
+        event_time: fixtures::base_time().with_timezone(&chrono::Utc) + chrono::Duration::minutes(minutes),
+        action: Some("OBSERVE".into()),
+        biz_step: Some(biz_step.to_owned()),
+        disposition: None,
+        read_point: Some("urn:epc:id:sgln:0614141.07346.1234".into()),
+        biz_location: None,
+        epcs: epcs.iter().map(|e| (*e).to_owned()).collect(),
+        body: format!("{{\"hash\":\"{hash}\"}}"),
+    }
+}
+
+/// An EPCIS event is kept once per hash; a re-sent one is a duplicate and the stored body stays.
+pub fn epcis_capture_is_idempotent_by_hash(store: &dyn Store) {
+    let first = epcis_record("ni:///sha-256;a", 0, "urn:epcglobal:cbv:bizstep:shipping", &["urn:epc:id:sgtin:1.2.3"]);
+    assert_eq!(store.capture_epcis(std::slice::from_ref(&first)).unwrap(), [Outcome::Accepted]);
+    let mut again = first.clone();
+    again.body = "{\"changed\":true}".into();
+    let second = epcis_record("ni:///sha-256;b", 1, "urn:epcglobal:cbv:bizstep:receiving", &[]);
+    assert_eq!(store.capture_epcis(&[again, second]).unwrap(), [Outcome::Duplicate, Outcome::Accepted]);
+    let all = store.query_epcis(&crate::EpcisQuery { limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].body, first.body);
+}
+
+/// Queries filter by time, business step, read point and EPC, and page by position.
+pub fn epcis_query_filters_and_pages(store: &dyn Store) {
+    let shipping = "urn:epcglobal:cbv:bizstep:shipping";
+    let records: Vec<_> = (0..5)
+        .map(|idx| {
+            let step = if idx % 2 == 0 { shipping } else { "urn:epcglobal:cbv:bizstep:receiving" };
+            epcis_record(
+                &format!("ni:///sha-256;{idx}"),
+                idx * 10,
+                step,
+                &[&format!("urn:epc:id:sgtin:1.2.{idx}"), "urn:epc:id:sscc:9.9"],
+            )
+        })
+        .collect();
+    store.capture_epcis(&records).unwrap();
+    let query = |q: crate::EpcisQuery| -> Vec<String> {
+        store
+            .query_epcis(&crate::EpcisQuery { limit: q.limit.max(1), ..q })
+            .unwrap()
+            .into_iter()
+            .map(|e| e.body)
+            .collect()
+    };
+    let bodies = |idxs: &[usize]| -> Vec<String> { idxs.iter().map(|i| records[*i].body.clone()).collect() };
+    assert_eq!(
+        query(crate::EpcisQuery { biz_steps: vec![shipping.into()], limit: 10, ..Default::default() }),
+        bodies(&[0, 2, 4])
+    );
+    let from = records[1].event_time;
+    let to = records[3].event_time;
+    assert_eq!(
+        query(crate::EpcisQuery {
+            ge_event_time: Some(from),
+            lt_event_time: Some(to),
+            limit: 10,
+            ..Default::default()
+        }),
+        bodies(&[1, 2])
+    );
+    assert_eq!(
+        query(crate::EpcisQuery { epcs: vec!["urn:epc:id:sgtin:1.2.3".into()], limit: 10, ..Default::default() }),
+        bodies(&[3])
+    );
+    assert_eq!(
+        query(crate::EpcisQuery { epcs: vec!["urn:epc:id:sscc:9.9".into()], limit: 10, ..Default::default() }).len(),
+        5
+    );
+    assert!(query(crate::EpcisQuery { read_points: vec!["urn:x".into()], limit: 10, ..Default::default() }).is_empty());
+    let page = store.query_epcis(&crate::EpcisQuery { limit: 2, ..Default::default() }).unwrap();
+    assert_eq!(page.len(), 2);
+    let next = store
+        .query_epcis(&crate::EpcisQuery { limit: 10, after_seq: Some(page[1].seq), ..Default::default() })
+        .unwrap();
+    assert_eq!(next.into_iter().map(|e| e.body).collect::<Vec<_>>(), bodies(&[2, 3, 4]));
+}
+
+/// A capture job is stored, replaced when it finishes, and read back; an unknown id is `None`.
+pub fn capture_jobs_round_trip(store: &dyn Store) {
+    let created_at = fixtures::base_time().with_timezone(&chrono::Utc);
+    let mut job = crate::CaptureJob {
+        id: "c-1".into(),
+        created_at,
+        finished_at: None,
+        running: true,
+        success: false,
+        behaviour: "rollback".into(),
+        n_events: 3,
+        errors: "[]".into(),
+    };
+    store.put_capture_job(&job).unwrap();
+    assert_eq!(store.capture_job("c-1").unwrap(), Some(job.clone()));
+    job.running = false;
+    job.success = true;
+    job.finished_at = Some(created_at + chrono::Duration::seconds(1));
+    store.put_capture_job(&job).unwrap();
+    assert_eq!(store.capture_job("c-1").unwrap(), Some(job));
+    assert_eq!(store.capture_job("nope").unwrap(), None);
+}
+
+fn state_of(store: &dyn Store, carrier: &str, no: &str) -> crate::ParcelState {
+    store
+        .parcel_state(&carrier_code(carrier), &waybill_no(no))
+        .unwrap_or_else(|err| panic!("parcel_state failed: {err}"))
+        .unwrap_or_else(|| panic!("no state for {carrier} {no}"))
+}
+
+/// Asserts that the store's indicators and coverage equal a recount from scratch of the given parcels' states.
+fn assert_aggregates_match_recount(store: &dyn Store, parcels: &[(&str, &str)]) {
+    use kuaidi_rules::{Dimension, Filter};
+    let states: Vec<crate::ParcelState> = parcels.iter().map(|(c, no)| state_of(store, c, no)).collect();
+    let recount = crate::derived::Aggregates::recount(&states).unwrap();
+    for group_by in [&[][..], &[Dimension::Carrier, Dimension::Day][..], &[Dimension::OriginCity][..]] {
+        assert_eq!(
+            store.indicators(&Filter::default(), group_by).unwrap(),
+            recount.cube.slice(&Filter::default(), group_by),
+            "indicators grouped by {group_by:?}"
+        );
+    }
+    let only_sf = Filter { carrier: Some(carrier_code("sf")), ..Filter::default() };
+    assert_eq!(store.indicators(&only_sf, &[]).unwrap(), recount.cube.slice(&only_sf, &[]));
+    for group in [crate::CoverageGroup::All, crate::CoverageGroup::Carrier, crate::CoverageGroup::Outlet] {
+        assert_eq!(
+            store.coverage(&crate::CoverageFilter::default(), group).unwrap(),
+            crate::derived::coverage_rollup(&recount.coverage, &crate::CoverageFilter::default(), group),
+            "coverage grouped by {group:?}"
+        );
+    }
+}
+
+/// Indicators and coverage kept at ingest equal a recount of the parcels' states, whatever the order of arrival
+/// (events before their waybill, a chain completed later, a complaint ruled valid), and re-sends change nothing.
+pub fn indicators_match_a_recount(store: &dyn Store) {
+    use kuaidi_rules::Filter;
+    ingest(store, &reference());
+    let now = base_time().to_utc() + Duration::hours(8);
+    let ingest_now = |records: &[Record]| store.ingest_at(records, now).unwrap_or_else(|err| panic!("ingest: {err}"));
+    let parcels = [("yto", "YT0000000101"), ("sf", "SF0000000102"), ("yto", "YT0000000103")];
+    let empty = store.indicators(&Filter::default(), &[]).unwrap();
+    assert_eq!(empty.len(), 1, "an empty store answers one total group");
+    assert_eq!(empty[0].1.parcels, 0);
+
+    let sf_chain = chain("sf", "SF0000000102");
+    let mut batch = vec![Record::Waybill(Box::new(waybill("yto", "YT0000000101")))];
+    batch.extend(events(chain("yto", "YT0000000101")));
+    batch.extend(events(sf_chain[..3].to_vec()));
+    batch.extend(events(chain("yto", "YT0000000103")));
+    ingest_now(&batch);
+    // The sf parcel's waybill after its first events, and the yto parcel's second waybill never.
+    ingest_now(&[Record::Waybill(Box::new(waybill("sf", "SF0000000102")))]);
+    assert_aggregates_match_recount(store, &parcels);
+    let total = &store.indicators(&Filter::default(), &[]).unwrap()[0].1;
+    assert_eq!((total.parcels, total.delivered, total.open), (3, 2, 1), "{total:?}");
+
+    // The rest of the sf chain arrives; a complaint is filed, then ruled valid; re-sends change nothing.
+    ingest_now(&events(sf_chain[3..].to_vec()));
+    let complaint = fixtures::complaint("sf", "SF0000000102", "c-1", Verdict::Pending);
+    ingest_now(&[Record::Complaint(Box::new(complaint.clone()))]);
+    let ruled = Complaint { verdict: Verdict::Valid, ..complaint };
+    assert_eq!(ingest_now(&[Record::Complaint(Box::new(ruled.clone()))]), vec![Outcome::Updated]);
+    assert_eq!(ingest_now(&events(sf_chain.clone())), vec![Outcome::Duplicate; sf_chain.len()]);
+    assert_aggregates_match_recount(store, &parcels);
+    let total = &store.indicators(&Filter::default(), &[]).unwrap()[0].1;
+    assert_eq!((total.parcels, total.delivered, total.open, total.valid_complaints), (3, 3, 0, 1), "{total:?}");
+    let coverage = store.coverage(&crate::CoverageFilter::default(), crate::CoverageGroup::All).unwrap();
+    assert_eq!(coverage.len(), 1);
+    assert_eq!(coverage[0].1.parcels, 3);
+}
+
+/// Alerts are raised once per parcel and dedup key, however often the parcel is re-derived; they can be
+/// acknowledged and resolved; an unknown id is `NotFound`; and the sweep raises the stuck alert of a parcel that
+/// stopped moving once the clock passes its limit, and only then.
+pub fn alerts_are_raised_once_and_swept(store: &dyn Store) {
+    use crate::{AlertChange, AlertQuery, AlertStatus};
+    ingest(store, &reference());
+    let start = base_time().to_utc();
+    let all = AlertQuery { limit: 100, ..AlertQuery::default() };
+    // Accepted and sent on without inspection or security scan: a compliance alert at ingest.
+    let full = chain("yto", "YT0000000201");
+    let skipped: Vec<ScanEvent> = [&full[0], &full[3]].into_iter().cloned().collect();
+    let mut batch = vec![Record::Waybill(Box::new(waybill("yto", "YT0000000201")))];
+    batch.extend(events(skipped));
+    store.ingest_at(&batch, start + Duration::hours(2)).unwrap();
+    let raised = store.alerts(&all).unwrap();
+    assert!(!raised.is_empty(), "a parcel sent on without inspection raised no alert");
+    assert!(raised.iter().all(|a| a.kind == "compliance" && a.status == AlertStatus::Open), "{raised:?}");
+    let state = state_of(store, "yto", "YT0000000201");
+    assert_eq!(state.alert_keys.len(), raised.len());
+    let check_at = state.check_at.expect("an open parcel has a next check");
+
+    // The parcel arrives at the centre: re-derived, but the same alerts are not raised again.
+    store.ingest_at(&events([full[4].clone()]), start + Duration::hours(5)).unwrap();
+    let after = store.alerts(&all).unwrap();
+    assert_eq!(after.len(), raised.len(), "{after:?}");
+    let mut keys: Vec<(String, String)> = after.iter().map(|a| (a.kind.clone(), a.reason.clone())).collect();
+    keys.dedup();
+    assert_eq!(keys.len(), after.len());
+
+    // Before its next check nothing is due; once the clock passes the stuck limit the sweep raises one alert.
+    let early = store.sweep(start + Duration::hours(6)).unwrap();
+    assert_eq!((early.examined, early.new_alerts), (0, 0), "{early:?}");
+    let late = DateTime::<Utc>::from_timestamp_millis(check_at).unwrap() + Duration::days(3);
+    let swept = store.sweep(late).unwrap();
+    assert!(swept.examined >= 1 && swept.new_alerts >= 1, "{swept:?}");
+    let stuck = store.alerts(&AlertQuery { kind: Some("stuck".into()), ..all.clone() }).unwrap();
+    assert_eq!(stuck.len(), 1, "{stuck:?}");
+    assert_eq!(stuck[0].waybill_no, waybill_no("YT0000000201"));
+    assert_eq!(stuck[0].raised_at, late);
+    let again = store.sweep(late).unwrap();
+    assert_eq!(again.new_alerts, 0, "{again:?}");
+    assert_eq!(store.alerts(&AlertQuery { kind: Some("stuck".into()), ..all.clone() }).unwrap().len(), 1);
+    assert_aggregates_match_recount(store, &[("yto", "YT0000000201")]);
+
+    // Newest first; acknowledge then resolve; filters by status; an unknown id is NotFound.
+    let listed = store.alerts(&all).unwrap();
+    assert!(listed.windows(2).all(|w| w[0].id > w[1].id), "{listed:?}");
+    let change = |status| AlertChange {
+        status,
+        note: Some("已联系网点".into()),
+        key_id: "k-reg".into(),
+        at: late + Duration::hours(1),
+    };
+    let acknowledged = store.update_alert(stuck[0].id, &change(AlertStatus::Acknowledged)).unwrap();
+    assert_eq!(acknowledged.status, AlertStatus::Acknowledged);
+    assert_eq!(acknowledged.note.as_deref(), Some("已联系网点"));
+    assert_eq!(acknowledged.handled_by.as_deref(), Some("k-reg"));
+    assert_eq!(acknowledged.handled_at, Some(late + Duration::hours(1)));
+    let resolved = store.update_alert(stuck[0].id, &change(AlertStatus::Resolved)).unwrap();
+    let only_resolved = store.alerts(&AlertQuery { status: Some(AlertStatus::Resolved), ..all.clone() }).unwrap();
+    assert_eq!(only_resolved, vec![resolved]);
+    let unknown = listed.iter().map(|a| a.id).max().unwrap_or(0) + 1000;
+    let err = store.update_alert(unknown, &change(AlertStatus::Resolved)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.to_string().contains(&unknown.to_string()), "{err}");
+    let other = AlertQuery { carrier: Some(carrier_code("sf")), ..all };
+    assert!(store.alerts(&other).unwrap().is_empty());
+}
+
 /// Generates one `#[test]` per contract case, each on a fresh store from `$make` (an expression of type
 /// `fn() -> impl AsRef<dyn Store>`-like: anything whose result derefs to a `Store`).
 ///
@@ -314,30 +593,6 @@ pub fn audit_log_appends(store: &dyn Store) {
 /// panicked, under CI, where absence is a failure).
 #[macro_export]
 macro_rules! store_contract_tests {
-    (optional $make:expr) => {
-        $crate::store_contract_tests!(@cases ($make);
-            ingest_is_idempotent,
-            a_changed_time_is_a_conflict,
-            events_come_back_in_time_order,
-            waybills_round_trip,
-            waybill_numbers_may_collide_across_carriers,
-            reverse_trace_by_vehicle_and_operator,
-            api_keys_lifecycle,
-            audit_log_appends,
-        );
-    };
-    ($make:expr) => {
-        $crate::store_contract_tests!(@cases (|| Some(($make)()));
-            ingest_is_idempotent,
-            a_changed_time_is_a_conflict,
-            events_come_back_in_time_order,
-            waybills_round_trip,
-            waybill_numbers_may_collide_across_carriers,
-            reverse_trace_by_vehicle_and_operator,
-            api_keys_lifecycle,
-            audit_log_appends,
-        );
-    };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
             #[test]
@@ -347,5 +602,29 @@ macro_rules! store_contract_tests {
                 }
             }
         )*
+    };
+    (@all $make:expr) => {
+        $crate::store_contract_tests!(@cases $make;
+            ingest_is_idempotent,
+            a_changed_time_is_a_conflict,
+            events_come_back_in_time_order,
+            waybills_round_trip,
+            complaints_take_verdicts,
+            waybill_numbers_may_collide_across_carriers,
+            reverse_trace_by_vehicle_and_operator,
+            api_keys_lifecycle,
+            audit_log_appends,
+            epcis_capture_is_idempotent_by_hash,
+            epcis_query_filters_and_pages,
+            capture_jobs_round_trip,
+            indicators_match_a_recount,
+            alerts_are_raised_once_and_swept,
+        );
+    };
+    (optional $make:expr) => {
+        $crate::store_contract_tests!(@all ($make));
+    };
+    ($make:expr) => {
+        $crate::store_contract_tests!(@all (|| Some(($make)())));
     };
 }

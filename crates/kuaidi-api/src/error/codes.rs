@@ -99,4 +99,6 @@ make_error_codes! {
     RateLimited, "rate_limited", System, TOO_MANY_REQUESTS, "Too many requests from this client address; slow down.";
     Unavailable, "unavailable", System, SERVICE_UNAVAILABLE, "The database is busy or unreachable; retry later.";
     Internal, "internal", Internal, INTERNAL_SERVER_ERROR, "The hub failed; the details are in its log.";
+    InvalidEpcis, "invalid_epcis_document", InvalidRequest, BAD_REQUEST, "An EPCIS document or event breaks the EPCIS 2.0 or CBV rules; nothing of it was captured (GS1 `epcisException:ValidationException`).";
+    CaptureJobNotFound, "capture_job_not_found", InvalidRequest, NOT_FOUND, "No EPCIS capture job has this id (GS1 `epcisException:NoSuchResourceException`).";
 }

@@ -102,3 +102,29 @@ async fn reverse_trace_finds_what_a_vehicle_carried() {
     assert_eq!(me.body["role"], "regulator");
     assert_eq!(me.body["jurisdiction"][0], "320000");
 }
+
+#[tokio::test]
+async fn complaints_are_filed_by_regulators_and_the_administrator_never_by_carriers() {
+    let app = app();
+    load(&app).await;
+    let complaint = serde_json::json!({
+        "type": "complaint", "complaint_id": "12305-1", "carrier": "yto", "waybill_no": "YT0000000001",
+        "filed_at": "2026-11-11T10:00:00+08:00", "category": "delay", "description": "还没到", "verdict": "pending",
+    });
+    let by_carrier = app.post("/v1/batch", Some(&app.yto), &Value::Array(vec![complaint.clone()])).await;
+    assert_eq!(by_carrier.body["items"][0]["code"], "carrier_mismatch", "{}", by_carrier.body);
+    let by_regulator = app.post("/v1/batch", Some(&app.jiangsu), &Value::Array(vec![complaint.clone()])).await;
+    assert_eq!(by_regulator.body["items"][0]["status"], "accepted", "{}", by_regulator.body);
+    let mut ruled = complaint;
+    ruled["verdict"] = Value::from("valid");
+    let verdict = app.post("/v1/batch", Some(&app.admin), &Value::Array(vec![ruled.clone()])).await;
+    assert_eq!(verdict.body["items"][0]["status"], "updated", "{}", verdict.body);
+    ruled["carrier"] = Value::from("zto");
+    let unknown = app.post("/v1/batch", Some(&app.admin), &Value::Array(vec![ruled])).await;
+    assert_eq!(
+        (&unknown.body["items"][0]["code"], &unknown.body["items"][0]["field"]),
+        (&Value::from("unknown_carrier"), &Value::from("carrier")),
+        "{}",
+        unknown.body
+    );
+}

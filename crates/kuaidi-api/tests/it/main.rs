@@ -2,6 +2,7 @@
 
 mod access;
 mod docs;
+mod epcis;
 mod errors;
 mod harness;
 mod ingest;

@@ -19,6 +19,11 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/v1/me"),
     ("get", "/v1/audit"),
     ("get", "/v1/health"),
+    ("post", "/v1/epcis/capture"),
+    ("get", "/v1/epcis/capture/{capture_id}"),
+    ("post", "/v1/epcis/events"),
+    ("get", "/v1/epcis/events"),
+    ("get", "/v1/epcis/context/kuaidi.jsonld"),
 ];
 
 #[tokio::test]

@@ -181,7 +181,7 @@ impl ParquetFiles {
                 .waybills
                 .write(waybill)
                 .map_err(|source| CliError::Parquet { path: self.waybills_path.clone(), source }),
-            Record::Carrier(_) | Record::Facility(_) => Ok(()),
+            Record::Carrier(_) | Record::Facility(_) | Record::Complaint(_) => Ok(()),
         }
     }
 

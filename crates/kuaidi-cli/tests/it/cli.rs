@@ -137,7 +137,7 @@ fn simulate_writes_parquet_equal_to_the_ndjson_unless_told_not_to() {
         match kuaidi_formats::decode_record(line).unwrap() {
             Record::Event(event) => events.push(*event),
             Record::Waybill(waybill) => waybills.push(*waybill),
-            Record::Carrier(_) | Record::Facility(_) => {}
+            Record::Carrier(_) | Record::Facility(_) | Record::Complaint(_) => {}
         }
     }
     assert_eq!(report["events"], events.len());

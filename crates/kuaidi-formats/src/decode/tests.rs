@@ -100,6 +100,16 @@ fn waybills() {
 }
 
 #[test]
+fn complaints() {
+    let complaint = r#"{"type":"complaint","complaint_id":"12305-1","carrier":"yto","waybill_no":"YT1234567890","filed_at":"2026-11-13T10:00:00+08:00","category":"delay","description":"超过三天还没到","verdict":"valid"}"#;
+    check(complaint, Ok(()));
+    check(&with(complaint, &["verdict"], json!("upheld")), Err(("invalid_field", "verdict", Some("upheld"))));
+    check(&with(complaint, &["category"], json!("rude")), Err(("invalid_field", "category", Some("rude"))));
+    check(&with(complaint, &["filed_at"], json!(null)), Err(("missing_field", "filed_at", None)));
+    check(&with(complaint, &["complaint_id"], json!("a b")), Err(("invalid_field", "complaint_id", Some("a b"))));
+}
+
+#[test]
 fn carriers_and_facilities() {
     check(r#"{"type":"carrier","code":"yto","name":"圆通速递"}"#, Ok(()));
     check(r#"{"type":"carrier","code":"yto"}"#, Err(("missing_field", "name", None)));

@@ -334,3 +334,30 @@ proptest! {
         let _ = validate_event(&e, &fixture(), now(), &Policy::default());
     }
 }
+
+#[test]
+fn complaints() {
+    use crate::{validate_complaint, Complaint, ComplaintCategory, ComplaintId, Verdict};
+    let good = Complaint {
+        id: ComplaintId::parse("12305-1").unwrap(),
+        carrier: carrier("yto"),
+        waybill_no: WaybillNo::parse("YT1234567890").unwrap(),
+        filed_at: at("2026-11-11T10:00:00+08:00"),
+        category: ComplaintCategory::Delay,
+        description: "三天还没到".into(),
+        verdict: Verdict::Valid,
+    };
+    let check = |complaint: &Complaint| {
+        validate_complaint(complaint, &fixture(), now(), &Policy::default())
+            .map_err(|err| (err.code(), err.field().to_owned(), err.value().map(str::to_owned)))
+    };
+    assert_eq!(check(&good), Ok(()));
+    let unknown = Complaint { carrier: carrier("zto"), ..good.clone() };
+    assert_eq!(check(&unknown), Err(("unknown_carrier", "carrier".into(), Some("zto".into()))));
+    let blank = Complaint { description: " ".into(), ..good.clone() };
+    assert_eq!(check(&blank), Err(("invalid_field", "description".into(), Some(" ".into()))));
+    let future = Complaint { filed_at: at("2026-11-12T10:00:00+08:00"), ..good.clone() };
+    assert_eq!(check(&future).unwrap_err().1, "filed_at");
+    let long = Complaint { description: "慢".repeat(501), ..good };
+    assert_eq!(check(&long).unwrap_err().1, "description");
+}

@@ -61,6 +61,7 @@ fn fault_rates_are_as_configured() {
     assert_eq!(output.stats.duplicates, count("duplicate"));
     assert_eq!(output.stats.out_of_order, count("out_of_order"));
     assert_eq!(output.stats.truth_entries, output.truth.len() as u64);
+    assert_eq!(output.stats.complaints, count("complaint"));
 }
 
 /// One parcel's records, in stream order.
@@ -69,6 +70,7 @@ struct Parcel<'a> {
     waybill: Option<&'a Waybill>,
     /// Events with their position in the stream.
     events: Vec<(usize, &'a ScanEvent)>,
+    complaints: Vec<&'a kuaidi_model::Complaint>,
 }
 
 #[test]
@@ -81,6 +83,7 @@ fn truth_matches_events() {
         match record {
             Record::Waybill(w) => parcels.entry(w.waybill_no.as_str()).or_default().waybill = Some(w),
             Record::Event(e) => parcels.entry(e.waybill_no.as_str()).or_default().events.push((pos, e)),
+            Record::Complaint(c) => parcels.entry(c.waybill_no.as_str()).or_default().complaints.push(c),
             _ => {}
         }
     }
@@ -113,6 +116,13 @@ fn truth_matches_events() {
             assert!(!has(EventKind::SecurityScan), "{waybill_no} has a security scan");
         }
         assert_eq!(has(EventKind::Damaged), fault("damage").is_some(), "{waybill_no} damage");
+        // A complaint fault is exactly one valid complaint record, filed after the last scan and never in the future.
+        assert_eq!(parcel.complaints.len(), usize::from(fault("complaint").is_some()), "{waybill_no} complaints");
+        for complaint in &parcel.complaints {
+            assert_eq!(complaint.verdict, kuaidi_model::Verdict::Valid);
+            assert!(parcel.events.iter().all(|(_, e)| e.time <= complaint.filed_at), "{waybill_no} complaint early");
+            assert!(complaint.filed_at <= sim.config().now, "{waybill_no} complaint in the future");
+        }
         assert_eq!(has(EventKind::Lost), fault("loss").is_some(), "{waybill_no} loss");
         let real_name_ok = waybill.real_name.as_ref().is_some_and(|r| r.verified);
         assert_eq!(real_name_ok, fault("missing_real_name").is_none(), "{waybill_no} real name");

@@ -34,6 +34,7 @@ fn records_come_in_emission_order() {
             Record::Waybill(w) => w.created_at,
             Record::Event(e) if injected.contains(e.event_id.as_str()) => continue,
             Record::Event(e) => e.time,
+            Record::Complaint(c) => c.filed_at,
             other => panic!("unexpected {other:?} among waybills and events"),
         };
         assert!(previous <= Some(time), "{record:?} comes after {previous:?}");

@@ -54,6 +54,8 @@ fn check_valid(config: SimConfig) -> crate::support::Output {
                     assert_eq!(&first, record, "event id {} reused for a different event", event.event_id);
                 }
             }
+            Record::Complaint(complaint) => kuaidi_model::validate_complaint(complaint, &registry, now, &policy)
+                .unwrap_or_else(|e| panic!("complaint {}: {e}", complaint.id)),
         }
     }
     assert_eq!(n_events, output.stats.events);

@@ -73,6 +73,63 @@ fn two_servers_ingesting_the_same_stream_store_each_record_once() {
 }
 
 #[test]
+fn two_servers_keep_derived_state_exact() {
+    // Two stores on one database ingest the same parcels in opposite orders, in batches that split parcels, so the
+    // same parcels and the same indicator and coverage cells are re-derived by both at once.
+    let key = PiiKey::generate();
+    let Some(shared) = TestStore::with_key(key.clone()) else { return };
+    shared.ingest(&fixtures::reference()).unwrap();
+    let second = shared.another(key);
+    let now = base_time().to_utc() + Duration::hours(8);
+
+    let mut parcels = Vec::new();
+    let mut stream = Vec::new();
+    for idx in 0..120 {
+        let carrier = if idx % 3 == 0 { "sf" } else { "yto" };
+        let no = format!("{}4{idx:09}", if carrier == "sf" { "SF" } else { "YT" });
+        let mut chain = fixtures::chain(carrier, &no);
+        match idx % 4 {
+            0 => chain.truncate(4),                              // in transit
+            1 => chain.retain(|e| e.kind != EventKind::Inspect), // delivered, never inspected: an alert
+            _ => {}
+        }
+        stream.push(Record::Waybill(Box::new(fixtures::waybill(carrier, &no))));
+        stream.extend(events(chain));
+        parcels.push((carrier, no));
+    }
+    let batches: Vec<Vec<Record>> = stream.chunks(53).map(<[Record]>::to_vec).collect();
+    let mut reversed = batches.clone();
+    reversed.reverse();
+    std::thread::scope(|scope| {
+        let a = scope.spawn(|| batches.iter().for_each(|b| drop(shared.ingest_at(b, now).unwrap())));
+        let b = scope.spawn(|| reversed.iter().for_each(|b| drop(second.ingest_at(b, now).unwrap())));
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+
+    let states: Vec<_> = parcels
+        .iter()
+        .map(|(carrier, no)| shared.parcel_state(&carrier_code(carrier), &waybill_no(no)).unwrap().unwrap())
+        .collect();
+    let recount = kuaidi_store::derived::Aggregates::recount(&states).unwrap();
+    let group_by = [kuaidi_rules::Dimension::Carrier, kuaidi_rules::Dimension::Day];
+    let filter = kuaidi_rules::Filter::default();
+    let indicators = second.indicators(&filter, &group_by).unwrap();
+    assert_eq!(indicators, recount.cube.slice(&filter, &group_by));
+    let parcels_counted: u64 = indicators.iter().map(|(_, counters)| counters.parcels).sum();
+    assert_eq!(parcels_counted, 120);
+    let all = kuaidi_store::CoverageFilter::default();
+    assert_eq!(
+        shared.coverage(&all, kuaidi_store::CoverageGroup::Outlet).unwrap(),
+        kuaidi_store::derived::coverage_rollup(&recount.coverage, &all, kuaidi_store::CoverageGroup::Outlet)
+    );
+    let alerts = shared.alerts(&kuaidi_store::AlertQuery { limit: 10_000, ..Default::default() }).unwrap();
+    let n_keys: usize = states.iter().map(|state| state.alert_keys.len()).sum();
+    assert_eq!(alerts.len(), n_keys, "each alert raised once");
+    assert!(alerts.len() >= 30, "the never-inspected parcels raised alerts ({})", alerts.len());
+}
+
+#[test]
 fn partitions_are_made_ahead_and_on_demand_and_dropped_by_retention() {
     let Some(db) = TestDatabase::migrated() else { return };
     let mut config = PgConfig::new(db.url.clone(), PiiKey::generate());

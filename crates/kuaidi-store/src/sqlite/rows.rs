@@ -2,14 +2,15 @@
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use kuaidi_model::{
-    Address, AdminCode, Carrier, CarrierCode, Contents, EventId, EventKind, Facility, FacilityCode, FacilityKind,
-    GeoPoint, IdType, Party, RealName, Role, ScanEvent, Signer, Waybill, WaybillNo,
+    Address, AdminCode, Carrier, CarrierCode, Complaint, ComplaintCategory, ComplaintId, Contents, EventId, EventKind,
+    Facility, FacilityCode, FacilityKind, GeoPoint, IdType, Party, RealName, Role, ScanEvent, Signer, Verdict, Waybill,
+    WaybillNo,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sql_error;
 use crate::seal::PiiKey;
-use crate::{ApiKey, AuditEntry, Counts, Handler, NewApiKey, Outcome, StoreError};
+use crate::{ApiKey, AuditEntry, Counts, ErrorKind, Handler, NewApiKey, Outcome, StoreError};
 
 fn corrupt(what: &str, value: impl std::fmt::Display) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -443,4 +444,97 @@ pub(super) fn counts(conn: &Connection) -> Result<Counts, StoreError> {
         waybills: count("waybills")?,
         events: count("events")?,
     })
+}
+
+/// Stores a complaint. A re-send with the same id and a new verdict is an update (the regulator ruled); any other
+/// change is a conflict that keeps the stored complaint.
+pub(super) fn put_complaint(
+    conn: &Connection,
+    key: &PiiKey,
+    complaint: &Complaint,
+    received_ms: i64,
+) -> Result<Outcome, StoreError> {
+    let sealed = key.seal_complaint_description(&complaint.description)?;
+    let n_inserted = conn
+        .prepare_cached(
+            "INSERT INTO complaints (waybill_no, carrier, complaint_id, filed_ms, filed_offset_s, category, verdict, \
+             pii, received_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT (waybill_no, carrier, complaint_id) DO NOTHING",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                complaint.waybill_no.as_str(),
+                complaint.carrier.as_str(),
+                complaint.id.as_str(),
+                complaint.filed_at.timestamp_millis(),
+                complaint.filed_at.offset().local_minus_utc(),
+                complaint.category.as_str(),
+                complaint.verdict.as_str(),
+                sealed,
+                received_ms,
+            ])
+        })
+        .map_err(|err| sql_error("writing a complaint", err))?;
+    if n_inserted == 1 {
+        return Ok(Outcome::Accepted);
+    }
+    let stored = complaints_of(conn, key, &complaint.carrier, &complaint.waybill_no)?
+        .into_iter()
+        .find(|stored| stored.id == complaint.id);
+    let Some(stored) = stored else {
+        return Err(StoreError::new(ErrorKind::Other, "a complaint vanished while it was being written"));
+    };
+    if &stored == complaint {
+        return Ok(Outcome::Duplicate);
+    }
+    if (Complaint { verdict: complaint.verdict, ..stored }) != *complaint {
+        return Ok(Outcome::Conflict);
+    }
+    conn.prepare_cached(
+        "UPDATE complaints SET verdict = ?4, received_ms = ?5 WHERE waybill_no = ?1 AND carrier = ?2 AND complaint_id = ?3",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            complaint.waybill_no.as_str(),
+            complaint.carrier.as_str(),
+            complaint.id.as_str(),
+            complaint.verdict.as_str(),
+            received_ms,
+        ])
+    })
+    .map_err(|err| sql_error("recording a verdict", err))?;
+    Ok(Outcome::Updated)
+}
+
+pub(super) fn complaints_of(
+    conn: &Connection,
+    key: &PiiKey,
+    carrier: &CarrierCode,
+    waybill_no: &WaybillNo,
+) -> Result<Vec<Complaint>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT complaint_id, filed_ms, filed_offset_s, category, verdict, pii FROM complaints \
+             WHERE waybill_no = ?1 AND carrier = ?2 ORDER BY filed_ms, complaint_id",
+        )
+        .map_err(|err| sql_error("reading a parcel's complaints", err))?;
+    let rows: Vec<(Complaint, Vec<u8>)> = stmt
+        .query_map([waybill_no.as_str(), carrier.as_str()], |row| {
+            let text = |idx| -> rusqlite::Result<String> { row.get(idx) };
+            let complaint = Complaint {
+                id: parse("complaint id", &text(0)?, ComplaintId::parse)?,
+                carrier: carrier.clone(),
+                waybill_no: waybill_no.clone(),
+                filed_at: time_from(row.get(1)?, row.get(2)?)?,
+                category: parse("complaint category", &text(3)?, ComplaintCategory::parse)?,
+                description: String::new(),
+                verdict: parse("verdict", &text(4)?, Verdict::parse)?,
+            };
+            Ok((complaint, row.get(5)?))
+        })
+        .and_then(Iterator::collect)
+        .map_err(|err| sql_error("reading a parcel's complaints", err))?;
+    rows.into_iter()
+        .map(|(complaint, sealed)| Ok(Complaint { description: key.open_complaint_description(&sealed)?, ..complaint }))
+        .collect()
 }

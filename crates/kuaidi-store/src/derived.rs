@@ -1,0 +1,328 @@
+//! Derived state kept at ingest, the same for every backend: each parcel's summary (quality indicators) and safety
+//! assessment (coverage of the three systems, alerts), and the aggregates they add up to.
+//!
+//! For every parcel an ingest touches, a backend loads the parcel's stored [`ParcelState`] (what it contributed so
+//! far), re-derives it from the parcel's waybill, events and complaints with [`derive`], replaces the old
+//! contribution with the new one in the aggregates ([`Aggregates::apply`]), keeps the new state, and stores the alerts
+//! whose keys are new. All of this happens in the ingest's transaction, so aggregates are never ahead of or behind
+//! the records. Because contributions are integers that are subtracted exactly as they were added, any order of
+//! arrival, duplicates and late records included, ends where a recount from scratch would
+//! ([`Aggregates::recount`] is that recount, and the tests compare the two).
+//!
+//! Open parcels (not yet at a final outcome) can change with time alone: they turn stuck, likely lost, or lost by
+//! silence. Their state carries [`ParcelState::check_at`], the next moment that can happen, and the sweep
+//! (`Store::sweep`) re-derives those whose moment has passed.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use kuaidi_model::{AdminCode, CarrierCode, Complaint, FacilityCode, Reference, ScanEvent, Waybill, WaybillNo};
+use kuaidi_rules::alert::{self, AlertDraft, Detail};
+use kuaidi_rules::coverage::{CheckCounts, Counts, CoverageKey, CoverageTable};
+use kuaidi_rules::prohibited::Catalogue;
+use kuaidi_rules::stuck::{Stage, StuckLimits, StuckScan};
+use kuaidi_rules::{summarize, Context, Counters, Cube, ParcelSummary, TimeLimits};
+use serde::{Deserialize, Serialize};
+
+use crate::{CoverageFilter, CoverageGroup, ErrorKind, StoreError};
+
+/// The rules derived state follows.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Time limits and the silence after which a parcel counts as lost.
+    pub time_limits: TimeLimits,
+    /// Per-stage limits of the stuck scan.
+    pub stuck: StuckLimits,
+    /// The prohibited-items catalogue.
+    pub catalogue: Catalogue,
+}
+
+impl Rules {
+    /// The documented defaults and the official catalogue.
+    pub fn standard() -> Result<Rules, StoreError> {
+        let catalogue = Catalogue::official().map_err(|err| {
+            StoreError::with_source(ErrorKind::Other, "cannot load the prohibited-items catalogue", err)
+        })?;
+        Ok(Rules { time_limits: TimeLimits::default(), stuck: StuckLimits::default(), catalogue })
+    }
+}
+
+/// What one parcel contributes, as stored beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParcelState {
+    /// The quality summary.
+    pub summary: ParcelSummary,
+    /// The safety coverage contribution, `None` before the parcel's first scan.
+    pub coverage: Option<CoverageRow>,
+    /// The dedup keys of the alerts raised for it so far.
+    pub alert_keys: Vec<String>,
+    /// The next moment its state can change with time alone (unix milliseconds); `None` when it cannot.
+    pub check_at: Option<i64>,
+}
+
+/// A coverage contribution in a storable form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageRow {
+    /// Acceptance day in +08:00, as days since 1 January of year 1 (chrono's `num_days_from_ce`).
+    pub day: i32,
+    /// Carrier code.
+    pub carrier: String,
+    /// Outlet facility code.
+    pub outlet: String,
+    /// Courier, when reported.
+    pub courier: Option<String>,
+    /// City code, when known.
+    pub city: Option<u32>,
+    /// `[parcels, real_name x3, inspection x3, security_scan x3]`, each check as passed, failed, pending.
+    pub counts: [u64; 10],
+}
+
+impl CoverageRow {
+    /// The storable form of a coverage key and its counts.
+    pub fn of(key: &CoverageKey, counts: &Counts) -> CoverageRow {
+        let c = |check: &CheckCounts| [check.passed, check.failed, check.pending];
+        let [a, b, d] = c(&counts.real_name);
+        let [e, f, g] = c(&counts.inspection);
+        let [h, i, j] = c(&counts.security_scan);
+        CoverageRow {
+            day: key.day.num_days_from_ce(),
+            carrier: key.carrier.to_string(),
+            outlet: key.outlet.to_string(),
+            courier: key.courier.clone(),
+            city: key.city.map(AdminCode::as_u32),
+            counts: [counts.parcels, a, b, d, e, f, g, h, i, j],
+        }
+    }
+
+    /// Back to the rules' types; `None` when a stored code no longer parses.
+    pub fn to_contribution(&self) -> Option<(CoverageKey, Counts)> {
+        let [parcels, a, b, d, e, f, g, h, i, j] = self.counts;
+        let check = |passed, failed, pending| CheckCounts { passed, failed, pending };
+        let key = CoverageKey {
+            day: NaiveDate::from_num_days_from_ce_opt(self.day)?,
+            carrier: CarrierCode::parse(&self.carrier).ok()?,
+            outlet: FacilityCode::parse(&self.outlet).ok()?,
+            courier: self.courier.clone(),
+            city: self.city.map(AdminCode::from_u32).transpose().ok()?,
+        };
+        let counts =
+            Counts { parcels, real_name: check(a, b, d), inspection: check(e, f, g), security_scan: check(h, i, j) };
+        Some((key, counts))
+    }
+}
+
+/// A parcel's records, as a backend loads them for [`derive`].
+#[derive(Debug, Default)]
+pub struct ParcelRecords {
+    /// Its waybill, once arrived.
+    pub waybill: Option<Waybill>,
+    /// Its events, any order.
+    pub events: Vec<ScanEvent>,
+    /// Its complaints.
+    pub complaints: Vec<Complaint>,
+}
+
+/// A parcel's new state and the alerts it deserves that were not raised before.
+#[derive(Debug)]
+pub struct Derivation {
+    /// The new state; `None` when the parcel has no records at all.
+    pub state: Option<ParcelState>,
+    /// Alerts to store.
+    pub new_alerts: Vec<NewAlert>,
+}
+
+/// An alert to store.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    /// The rules' draft.
+    pub draft: AlertDraft,
+    /// The parcel's origin city, for the regulators' filter and jurisdiction.
+    pub origin_city: Option<AdminCode>,
+    /// The parcel's destination city.
+    pub destination_city: Option<AdminCode>,
+    /// The draft's particulars as JSON.
+    pub detail: serde_json::Value,
+}
+
+/// Re-derives a parcel at `now`, given what it had contributed before (`old`).
+pub fn derive(
+    records: &ParcelRecords,
+    old: Option<&ParcelState>,
+    reference: &dyn Reference,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Derivation {
+    let ctx = Context { reference, time_limits: &rules.time_limits };
+    let Some(summary) = summarize(records.waybill.as_ref(), &records.events, &records.complaints, &ctx, now) else {
+        return Derivation { state: None, new_alerts: Vec::new() };
+    };
+    let scan = StuckScan::new(&rules.stuck);
+    let alert_rules = alert::Rules { catalogue: &rules.catalogue, stuck: &scan };
+    let assessment = alert::assess(records.waybill.as_ref(), &records.events, &Dyn(reference), &alert_rules, now);
+    let mut alert_keys: Vec<String> = old.map(|state| state.alert_keys.clone()).unwrap_or_default();
+    let mut new_alerts = Vec::new();
+    for draft in assessment.alerts {
+        if alert_keys.contains(&draft.dedup_key) {
+            continue;
+        }
+        alert_keys.push(draft.dedup_key.clone());
+        new_alerts.push(NewAlert {
+            detail: detail_json(&draft.detail),
+            origin_city: summary.origin_city,
+            destination_city: summary.destination_city,
+            draft,
+        });
+    }
+    let check_at = next_check(&summary, &records.events, rules, now);
+    let coverage = assessment.coverage.as_ref().map(|(key, counts)| CoverageRow::of(key, counts));
+    Derivation { state: Some(ParcelState { summary, coverage, alert_keys, check_at }), new_alerts }
+}
+
+/// The next moment an open parcel can change with time alone: it turns stuck in its stage, likely lost, or lost by
+/// silence; the earliest of those still after `now`.
+fn next_check(summary: &ParcelSummary, events: &[ScanEvent], rules: &Rules, now: DateTime<Utc>) -> Option<i64> {
+    if !summary.open {
+        return None;
+    }
+    let now_ms = now.timestamp_millis();
+    let last = events.iter().max_by_key(|e| e.time)?;
+    let last_ms = last.time.timestamp_millis();
+    let mut moments = vec![last_ms + i64::from(rules.stuck.likely_loss_hours) * 3_600_000];
+    if let Some(stage) = Stage::after(last.kind) {
+        // The stuck scan judges "silent for longer than the limit", so the moment is one millisecond past it.
+        moments.push(last_ms + i64::from(rules.stuck.hours(stage)) * 3_600_000 + 1);
+    }
+    if let Some(lost_at) = summary.silent_lost_at {
+        moments.push(lost_at.timestamp_millis());
+    }
+    moments.into_iter().filter(|&moment| moment > now_ms).min()
+}
+
+/// The reference data seen through `&dyn`, for rules that take `&impl Reference`.
+struct Dyn<'a>(&'a dyn Reference);
+
+impl Reference for Dyn<'_> {
+    fn has_carrier(&self, code: &CarrierCode) -> bool {
+        self.0.has_carrier(code)
+    }
+
+    fn facility(&self, code: &FacilityCode) -> Option<&kuaidi_model::Facility> {
+        self.0.facility(code)
+    }
+}
+
+fn detail_json(detail: &Detail) -> serde_json::Value {
+    use serde_json::json;
+    match detail {
+        Detail::Compliance { check, reason } => json!({"check": check.as_str(), "reason": reason.as_str()}),
+        Detail::ProhibitedItem { code, section, name, term, field, terms } => json!({
+            "code": code, "section": section, "name": name, "term": term, "field": format!("{field:?}").to_lowercase(),
+            "terms": terms,
+        }),
+        Detail::Stuck { stage, silent_hours, limit_hours } => {
+            json!({"stage": stage.as_str(), "silent_hours": silent_hours, "limit_hours": limit_hours})
+        }
+        Detail::LikelyLoss { stage, silent_hours } => json!({"stage": stage.as_str(), "silent_hours": silent_hours}),
+        Detail::ReportedLost => json!({}),
+        Detail::ImpossibleChain { rule, distance_km, minutes } => {
+            json!({"rule": rule.as_str(), "distance_km": distance_km, "minutes": minutes})
+        }
+    }
+}
+
+/// The aggregates: the indicator cube and the coverage table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Aggregates {
+    /// Quality counters by day, carrier, origin and destination.
+    pub cube: Cube,
+    /// Safety coverage counters by day, carrier, outlet, courier and city.
+    pub coverage: CoverageTable,
+}
+
+impl Aggregates {
+    /// Replaces a parcel's old contribution with its new one. Fails when the old contribution is not in the
+    /// aggregates, which means the stored states and aggregates disagree.
+    pub fn apply(&mut self, old: Option<&ParcelState>, new: Option<&ParcelState>) -> Result<(), StoreError> {
+        self.cube.apply(old.map(|s| &s.summary), new.map(|s| &s.summary));
+        let contribution = |state: Option<&ParcelState>| -> Result<_, StoreError> {
+            state
+                .and_then(|s| s.coverage.as_ref())
+                .map(|row| {
+                    row.to_contribution()
+                        .ok_or_else(|| StoreError::new(ErrorKind::Other, "a stored coverage row no longer parses"))
+                })
+                .transpose()
+        };
+        let (old_coverage, new_coverage) = (contribution(old)?, contribution(new)?);
+        if !self.coverage.apply(old_coverage.as_ref(), new_coverage.as_ref()) {
+            return Err(StoreError::new(ErrorKind::Other, "the coverage counters lost track of a parcel"));
+        }
+        Ok(())
+    }
+
+    /// The aggregates of a set of parcel states, counted from scratch.
+    pub fn recount<'a>(states: impl IntoIterator<Item = &'a ParcelState>) -> Result<Aggregates, StoreError> {
+        let mut aggregates = Aggregates::default();
+        for state in states {
+            aggregates.apply(None, Some(state))?;
+        }
+        Ok(aggregates)
+    }
+
+    /// Every indicator cell with its counters.
+    pub fn cells(&self) -> impl Iterator<Item = (&kuaidi_rules::CellKey, &Counters)> + '_ {
+        self.cube.cells()
+    }
+}
+
+/// The key of a parcel.
+pub type ParcelKey = (CarrierCode, WaybillNo);
+
+/// Collects the parcels an ingest touched, each once, in key order.
+#[derive(Debug, Default)]
+pub struct Touched(BTreeMap<(String, String), ParcelKey>);
+
+impl Touched {
+    /// Notes a parcel.
+    pub fn add(&mut self, carrier: &CarrierCode, waybill_no: &WaybillNo) {
+        self.0
+            .entry((waybill_no.to_string(), carrier.to_string()))
+            .or_insert_with(|| (carrier.clone(), waybill_no.clone()));
+    }
+
+    /// The parcels, ordered by waybill number then carrier (the order of the stores' keys).
+    pub fn into_keys(self) -> impl Iterator<Item = ParcelKey> {
+        self.0.into_values()
+    }
+
+    /// Whether none was touched.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Sums coverage rows by a grouping, over the rows a filter takes.
+pub fn coverage_rollup(table: &CoverageTable, filter: &CoverageFilter, group: CoverageGroup) -> Vec<(String, Counts)> {
+    let mut out: BTreeMap<String, Counts> = BTreeMap::new();
+    for (key, counts) in table.rows() {
+        let within =
+            filter.areas.is_empty() || key.city.is_some_and(|city| filter.areas.iter().any(|area| area.contains(city)));
+        let taken = filter.carrier.as_ref().is_none_or(|carrier| *carrier == key.carrier)
+            && within
+            && filter.from_day.is_none_or(|day| key.day >= day)
+            && filter.to_day.is_none_or(|day| key.day <= day);
+        if !taken {
+            continue;
+        }
+        let name = match group {
+            CoverageGroup::All => "all".to_owned(),
+            CoverageGroup::Carrier => key.carrier.to_string(),
+            CoverageGroup::Outlet => key.outlet.to_string(),
+            CoverageGroup::Courier => key.courier.clone().unwrap_or_else(|| "(none)".to_owned()),
+            CoverageGroup::City => key.city.map_or_else(|| "(unknown)".to_owned(), |city| city.to_string()),
+            CoverageGroup::Day => key.day.to_string(),
+        };
+        out.entry(name).or_default().add(counts);
+    }
+    out.into_iter().collect()
+}

@@ -1,0 +1,387 @@
+//! The embedded backend's side of derived state: parcel states and alerts in tables, the aggregates in memory with a
+//! snapshot that is trusted only after a clean write (see migration `0004_derived.sql`).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, Facility, FacilityCode, Record, Reference, WaybillNo};
+use kuaidi_rules::{CellKey, Counters};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{rows, sql_error};
+use crate::derived::{derive, Aggregates, CoverageRow, ParcelKey, ParcelRecords, ParcelState, Rules, Touched};
+use crate::seal::PiiKey;
+use crate::{Alert, AlertChange, AlertQuery, AlertStatus, ErrorKind, StoreError};
+
+/// Carriers and facilities, for the rules: loaded at open, and kept current by the writer.
+#[derive(Debug, Default)]
+pub(super) struct RefCache {
+    carriers: HashSet<CarrierCode>,
+    facilities: HashMap<FacilityCode, Facility>,
+}
+
+impl Reference for RefCache {
+    fn has_carrier(&self, code: &CarrierCode) -> bool {
+        self.carriers.contains(code)
+    }
+
+    fn facility(&self, code: &FacilityCode) -> Option<&Facility> {
+        self.facilities.get(code)
+    }
+}
+
+impl RefCache {
+    pub(super) fn load(conn: &Connection) -> Result<RefCache, StoreError> {
+        Ok(RefCache {
+            carriers: rows::carriers(conn)?.into_iter().map(|c| c.code).collect(),
+            facilities: rows::facilities(conn)?.into_iter().map(|f| (f.code.clone(), f)).collect(),
+        })
+    }
+
+    /// Takes in a carrier or facility the writer has just stored.
+    pub(super) fn note(&mut self, record: &Record) {
+        match record {
+            Record::Carrier(carrier) => {
+                self.carriers.insert(carrier.code.clone());
+            }
+            Record::Facility(facility) => {
+                self.facilities.insert(facility.code.clone(), facility.clone());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The writer's bookkeeping of the snapshot.
+#[derive(Debug)]
+pub(super) struct SnapshotState {
+    /// Whether the stored snapshot matches the aggregates (`derived_meta.aggregates = 'clean'`).
+    pub clean_on_disk: bool,
+    /// When the snapshot was last written.
+    pub written_at: std::time::Instant,
+}
+
+/// Loads the aggregates: the snapshot when it is clean, otherwise a recount over every parcel's state.
+pub(super) fn load_aggregates(conn: &Connection) -> Result<(Aggregates, bool), StoreError> {
+    let meta: String = conn
+        .query_row("SELECT value FROM derived_meta WHERE key = 'aggregates'", [], |row| row.get(0))
+        .map_err(|err| sql_error("reading the aggregates' state", err))?;
+    if meta == "clean" {
+        let body = |name: &str| -> Result<String, StoreError> {
+            conn.query_row("SELECT body FROM aggregate_snapshot WHERE name = ?1", [name], |row| row.get(0))
+                .map_err(|err| sql_error("reading the aggregates' snapshot", err))
+        };
+        let cells: Vec<(CellKey, Counters)> = serde_json::from_str(&body("cube")?).map_err(corrupt_snapshot)?;
+        let coverage: Vec<CoverageRow> = serde_json::from_str(&body("coverage")?).map_err(corrupt_snapshot)?;
+        let mut aggregates = Aggregates::default();
+        for (key, counters) in cells {
+            aggregates.cube.add_cell(key, &counters);
+        }
+        for row in &coverage {
+            let contribution = row.to_contribution().ok_or_else(|| {
+                StoreError::new(ErrorKind::Other, "the aggregates' snapshot holds a coverage row that does not parse")
+            })?;
+            aggregates.coverage.apply(None, Some(&contribution));
+        }
+        return Ok((aggregates, true));
+    }
+    tracing::warn!("the aggregates were not saved cleanly (the server stopped abruptly); recounting every parcel");
+    let mut aggregates = Aggregates::default();
+    let mut stmt =
+        conn.prepare("SELECT state FROM parcels").map_err(|err| sql_error("recounting the aggregates", err))?;
+    let mut states = stmt.query([]).map_err(|err| sql_error("recounting the aggregates", err))?;
+    let mut n_parcels = 0u64;
+    while let Some(row) = states.next().map_err(|err| sql_error("recounting the aggregates", err))? {
+        let text: String = row.get(0).map_err(|err| sql_error("recounting the aggregates", err))?;
+        let state: ParcelState = serde_json::from_str(&text).map_err(corrupt_state)?;
+        aggregates.apply(None, Some(&state))?;
+        n_parcels += 1;
+    }
+    tracing::info!(n_parcels, "recounted the aggregates");
+    Ok((aggregates, false))
+}
+
+fn corrupt_snapshot(err: serde_json::Error) -> StoreError {
+    StoreError::with_source(ErrorKind::Other, "the aggregates' snapshot does not parse", err)
+}
+
+fn corrupt_state(err: serde_json::Error) -> StoreError {
+    StoreError::with_source(ErrorKind::Other, "a stored parcel state does not parse", err)
+}
+
+/// Writes the snapshot and marks it clean, in one transaction.
+pub(super) fn write_snapshot(conn: &mut Connection, aggregates: &Aggregates) -> Result<(), StoreError> {
+    let cells: Vec<(&CellKey, &Counters)> = aggregates.cells().collect();
+    let coverage: Vec<CoverageRow> =
+        aggregates.coverage.rows().map(|(key, counts)| CoverageRow::of(key, counts)).collect();
+    let encode = |err| StoreError::with_source(ErrorKind::Other, "encoding the aggregates' snapshot", err);
+    let cube_text = serde_json::to_string(&cells).map_err(encode)?;
+    let coverage_text = serde_json::to_string(&coverage).map_err(encode)?;
+    let tx = conn.transaction().map_err(|err| sql_error("saving the aggregates", err))?;
+    tx.execute("UPDATE aggregate_snapshot SET body = ?1 WHERE name = 'cube'", [cube_text])
+        .and_then(|_| tx.execute("UPDATE aggregate_snapshot SET body = ?1 WHERE name = 'coverage'", [coverage_text]))
+        .and_then(|_| tx.execute("UPDATE derived_meta SET value = 'clean' WHERE key = 'aggregates'", []))
+        .map_err(|err| sql_error("saving the aggregates", err))?;
+    tx.commit().map_err(|err| sql_error("saving the aggregates", err))
+}
+
+/// Marks the snapshot stale, inside the transaction that is about to change the aggregates.
+pub(super) fn mark_dirty(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute("UPDATE derived_meta SET value = 'dirty' WHERE key = 'aggregates'", [])
+        .map_err(|err| sql_error("marking the aggregates' snapshot stale", err))?;
+    Ok(())
+}
+
+/// A parcel's stored state.
+pub(super) fn state(
+    conn: &Connection,
+    carrier: &CarrierCode,
+    waybill_no: &WaybillNo,
+) -> Result<Option<ParcelState>, StoreError> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT state FROM parcels WHERE waybill_no = ?1 AND carrier = ?2")
+        .and_then(|mut stmt| stmt.query_row([waybill_no.as_str(), carrier.as_str()], |row| row.get(0)).optional())
+        .map_err(|err| sql_error("reading a parcel's state", err))?;
+    text.map(|text| serde_json::from_str(&text).map_err(corrupt_state)).transpose()
+}
+
+/// What re-deriving a set of parcels changed: state pairs for the aggregates, and how many alerts were raised.
+#[derive(Debug, Default)]
+pub(super) struct Changes {
+    pub pairs: Vec<(Option<ParcelState>, Option<ParcelState>)>,
+    pub new_alerts: u64,
+    pub examined: u64,
+}
+
+/// Re-derives the touched parcels inside the writer's transaction: stores their new states and new alerts, and
+/// returns the old and new states for the caller to apply to the aggregates once the transaction has committed.
+pub(super) fn rederive(
+    conn: &Connection,
+    key: &PiiKey,
+    reference: &RefCache,
+    rules: &Rules,
+    touched: impl IntoIterator<Item = ParcelKey>,
+    now: DateTime<Utc>,
+) -> Result<Changes, StoreError> {
+    let mut changes = Changes::default();
+    let now_ms = now.timestamp_millis();
+    for (carrier, waybill_no) in touched {
+        changes.examined += 1;
+        let old = state(conn, &carrier, &waybill_no)?;
+        let records = ParcelRecords {
+            waybill: rows::waybill(conn, key, &carrier, &waybill_no)?,
+            events: rows::events_of(conn, &carrier, &waybill_no)?,
+            complaints: rows::complaints_of(conn, key, &carrier, &waybill_no)?,
+        };
+        let derivation = derive(&records, old.as_ref(), reference, rules, now);
+        for alert in &derivation.new_alerts {
+            let draft = &alert.draft;
+            let events: Vec<&str> = draft.events.iter().map(|id| id.as_str()).collect();
+            let n_inserted = conn
+                .prepare_cached(
+                    "INSERT INTO alerts (waybill_no, carrier, dedup_key, kind, reason, events, detail, origin_city, \
+                     destination_city, raised_ms, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'open') \
+                     ON CONFLICT (waybill_no, carrier, dedup_key) DO NOTHING",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        waybill_no.as_str(),
+                        carrier.as_str(),
+                        draft.dedup_key,
+                        draft.kind.as_str(),
+                        draft.detail.reason_code(),
+                        serde_json::to_string(&events).unwrap_or_else(|_| "[]".into()),
+                        alert.detail.to_string(),
+                        alert.origin_city.map(AdminCode::as_u32),
+                        alert.destination_city.map(AdminCode::as_u32),
+                        now_ms,
+                    ])
+                })
+                .map_err(|err| sql_error("raising an alert", err))?;
+            changes.new_alerts += n_inserted as u64;
+        }
+        if derivation.state == old {
+            continue;
+        }
+        if let Some(new) = &derivation.state {
+            let text = serde_json::to_string(new)
+                .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding a parcel's state", err))?;
+            conn.prepare_cached(
+                "INSERT INTO parcels (waybill_no, carrier, check_ms, state) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (waybill_no, carrier) DO UPDATE SET check_ms = excluded.check_ms, state = excluded.state",
+            )
+            .and_then(|mut stmt| stmt.execute(params![waybill_no.as_str(), carrier.as_str(), new.check_at, text]))
+            .map_err(|err| sql_error("writing a parcel's state", err))?;
+        }
+        changes.pairs.push((old, derivation.state));
+    }
+    Ok(changes)
+}
+
+/// The parcels touched by a batch whose outcomes are known: new or changed waybills, events and complaints.
+pub(super) fn touched_by(records: &[Record], outcomes: &[crate::Outcome]) -> Touched {
+    let mut touched = Touched::default();
+    for (record, outcome) in records.iter().zip(outcomes) {
+        if !matches!(outcome, crate::Outcome::Accepted | crate::Outcome::Updated) {
+            continue;
+        }
+        match record {
+            Record::Waybill(w) => touched.add(&w.carrier, &w.waybill_no),
+            Record::Event(e) => touched.add(&e.carrier, &e.waybill_no),
+            Record::Complaint(c) => touched.add(&c.carrier, &c.waybill_no),
+            Record::Carrier(_) | Record::Facility(_) => {}
+        }
+    }
+    touched
+}
+
+/// Open parcels whose moment to be looked at again has come, at most `limit`.
+pub(super) fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<ParcelKey>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT carrier, waybill_no FROM parcels WHERE check_ms <= ?1 ORDER BY check_ms LIMIT ?2")
+        .map_err(|err| sql_error("finding parcels due for a sweep", err))?;
+    let keys = stmt
+        .query_map(params![now.timestamp_millis(), i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+            let carrier: String = row.get(0)?;
+            let waybill_no: String = row.get(1)?;
+            Ok((carrier, waybill_no))
+        })
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|err| sql_error("finding parcels due for a sweep", err))?;
+    keys.into_iter()
+        .map(|(carrier, waybill_no)| {
+            let bad = || StoreError::new(ErrorKind::Other, "a stored parcel key does not parse");
+            Ok((CarrierCode::parse(&carrier).map_err(|_| bad())?, WaybillNo::parse(&waybill_no).map_err(|_| bad())?))
+        })
+        .collect()
+}
+
+const ALERT_COLUMNS: &str = "id, kind, reason, carrier, waybill_no, events, detail, origin_city, destination_city, \
+     raised_ms, status, note, handled_by, handled_ms";
+
+fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Alert, String, String)> {
+    let carrier: String = row.get(3)?;
+    let waybill_no: String = row.get(4)?;
+    let city = |idx| -> rusqlite::Result<Option<AdminCode>> {
+        let code: Option<u32> = row.get(idx)?;
+        Ok(code.and_then(|code| AdminCode::from_u32(code).ok()))
+    };
+    let utc = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    let status: String = row.get(10)?;
+    let handled_ms: Option<i64> = row.get(13)?;
+    let alert = Alert {
+        id: row.get(0)?,
+        kind: row.get(1)?,
+        reason: row.get(2)?,
+        carrier: CarrierCode::parse(&carrier).map_err(|_| bad_column(3))?,
+        waybill_no: WaybillNo::parse(&waybill_no).map_err(|_| bad_column(4))?,
+        events: Vec::new(),
+        detail: serde_json::Value::Null,
+        origin_city: city(7)?,
+        destination_city: city(8)?,
+        raised_at: utc(row.get(9)?),
+        status: AlertStatus::parse(&status).ok_or_else(|| bad_column(10))?,
+        note: row.get(11)?,
+        handled_by: row.get(12)?,
+        handled_at: handled_ms.map(utc),
+    };
+    Ok((alert, row.get(5)?, row.get(6)?))
+}
+
+fn bad_column(idx: usize) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnType(idx, "alert column".into(), rusqlite::types::Type::Text)
+}
+
+fn finish_alert((mut alert, events, detail): (Alert, String, String)) -> Result<Alert, StoreError> {
+    let corrupt = |err| StoreError::with_source(ErrorKind::Other, "a stored alert does not parse", err);
+    alert.events = serde_json::from_str(&events).map_err(corrupt)?;
+    alert.detail = serde_json::from_str(&detail).map_err(corrupt)?;
+    Ok(alert)
+}
+
+/// The code range an area covers, for a `BETWEEN` on city columns.
+fn code_range(area: AdminCode) -> (u32, u32) {
+    let code = area.as_u32();
+    match area.level() {
+        DivisionLevel::Province => (code, code + 9_999),
+        DivisionLevel::Prefecture => (code, code + 99),
+        _ => (code, code),
+    }
+}
+
+pub(super) fn alerts(conn: &Connection, query: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    let mut bind = |condition: &str, value: rusqlite::types::Value, values: &mut Vec<rusqlite::types::Value>| {
+        values.push(value);
+        conditions.push(condition.replace('?', &format!("?{}", values.len())));
+    };
+    use rusqlite::types::Value;
+    if let Some(kind) = &query.kind {
+        bind("kind = ?", Value::Text(kind.clone()), &mut values);
+    }
+    if let Some(carrier) = &query.carrier {
+        bind("carrier = ?", Value::Text(carrier.to_string()), &mut values);
+    }
+    if let Some(status) = query.status {
+        bind("status = ?", Value::Text(status.as_str().to_owned()), &mut values);
+    }
+    if let Some(from) = query.from {
+        bind("raised_ms >= ?", Value::Integer(from.timestamp_millis()), &mut values);
+    }
+    if let Some(to) = query.to {
+        bind("raised_ms < ?", Value::Integer(to.timestamp_millis()), &mut values);
+    }
+    if let Some(before) = query.before_id {
+        bind("id < ?", Value::Integer(before), &mut values);
+    }
+    let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts");
+    let mut areas = Vec::new();
+    for area in &query.areas {
+        let (lo, hi) = code_range(*area);
+        let n = values.len();
+        values.push(Value::Integer(i64::from(lo)));
+        values.push(Value::Integer(i64::from(hi)));
+        areas.push(format!(
+            "(origin_city BETWEEN ?{a} AND ?{b} OR destination_city BETWEEN ?{a} AND ?{b})",
+            a = n + 1,
+            b = n + 2
+        ));
+    }
+    if !areas.is_empty() {
+        conditions.push(format!("({})", areas.join(" OR ")));
+    }
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    values.push(Value::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", values.len()));
+    let mut stmt = conn.prepare(&sql).map_err(|err| sql_error("listing alerts", err))?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(values), alert_row)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|err| sql_error("listing alerts", err))?;
+    rows.into_iter().map(finish_alert).collect()
+}
+
+pub(super) fn alert(conn: &Connection, id: i64) -> Result<Option<Alert>, StoreError> {
+    let row = conn
+        .query_row(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1"), [id], alert_row)
+        .optional()
+        .map_err(|err| sql_error("reading an alert", err))?;
+    row.map(finish_alert).transpose()
+}
+
+pub(super) fn update_alert(conn: &Connection, id: i64, change: &AlertChange) -> Result<Alert, StoreError> {
+    let n_changed = conn
+        .execute(
+            "UPDATE alerts SET status = ?2, note = ?3, handled_by = ?4, handled_ms = ?5 WHERE id = ?1",
+            params![id, change.status.as_str(), change.note, change.key_id, change.at.timestamp_millis()],
+        )
+        .map_err(|err| sql_error("updating an alert", err))?;
+    if n_changed == 0 {
+        return Err(StoreError::new(ErrorKind::NotFound, format!("no alert has the id `{id}`")));
+    }
+    alert(conn, id)?.ok_or_else(|| StoreError::new(ErrorKind::NotFound, format!("no alert has the id `{id}`")))
+}
