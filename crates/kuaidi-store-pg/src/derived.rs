@@ -191,12 +191,16 @@ pub(crate) fn rederive(
     now: DateTime<Utc>,
 ) -> Result<Changes, StoreError> {
     let mut changes = Changes { examined: keys.len() as u64, ..Changes::default() };
+    if reload_reference {
+        // The batch changed carriers or facilities: forget the cache, so the next parcel that needs it reloads it.
+        *deriver.reference.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::default();
+    }
     if keys.is_empty() {
         return Ok(changes);
     }
     let (records, states) = load(tx, deriver.key, keys)?;
     let mut reference = deriver.reference.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    if reload_reference || !records.values().all(|parcel| reference.covers(parcel)) {
+    if !records.values().all(|parcel| reference.covers(parcel)) {
         reference = Arc::new(RefCache::load(tx)?);
         *deriver.reference.write().unwrap_or_else(std::sync::PoisonError::into_inner) = reference.clone();
     }

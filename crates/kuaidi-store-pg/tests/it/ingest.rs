@@ -130,6 +130,39 @@ fn two_servers_keep_derived_state_exact() {
 }
 
 #[test]
+fn the_sweep_derives_parcels_stored_before_derived_state() {
+    // A database migrated from version 3 holds parcels without a state, marked due at once (migration 0004); the
+    // first sweep derives them and fills the aggregates. Simulated by clearing what ingest derived.
+    let Some(store) = TestStore::fresh() else { return };
+    store.ingest(&fixtures::reference()).unwrap();
+    let now = base_time().to_utc() + Duration::hours(8);
+    let mut batch = Vec::new();
+    for no in ["YT5000000001", "YT5000000002"] {
+        batch.push(Record::Waybill(Box::new(fixtures::waybill("yto", no))));
+        batch.extend(events(fixtures::chain("yto", no)));
+    }
+    store.ingest_at(&batch, now).unwrap();
+    let filter = kuaidi_rules::Filter::default();
+    let derived = store.indicators(&filter, &[]).unwrap();
+    assert_eq!(derived[0].1.parcels, 2);
+    store
+        .db
+        .client()
+        .batch_execute(
+            "UPDATE parcels SET state = NULL, check_at = NULL; DELETE FROM indicator_cells; DELETE FROM coverage_cells;
+             UPDATE parcels SET check_at = '-infinity' WHERE state IS NULL;",
+        )
+        .unwrap();
+    assert_eq!(store.indicators(&filter, &[]).unwrap()[0].1.parcels, 0);
+    assert_eq!(store.parcel_state(&carrier_code("yto"), &waybill_no("YT5000000001")).unwrap(), None);
+    let report = store.sweep(now).unwrap();
+    assert_eq!((report.examined, report.changed), (2, 2), "{report:?}");
+    assert_eq!(store.indicators(&filter, &[]).unwrap(), derived);
+    assert!(store.parcel_state(&carrier_code("yto"), &waybill_no("YT5000000001")).unwrap().is_some());
+    assert_eq!(store.sweep(now).unwrap().examined, 0, "derived parcels are not due again");
+}
+
+#[test]
 fn partitions_are_made_ahead_and_on_demand_and_dropped_by_retention() {
     let Some(db) = TestDatabase::migrated() else { return };
     let mut config = PgConfig::new(db.url.clone(), PiiKey::generate());
