@@ -3,6 +3,8 @@
 //! - `ci`: formatting, clippy with warnings denied, the whole test suite, and the dependency-boundary checks.
 //! - `codegen`: regenerates `docs/errors.md` from the API's error table.
 //! - `boundaries`: only the dependency-boundary checks.
+//! - `test-pg`: the PostgreSQL tests (`kuaidi-store-pg`, and the CLI's several-servers tests) against a throwaway
+//!   cluster that `scripts/with-pg` installs when missing, starts on a free loopback port and removes afterwards.
 //!
 //! The tidy checks (every `.rs` file opens with `//!`, no `mod.rs`, no stubs) are `#[test]`s in this crate, so they
 //! run with the suite.
@@ -78,8 +80,13 @@ fn main() -> ExitCode {
     let res = match task.as_str() {
         "ci" => ci(),
         "boundaries" => boundaries(),
+        "test-pg" => run(
+            "bash",
+            &["scripts/with-pg", "cargo", "test", "--locked", "-p", "kuaidi-store-pg", "-p", "kuaidi-cli"],
+            &[],
+        ),
         "codegen" => run("cargo", &["test", "-p", "kuaidi-api", "--test", "it", "docs"], &[("UPDATE_EXPECT", "1")]),
-        _ => Err(format!("unknown task `{task}`; the tasks are: ci, codegen, boundaries")),
+        _ => Err(format!("unknown task `{task}`; the tasks are: ci, test-pg, codegen, boundaries")),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

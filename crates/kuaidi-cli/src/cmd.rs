@@ -7,6 +7,7 @@ mod demo;
 mod export;
 mod import;
 mod keys;
+mod migrate;
 mod report;
 mod serve;
 mod simulate;
@@ -21,6 +22,8 @@ use crate::{CliError, Config};
 pub enum Command {
     /// Serve the HTTP API.
     Serve(serve::ServeArgs),
+    /// Create or upgrade the schema of the PostgreSQL database (`--database`); the embedded store migrates itself.
+    Migrate(migrate::MigrateArgs),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -50,6 +53,7 @@ pub enum Command {
 pub fn run(command: Command, config: &Config) -> Result<(), CliError> {
     match command {
         Command::Serve(args) => serve::run(args, config),
+        Command::Migrate(args) => migrate::run(args, config),
         Command::Keys(command) => keys::run(command, config),
         Command::Import(args) => import::run(args, config),
         Command::Export(args) => export::run(args, config),

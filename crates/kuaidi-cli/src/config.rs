@@ -13,7 +13,8 @@ use std::sync::Arc;
 use clap::{Args, Parser, ValueEnum};
 use kuaidi_api::{ApiConfig, AppState};
 use kuaidi_rules::TimeLimits;
-use kuaidi_store::{PiiKey, Rules, SqliteConfig, SqliteStore, Synchronous};
+use kuaidi_store::{PiiKey, Rules, SqliteConfig, SqliteStore, Store, Synchronous};
+use kuaidi_store_pg::{PgConfig, PgStore};
 use serde::Deserialize;
 
 use crate::cmd::Command;
@@ -72,6 +73,14 @@ pub struct Options {
     /// The address `serve` listens on [default: 127.0.0.1:8080].
     #[arg(long, global = true, env = "KUAIDI_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// A PostgreSQL database to use instead of the embedded store, as `postgres://user:password@host:port/db`
+    /// [default: none, the embedded store in the data directory]. The personal-data key stays in the data directory.
+    #[arg(long, global = true, env = "KUAIDI_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
+    /// With `--database`: days of events, waybills and parcels kept; older day partitions are dropped
+    /// [default: keep everything].
+    #[arg(long, global = true, env = "KUAIDI_RETENTION_DAYS", value_name = "DAYS")]
+    pub retention_days: Option<u32>,
     /// Commit durability [default: normal].
     #[arg(long, global = true, env = "KUAIDI_DURABILITY", value_enum)]
     pub durability: Option<Durability>,
@@ -104,6 +113,8 @@ impl Options {
             format: self.format.or(file.format),
             log: self.log.or(file.log),
             listen: self.listen.or(file.listen),
+            database: self.database.or(file.database),
+            retention_days: self.retention_days.or(file.retention_days),
             durability: self.durability.or(file.durability),
             track_per_minute: self.track_per_minute.or(file.track_per_minute),
             max_body_bytes: self.max_body_bytes.or(file.max_body_bytes),
@@ -129,6 +140,10 @@ pub struct Config {
     pub log: String,
     /// Listen address.
     pub listen: SocketAddr,
+    /// The PostgreSQL database, when one is used instead of the embedded store.
+    pub database: Option<String>,
+    /// Retention in days of the PostgreSQL store.
+    pub retention_days: Option<u32>,
     /// Store durability.
     pub synchronous: Synchronous,
     /// API limits and policy.
@@ -187,6 +202,28 @@ impl Config {
             format: merged.format.unwrap_or_default(),
             log: merged.log.unwrap_or_else(|| "info".into()),
             listen: merged.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            database: match merged.database {
+                Some(url) if url.trim().is_empty() => {
+                    return Err(CliError::Config(
+                        "`database` is empty.\nHint: set `--database postgres://user:password@host:port/db` or `KUAIDI_DATABASE`, or leave it unset for the embedded store.".into(),
+                    ))
+                }
+                Some(url) if !url.starts_with("postgres://") && !url.starts_with("postgresql://") => {
+                    return Err(CliError::Config(format!(
+                        "`database` is `{}` but must be a `postgres://` or `postgresql://` URL.\nHint: set `--database` or `KUAIDI_DATABASE`.",
+                        redact_url(&url)
+                    )))
+                }
+                other => other,
+            },
+            retention_days: match merged.retention_days {
+                Some(0) => {
+                    return Err(CliError::Config(
+                        "`retention_days` is `0` but must be at least 1.\nHint: set `--retention-days` or `KUAIDI_RETENTION_DAYS`, or leave it unset to keep everything.".into(),
+                    ))
+                }
+                other => other,
+            },
             synchronous: match merged.durability {
                 Some(Durability::Full) => Synchronous::Full,
                 _ => Synchronous::Normal,
@@ -195,10 +232,37 @@ impl Config {
         })
     }
 
-    /// Opens (creating when absent) the embedded store in the data directory, with its personal-data key.
-    pub fn open_store(&self) -> Result<Arc<SqliteStore>, CliError> {
+    /// The personal-data key in the data directory, created when absent.
+    pub fn pii_key(&self) -> Result<PiiKey, CliError> {
         std::fs::create_dir_all(&self.data_dir).map_err(|err| CliError::io("create", &self.data_dir, err))?;
-        let key = load_or_create_key(&self.data_dir.join("pii.key"))?;
+        load_or_create_key(&self.data_dir.join("pii.key"))
+    }
+
+    /// The PostgreSQL store's settings, when `database` is set.
+    pub fn pg_config(&self) -> Result<Option<PgConfig>, CliError> {
+        let Some(url) = &self.database else { return Ok(None) };
+        let mut config = PgConfig::new(url.clone(), self.pii_key()?);
+        config.retention_days = self.retention_days;
+        config.rules = self.rules.clone();
+        Ok(Some(config))
+    }
+
+    /// Opens the configured store: PostgreSQL when `database` is set (it must be migrated), else the embedded store
+    /// in the data directory (created when absent).
+    pub fn open_store(&self) -> Result<Arc<dyn Store>, CliError> {
+        if let Some(config) = self.pg_config()? {
+            let store = PgStore::connect(config).map_err(|err| CliError::Database {
+                database: redact_url(self.database.as_deref().unwrap_or_default()),
+                source: err,
+            })?;
+            return Ok(Arc::new(store));
+        }
+        Ok(self.open_sqlite()?)
+    }
+
+    /// Opens (creating when absent) the embedded store in the data directory, with its personal-data key.
+    pub fn open_sqlite(&self) -> Result<Arc<SqliteStore>, CliError> {
+        let key = self.pii_key()?;
         let mut sqlite = SqliteConfig::new(self.data_dir.join("kuaidi.db"), key);
         sqlite.synchronous = self.synchronous;
         sqlite.rules = self.rules.clone();
@@ -214,6 +278,22 @@ impl Config {
     pub fn app_state(&self) -> Result<AppState, CliError> {
         let store = self.open_store()?;
         Ok(AppState::new(store, self.api.clone(), Arc::new(chrono::Utc::now))?)
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_owned() };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let hidden = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
+            format!("{}{hidden}{}", &url[..scheme_end], &rest[at..])
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -263,4 +343,43 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(database: Option<&str>, retention_days: Option<u32>) -> Result<Config, CliError> {
+        let dir = std::env::temp_dir().join("kuaidi-config-test-without-a-file");
+        let flags = Options {
+            data_dir: Some(dir),
+            database: database.map(str::to_owned),
+            retention_days,
+            ..Options::default()
+        };
+        Config::resolve(&flags)
+    }
+
+    #[test]
+    fn database_must_be_a_postgres_url_and_retention_positive() {
+        let config = resolve(Some("postgres://u:p@h:5432/kuaidi"), Some(30)).unwrap();
+        assert_eq!(config.database.as_deref(), Some("postgres://u:p@h:5432/kuaidi"));
+        assert_eq!(config.retention_days, Some(30));
+        assert_eq!(resolve(None, None).unwrap().database, None);
+
+        let err = resolve(Some("mysql://u:secret@h/db"), None).unwrap_err().to_string();
+        assert!(err.contains("`mysql://u:***@h/db`") && err.contains("--database"), "{err}");
+        let err = resolve(Some(" "), None).unwrap_err().to_string();
+        assert!(err.contains("`database` is empty"), "{err}");
+        let err = resolve(Some("postgres://h/db"), Some(0)).unwrap_err().to_string();
+        assert!(err.contains("`retention_days` is `0`") && err.contains("KUAIDI_RETENTION_DAYS"), "{err}");
+    }
+
+    #[test]
+    fn redact_url_hides_only_the_password() {
+        assert_eq!(redact_url("postgres://kuaidi:secret@db:5432/k"), "postgres://kuaidi:***@db:5432/k");
+        assert_eq!(redact_url("postgres://kuaidi@db/k"), "postgres://kuaidi@db/k");
+        assert_eq!(redact_url("postgres://db/k?user=a"), "postgres://db/k?user=a");
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
 }

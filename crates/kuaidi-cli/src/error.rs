@@ -32,6 +32,14 @@ pub enum CliError {
     /// The store failed.
     #[error("the store failed")]
     Store(#[from] kuaidi_store::StoreError),
+    /// The PostgreSQL database cannot be used: unreachable, at another schema version, or another key.
+    #[error("cannot use the database `{database}`.\nHint: check `--database` (`KUAIDI_DATABASE`); run `kuaidi migrate` for a new or older database")]
+    Database {
+        /// The URL, password hidden.
+        database: String,
+        /// Why.
+        source: kuaidi_store::StoreError,
+    },
     /// The API layer failed.
     #[error("{0}")]
     Api(String),

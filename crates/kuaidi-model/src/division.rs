@@ -130,6 +130,11 @@ impl DivisionTable {
         DivisionTable { by_code }
     }
 
+    /// Every division, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Division> + '_ {
+        self.by_code.values()
+    }
+
     /// The division with this code, if it exists.
     pub fn get(&self, code: AdminCode) -> Option<&Division> {
         self.by_code.get(&code)

@@ -79,7 +79,8 @@ pub struct CoverageRow {
 }
 
 impl CoverageRow {
-    pub(crate) fn of(key: &CoverageKey, counts: &Counts) -> CoverageRow {
+    /// The storable form of a coverage key and its counts.
+    pub fn of(key: &CoverageKey, counts: &Counts) -> CoverageRow {
         let c = |check: &CheckCounts| [check.passed, check.failed, check.pending];
         let [a, b, d] = c(&counts.real_name);
         let [e, f, g] = c(&counts.inspection);

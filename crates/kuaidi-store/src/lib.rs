@@ -15,7 +15,7 @@ pub mod testing;
 mod types;
 
 pub use error::{ErrorKind, StoreError};
-pub use seal::PiiKey;
+pub use seal::{PersonalData, PiiKey};
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
 pub use types::{
     Alert, AlertChange, AlertQuery, AlertStatus, ApiKey, AuditEntry, CaptureJob, Counts, CoverageFilter, CoverageGroup,

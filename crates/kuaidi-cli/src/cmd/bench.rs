@@ -1,5 +1,7 @@
-//! `kuaidi bench ingest`: the real server as a child process on the embedded store, bulk NDJSON sent to it over HTTP
-//! from this process, then trace lookups timed one by one. Prints events/s and lookup p50/p99.
+//! `kuaidi bench ingest`: the real server as a child process on the embedded store (or on PostgreSQL with
+//! `--database`), bulk NDJSON sent to it over HTTP from this process, then trace lookups timed one by one. Prints
+//! events/s and lookup p50/p99; on PostgreSQL also the ceiling, a plain binary `COPY` of the same events into an
+//! unindexed table, and the ingest's share of it.
 //! `kuaidi bench epcis` (in `bench/epcis.rs`) compares EPCIS capture with native ingest of the same events.
 //!
 //! Also the HTTP sender `demo` uses, so the demo ingests through the same path as carriers do.
@@ -217,13 +219,21 @@ impl Drop for ServerProcess {
     }
 }
 
-fn start_server(data_dir: &Path, synchronous: kuaidi_store::Synchronous) -> Result<ServerProcess, CliError> {
+fn start_server(
+    data_dir: &Path,
+    synchronous: kuaidi_store::Synchronous,
+    database: Option<&str>,
+) -> Result<ServerProcess, CliError> {
     let durability = match synchronous {
         kuaidi_store::Synchronous::Normal => "normal",
         kuaidi_store::Synchronous::Full => "full",
     };
     let exe = std::env::current_exe().map_err(|err| CliError::io("find", "the kuaidi binary", err))?;
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    if let Some(url) = database {
+        command.args(["--database", url]);
+    }
+    let mut child = command
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--listen", "127.0.0.1:0", "--durability", durability, "serve"])
@@ -259,6 +269,9 @@ struct BenchReport {
     events_per_second: f64,
     records_per_second: f64,
     durability: &'static str,
+    backend: String,
+    ceiling_events_per_second: Option<f64>,
+    share_of_ceiling: Option<f64>,
     lookups: usize,
     lookup_p50_ms: f64,
     lookup_p99_ms: f64,
@@ -303,8 +316,12 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
     let data_dir = dir.join("data");
     let mut server_config = config.clone();
     server_config.data_dir = data_dir.clone();
+    if let Some(url) = &config.database {
+        kuaidi_store_pg::migrate(url)
+            .map_err(|err| CliError::Database { database: crate::config::redact_url(url), source: err })?;
+    }
     let key = crate::cmd::keys::create(&server_config, "admin", None, &[], "bench")?;
-    let server = start_server(&data_dir, config.synchronous)?;
+    let server = start_server(&data_dir, config.synchronous, config.database.as_deref())?;
     let base = format!("http://{}", server.addr);
 
     let total = File::open(&input).and_then(|f| f.metadata()).map(|m| m.len() / 330).unwrap_or(0);
@@ -353,6 +370,11 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
 
     let store = server_config.open_store()?;
     let counts = kuaidi_store::Store::counts(&*store)?;
+    drop(store);
+    let ceiling_events_per_second = match &config.database {
+        Some(url) => Some(ceiling(url, &input)?),
+        None => None,
+    };
     let bench = BenchReport {
         records_sent: report.lines,
         events_sent: report.events,
@@ -361,9 +383,16 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
         ingest_seconds: report.seconds,
         events_per_second: report.events as f64 / report.seconds.max(1e-9),
         records_per_second: report.lines as f64 / report.seconds.max(1e-9),
-        durability: match config.synchronous {
-            kuaidi_store::Synchronous::Normal => "normal (survives kill -9)",
-            kuaidi_store::Synchronous::Full => "full (survives power loss)",
+        backend: match &config.database {
+            Some(url) => format!("postgresql {}", crate::config::redact_url(url)),
+            None => "embedded sqlite".into(),
+        },
+        ceiling_events_per_second,
+        share_of_ceiling: ceiling_events_per_second.map(|c| report.events as f64 / report.seconds.max(1e-9) / c),
+        durability: match (&config.database, config.synchronous) {
+            (Some(_), _) => "the PostgreSQL server's (a batch is answered after its commit)",
+            (None, kuaidi_store::Synchronous::Normal) => "normal (survives kill -9)",
+            (None, kuaidi_store::Synchronous::Full) => "full (survives power loss)",
         },
         lookups: latencies.len(),
         lookup_p50_ms: percentile(&latencies, 50.0),
@@ -376,14 +405,45 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
         bench.events_stored.to_string(),
         format!("{:.1}", bench.ingest_seconds),
         format!("{:.0}", bench.events_per_second),
+        bench.ceiling_events_per_second.map_or("-".into(), |c| format!("{c:.0}")),
+        bench.share_of_ceiling.map_or("-".into(), |s| format!("{:.0} %", s * 100.0)),
         format!("{:.2}", bench.lookup_p50_ms),
         format!("{:.2}", bench.lookup_p99_ms),
     ]];
     output::print(
         config.format,
         &bench,
-        &["EVENTS SENT", "EVENTS STORED", "SECONDS", "EVENTS/S", "TRACE P50 MS", "TRACE P99 MS"],
+        &[
+            "EVENTS SENT",
+            "EVENTS STORED",
+            "SECONDS",
+            "EVENTS/S",
+            "COPY CEILING EVENTS/S",
+            "SHARE",
+            "TRACE P50 MS",
+            "TRACE P99 MS",
+        ],
         rows,
     );
     Ok(())
+}
+
+/// Events per second of a plain binary `COPY` of the input's events into an unindexed table: decoding happens
+/// before the clock starts, so only the database's work is timed.
+fn ceiling(url: &str, input: &Path) -> Result<f64, CliError> {
+    let file = File::open(input).map_err(|err| CliError::io("open", input, err))?;
+    let mut events = Vec::new();
+    for line in BufReader::with_capacity(1 << 20, file).lines() {
+        let line = line.map_err(|err| CliError::io("read", input, err))?;
+        if !line.starts_with("{\"type\":\"event\"") {
+            continue;
+        }
+        if let Ok(kuaidi_model::Record::Event(event)) = kuaidi_formats::decode_record(&line) {
+            events.push(*event);
+        }
+    }
+    eprintln!("copying {} events into an unindexed table for the ceiling", events.len());
+    let elapsed = kuaidi_store_pg::copy_ceiling(url, &events)
+        .map_err(|err| CliError::Database { database: crate::config::redact_url(url), source: err })?;
+    Ok(events.len() as f64 / elapsed.as_secs_f64().max(1e-9))
 }

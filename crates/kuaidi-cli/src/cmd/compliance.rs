@@ -5,7 +5,7 @@
 //! count in neither (`kuaidi_rules::coverage::CheckCounts::rate`, `docs/safety.md`).
 
 use clap::Args;
-use kuaidi_store::{CoverageCounts, CoverageFilter, CoverageGroup, Store};
+use kuaidi_store::{CoverageCounts, CoverageFilter, CoverageGroup};
 use serde::Serialize;
 
 use crate::{flags, output, CliError, Config};

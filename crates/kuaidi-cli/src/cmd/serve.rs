@@ -1,4 +1,5 @@
-//! `kuaidi serve`: the HTTP API on the embedded store, until Ctrl-C or SIGTERM.
+//! `kuaidi serve`: the HTTP API on the configured store (embedded, or PostgreSQL with `--database`), until Ctrl-C
+//! or SIGTERM. Any number of servers may share one PostgreSQL database; they keep no state of their own.
 
 use clap::Args;
 use kuaidi_api::AppState;

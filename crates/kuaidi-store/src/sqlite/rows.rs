@@ -3,11 +3,10 @@
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use kuaidi_model::{
     Address, AdminCode, Carrier, CarrierCode, Complaint, ComplaintCategory, ComplaintId, Contents, EventId, EventKind,
-    Facility, FacilityCode, FacilityKind, GeoPoint, IdType, Party, Phone, RealName, Role, ScanEvent, Signer, Verdict,
-    Waybill, WaybillNo,
+    Facility, FacilityCode, FacilityKind, GeoPoint, IdType, Party, RealName, Role, ScanEvent, Signer, Verdict, Waybill,
+    WaybillNo,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde::{Deserialize, Serialize};
 
 use super::sql_error;
 use crate::seal::PiiKey;
@@ -122,18 +121,6 @@ pub(super) fn facilities(conn: &Connection) -> Result<Vec<Facility>, StoreError>
     Ok(rows)
 }
 
-/// The personal data of a waybill, sealed as one blob.
-#[derive(Serialize, Deserialize)]
-struct Pii {
-    sender_name: String,
-    sender_phone: String,
-    sender_address: String,
-    receiver_name: String,
-    receiver_phone: String,
-    receiver_address: String,
-    id_number: Option<String>,
-}
-
 const WAYBILL_COLUMNS: &str =
     "carrier, waybill_no, product, electronic, created_ms, created_offset_s, sender_division, \
      receiver_division, contents_category, contents_description, weight_grams, declared_value_fen, real_name_id_type, \
@@ -145,18 +132,7 @@ pub(super) fn put_waybill(
     waybill: &Waybill,
     received_ms: i64,
 ) -> Result<Outcome, StoreError> {
-    let pii = Pii {
-        sender_name: waybill.sender.name.clone(),
-        sender_phone: waybill.sender.phone.as_str().to_owned(),
-        sender_address: waybill.sender.address.detail.clone(),
-        receiver_name: waybill.receiver.name.clone(),
-        receiver_phone: waybill.receiver.phone.as_str().to_owned(),
-        receiver_address: waybill.receiver.address.detail.clone(),
-        id_number: waybill.real_name.as_ref().map(|r| r.id_number.clone()),
-    };
-    let plaintext = serde_json::to_vec(&pii)
-        .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding personal data", err))?;
-    let sealed = key.seal(&plaintext)?;
+    let sealed = key.seal_personal_data(waybill)?;
     let n_inserted = conn
         .prepare_cached(&format!(
             "INSERT INTO waybills ({WAYBILL_COLUMNS}, received_ms) \
@@ -241,11 +217,7 @@ pub(super) fn waybill(
         })
         .map_err(|err| sql_error("reading a waybill", err))?;
     let Some(plain) = row else { return Ok(None) };
-    let pii: Pii = serde_json::from_slice(&key.open(&plain.sealed)?)
-        .map_err(|err| StoreError::with_source(ErrorKind::Other, "decoding sealed personal data", err))?;
-    let phone = |text: &str| {
-        Phone::parse(text).map_err(|_| StoreError::new(ErrorKind::Other, "a sealed phone number is not valid"))
-    };
+    let pii = key.open_personal_data(&plain.sealed)?;
     Ok(Some(Waybill {
         carrier: carrier.clone(),
         waybill_no: waybill_no.clone(),
@@ -253,12 +225,12 @@ pub(super) fn waybill(
         electronic: plain.electronic,
         sender: Party {
             name: pii.sender_name,
-            phone: phone(&pii.sender_phone)?,
+            phone: pii.sender_phone,
             address: Address { division: plain.sender_division, detail: pii.sender_address },
         },
         receiver: Party {
             name: pii.receiver_name,
-            phone: phone(&pii.receiver_phone)?,
+            phone: pii.receiver_phone,
             address: Address { division: plain.receiver_division, detail: pii.receiver_address },
         },
         real_name: plain.real_name.map(|(id_type, verified)| RealName {
@@ -526,12 +498,6 @@ pub(super) fn counts(conn: &Connection) -> Result<Counts, StoreError> {
     })
 }
 
-/// A complaint's sealed part.
-#[derive(Serialize, Deserialize)]
-struct ComplaintPii {
-    description: String,
-}
-
 /// Stores a complaint. A re-send with the same id and a new verdict is an update (the regulator ruled); any other
 /// change is a conflict that keeps the stored complaint.
 pub(super) fn put_complaint(
@@ -540,9 +506,7 @@ pub(super) fn put_complaint(
     complaint: &Complaint,
     received_ms: i64,
 ) -> Result<Outcome, StoreError> {
-    let plaintext = serde_json::to_vec(&ComplaintPii { description: complaint.description.clone() })
-        .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding personal data", err))?;
-    let sealed = key.seal(&plaintext)?;
+    let sealed = key.seal_complaint_description(&complaint.description)?;
     let n_inserted = conn
         .prepare_cached(
             "INSERT INTO complaints (waybill_no, carrier, complaint_id, filed_ms, filed_offset_s, category, verdict, \
@@ -623,10 +587,6 @@ pub(super) fn complaints_of(
         .and_then(Iterator::collect)
         .map_err(|err| sql_error("reading a parcel's complaints", err))?;
     rows.into_iter()
-        .map(|(complaint, sealed)| {
-            let pii: ComplaintPii = serde_json::from_slice(&key.open(&sealed)?)
-                .map_err(|err| StoreError::with_source(ErrorKind::Other, "decoding sealed personal data", err))?;
-            Ok(Complaint { description: pii.description, ..complaint })
-        })
+        .map(|(complaint, sealed)| Ok(Complaint { description: key.open_complaint_description(&sealed)?, ..complaint }))
         .collect()
 }

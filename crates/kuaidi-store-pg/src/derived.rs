@@ -1,0 +1,608 @@
+//! Derived state in PostgreSQL, exact with any number of servers on one database (see `kuaidi_store::derived`).
+//!
+//! Nothing derived lives in a server's memory. Inside the ingest (or sweep) transaction, after the touched parcels'
+//! rows are locked in key order:
+//! 1. their records and stored states are loaded, and each parcel is re-derived with [`derive`], as in the embedded
+//!    store; new alerts are inserted (unique on parcel and dedup key) and changed states written to `parcels.state`;
+//! 2. the aggregate rows the old and new states fall in (`indicator_cells`, `coverage_cells`) are locked in key order
+//!    by one `INSERT … ON CONFLICT DO UPDATE` of the sorted keys, read into an [`Aggregates`], changed by the exact
+//!    old→new differences ([`Aggregates::apply`]) and written back; a row left at zero is deleted.
+//!
+//! Every transaction locks parcels before cells and each in key order, so concurrent servers take turns instead of
+//! deadlocking. Readers (`indicators`, `coverage`) sum the committed rows with the embedded store's functions.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, Facility, FacilityCode, Reference, WaybillNo};
+use kuaidi_rules::{CellKey, Counters};
+use kuaidi_store::derived::{derive, Aggregates, CoverageRow, ParcelKey, ParcelRecords, ParcelState, Rules};
+use kuaidi_store::{Alert, AlertChange, AlertQuery, AlertStatus, ErrorKind, PiiKey, StoreError};
+use postgres::types::ToSql;
+use postgres::{GenericClient, Row, Transaction};
+
+use crate::conn::pg_error;
+use crate::rows;
+
+/// Carriers and facilities, for the rules. Reloaded (inside the transaction that needs it) when a batch brings
+/// reference records or a parcel names a carrier or facility it does not hold.
+#[derive(Debug, Default)]
+pub(crate) struct RefCache {
+    carriers: HashSet<CarrierCode>,
+    facilities: HashMap<FacilityCode, Facility>,
+}
+
+impl Reference for RefCache {
+    fn has_carrier(&self, code: &CarrierCode) -> bool {
+        self.carriers.contains(code)
+    }
+
+    fn facility(&self, code: &FacilityCode) -> Option<&Facility> {
+        self.facilities.get(code)
+    }
+}
+
+impl RefCache {
+    fn load(client: &mut impl GenericClient) -> Result<RefCache, StoreError> {
+        let carriers = client
+            .query("SELECT code FROM carriers", &[])
+            .map_err(|err| pg_error("loading carriers for the rules", err))?
+            .iter()
+            .map(|row| rows::parse("carrier code", row.get(0), CarrierCode::parse))
+            .collect::<Result<_, _>>()?;
+        let facilities = client
+            .query(&format!("SELECT {} FROM facilities", rows::FACILITY_COLUMNS), &[])
+            .map_err(|err| pg_error("loading facilities for the rules", err))?
+            .iter()
+            .map(|row| rows::facility_row(row).map(|f| (f.code.clone(), f)))
+            .collect::<Result<_, _>>()?;
+        Ok(RefCache { carriers, facilities })
+    }
+
+    fn covers(&self, records: &ParcelRecords) -> bool {
+        let carriers = records
+            .waybill
+            .iter()
+            .map(|w| &w.carrier)
+            .chain(records.events.iter().map(|e| &e.carrier))
+            .chain(records.complaints.iter().map(|c| &c.carrier));
+        let facilities =
+            records.events.iter().flat_map(|e| std::iter::once(&e.facility).chain(e.next_facility.as_ref()));
+        carriers.into_iter().all(|c| self.carriers.contains(c))
+            && facilities.into_iter().all(|f| self.facilities.contains_key(f))
+    }
+}
+
+/// What re-deriving needs besides the transaction.
+pub(crate) struct Deriver<'a> {
+    pub key: &'a PiiKey,
+    pub rules: &'a Rules,
+    pub reference: &'a RwLock<Arc<RefCache>>,
+}
+
+/// What a re-derivation changed.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    pub examined: u64,
+    pub changed: u64,
+    pub new_alerts: u64,
+}
+
+fn corrupt_state(err: serde_json::Error) -> StoreError {
+    StoreError::with_source(ErrorKind::Other, "a stored parcel state does not parse", err)
+}
+
+fn encode(what: &str, err: serde_json::Error) -> StoreError {
+    StoreError::with_source(ErrorKind::Other, format!("encoding {what}"), err)
+}
+
+/// Splits parcel keys into the two text arrays the statements take.
+fn key_columns(keys: &[ParcelKey]) -> (Vec<&str>, Vec<&str>) {
+    keys.iter().map(|(carrier, waybill_no)| (waybill_no.as_str(), carrier.as_str())).unzip()
+}
+
+const JOIN_KEYS: &str = "JOIN unnest($1::text[], $2::text[]) AS k (waybill_no, carrier) \
+     ON t.waybill_no = k.waybill_no AND t.carrier = k.carrier";
+
+/// A parcel's key as the database spells it: waybill number, then carrier (the lock order).
+type ParcelText = (String, String);
+
+/// Loaded parcels: their records in key order, and the states stored for them.
+type Loaded = (BTreeMap<ParcelText, ParcelRecords>, HashMap<ParcelText, ParcelState>);
+
+/// Loads the records and stored states of the parcels, in one query per kind.
+fn load(tx: &mut Transaction<'_>, key: &PiiKey, keys: &[ParcelKey]) -> Result<Loaded, StoreError> {
+    let (waybill_nos, carriers) = key_columns(keys);
+    let params: [&(dyn ToSql + Sync); 2] = [&waybill_nos, &carriers];
+    let id = |row: &Row, w: usize, c: usize| -> (String, String) { (row.get(w), row.get(c)) };
+    let mut records: BTreeMap<(String, String), ParcelRecords> = keys
+        .iter()
+        .map(|(carrier, waybill_no)| ((waybill_no.to_string(), carrier.to_string()), ParcelRecords::default()))
+        .collect();
+    let mut states = HashMap::new();
+    for row in tx
+        .query(&format!("SELECT t.waybill_no, t.carrier, t.state FROM parcels t {JOIN_KEYS}"), &params)
+        .map_err(|err| pg_error("reading parcels' states", err))?
+    {
+        if let Some(text) = row.get::<_, Option<&str>>(2) {
+            states.insert(id(&row, 0, 1), serde_json::from_str(text).map_err(corrupt_state)?);
+        }
+    }
+    for row in tx
+        .query(
+            &format!(
+                "SELECT t.product, t.electronic, t.created_at, t.created_offset_s, t.sender_division, \
+                 t.receiver_division, t.contents_category, t.contents_description, t.weight_grams, \
+                 t.declared_value_fen, t.real_name_id_type, t.real_name_verified, t.pii, t.waybill_no, t.carrier \
+                 FROM waybills t {JOIN_KEYS}"
+            ),
+            &params,
+        )
+        .map_err(|err| pg_error("reading parcels' waybills", err))?
+    {
+        let parcel = id(&row, 13, 14);
+        let carrier = rows::parse("carrier code", &parcel.1, CarrierCode::parse)?;
+        let waybill_no = rows::parse("waybill number", &parcel.0, WaybillNo::parse)?;
+        let waybill = rows::waybill_row(&row, key, &carrier, &waybill_no)?;
+        records.entry(parcel).or_default().waybill = Some(waybill);
+    }
+    for row in tx
+        .query(
+            "SELECT e.carrier, e.event_id, e.waybill_no, e.kind, e.time, e.offset_s, e.facility, e.operator, \
+             e.vehicle, e.next_facility, e.exception_code, e.signer FROM parcels t \
+             JOIN unnest($1::text[], $2::text[]) AS k (waybill_no, carrier) \
+                 ON t.waybill_no = k.waybill_no AND t.carrier = k.carrier \
+             JOIN events e ON e.waybill_no = t.waybill_no AND e.carrier = t.carrier \
+                 AND e.time >= t.first_event AND e.time <= t.last_event",
+            &params,
+        )
+        .map_err(|err| pg_error("reading parcels' events", err))?
+    {
+        let event = rows::event_row(&row, 0)?;
+        records.entry(id(&row, 2, 0)).or_default().events.push(event);
+    }
+    for row in tx
+        .query(
+            &format!(
+                "SELECT {} FROM complaints t {JOIN_KEYS} ORDER BY t.filed_at, t.complaint_id COLLATE \"C\"",
+                rows::COMPLAINT_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ")
+            ),
+            &params,
+        )
+        .map_err(|err| pg_error("reading parcels' complaints", err))?
+    {
+        let complaint = rows::complaint_row(&row, key)?;
+        records.entry(id(&row, 0, 1)).or_default().complaints.push(complaint);
+    }
+    for parcel in records.values_mut() {
+        kuaidi_model::order_events(&mut parcel.events);
+    }
+    Ok((records, states))
+}
+
+/// Re-derives the parcels (whose rows the transaction has locked) as of `now`: stores their new states and new
+/// alerts, and moves the aggregates by the difference.
+pub(crate) fn rederive(
+    tx: &mut Transaction<'_>,
+    deriver: &Deriver<'_>,
+    keys: &[ParcelKey],
+    reload_reference: bool,
+    now: DateTime<Utc>,
+) -> Result<Changes, StoreError> {
+    let mut changes = Changes { examined: keys.len() as u64, ..Changes::default() };
+    if reload_reference {
+        // The batch changed carriers or facilities: forget the cache, so the next parcel that needs it reloads it.
+        *deriver.reference.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::default();
+    }
+    if keys.is_empty() {
+        return Ok(changes);
+    }
+    let (records, states) = load(tx, deriver.key, keys)?;
+    let mut reference = deriver.reference.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    if !records.values().all(|parcel| reference.covers(parcel)) {
+        reference = Arc::new(RefCache::load(tx)?);
+        *deriver.reference.write().unwrap_or_else(std::sync::PoisonError::into_inner) = reference.clone();
+    }
+
+    let mut pairs: Vec<(Option<ParcelState>, Option<ParcelState>)> = Vec::new();
+    let mut state_updates = StateUpdates::default();
+    let mut alert_rows = AlertRows::default();
+    for (parcel, parcel_records) in &records {
+        let old = states.get(parcel);
+        let derivation = derive(parcel_records, old, reference.as_ref(), deriver.rules, now);
+        for alert in &derivation.new_alerts {
+            alert_rows.push(parcel, alert);
+        }
+        if derivation.state.as_ref() == old {
+            continue;
+        }
+        let text = derivation
+            .state
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|err| encode("a parcel's state", err))?;
+        let check_at =
+            derivation.state.as_ref().and_then(|s| s.check_at).and_then(DateTime::<Utc>::from_timestamp_millis);
+        state_updates.waybill_nos.push(parcel.0.clone());
+        state_updates.carriers.push(parcel.1.clone());
+        state_updates.states.push(text);
+        state_updates.check_at.push(check_at);
+        pairs.push((old.cloned(), derivation.state));
+    }
+    changes.new_alerts = alert_rows.insert(tx, now)?;
+    changes.changed = pairs.len() as u64;
+    if pairs.is_empty() {
+        return Ok(changes);
+    }
+    tx.execute(
+        "UPDATE parcels p SET state = u.state, check_at = u.check_at \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u (waybill_no, carrier, state, check_at) \
+         WHERE p.waybill_no = u.waybill_no AND p.carrier = u.carrier",
+        &[&state_updates.waybill_nos, &state_updates.carriers, &state_updates.states, &state_updates.check_at],
+    )
+    .map_err(|err| pg_error("writing parcels' states", err))?;
+    apply_aggregates(tx, &pairs)?;
+    Ok(changes)
+}
+
+/// Changed parcel states gathered as columns for one update.
+#[derive(Default)]
+struct StateUpdates {
+    waybill_nos: Vec<String>,
+    carriers: Vec<String>,
+    states: Vec<Option<String>>,
+    check_at: Vec<Option<DateTime<Utc>>>,
+}
+
+/// New alerts gathered as columns for one insert.
+#[derive(Default)]
+struct AlertRows {
+    waybill_nos: Vec<String>,
+    carriers: Vec<String>,
+    dedup_keys: Vec<String>,
+    kinds: Vec<String>,
+    reasons: Vec<String>,
+    events: Vec<String>,
+    details: Vec<String>,
+    origins: Vec<Option<i32>>,
+    destinations: Vec<Option<i32>>,
+}
+
+fn city_column(city: Option<AdminCode>) -> Option<i32> {
+    city.and_then(|c| i32::try_from(c.as_u32()).ok())
+}
+
+impl AlertRows {
+    fn push(&mut self, parcel: &(String, String), alert: &kuaidi_store::derived::NewAlert) {
+        let draft = &alert.draft;
+        let events: Vec<&str> = draft.events.iter().map(|id| id.as_str()).collect();
+        self.waybill_nos.push(parcel.0.clone());
+        self.carriers.push(parcel.1.clone());
+        self.dedup_keys.push(draft.dedup_key.clone());
+        self.kinds.push(draft.kind.as_str().to_owned());
+        self.reasons.push(draft.detail.reason_code().to_owned());
+        self.events.push(serde_json::to_string(&events).unwrap_or_else(|_| "[]".into()));
+        self.details.push(alert.detail.to_string());
+        self.origins.push(city_column(alert.origin_city));
+        self.destinations.push(city_column(alert.destination_city));
+    }
+
+    /// Inserts the alerts not raised before; answers how many were new.
+    fn insert(&self, tx: &mut Transaction<'_>, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        if self.waybill_nos.is_empty() {
+            return Ok(0);
+        }
+        tx.execute(
+            "INSERT INTO alerts (waybill_no, carrier, dedup_key, kind, reason, events, detail, origin_city, \
+             destination_city, raised_at, status) \
+             SELECT a.*, $10, 'open' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                 $6::text[], $7::text[], $8::integer[], $9::integer[]) AS a \
+             ON CONFLICT (waybill_no, carrier, dedup_key) DO NOTHING",
+            &[
+                &self.waybill_nos,
+                &self.carriers,
+                &self.dedup_keys,
+                &self.kinds,
+                &self.reasons,
+                &self.events,
+                &self.details,
+                &self.origins,
+                &self.destinations,
+                &now,
+            ],
+        )
+        .map_err(|err| pg_error("raising alerts", err))
+    }
+}
+
+/// The key of a coverage row, as stored in `coverage_cells.cell`.
+fn coverage_cell(row: &CoverageRow) -> Result<String, StoreError> {
+    serde_json::to_string(&(row.day, &row.carrier, &row.outlet, &row.courier, row.city))
+        .map_err(|err| encode("a coverage key", err))
+}
+
+/// Moves the aggregate rows by the difference of each pair, under row locks taken in key order.
+fn apply_aggregates(
+    tx: &mut Transaction<'_>,
+    pairs: &[(Option<ParcelState>, Option<ParcelState>)],
+) -> Result<(), StoreError> {
+    let mut cells: BTreeMap<String, CellKey> = BTreeMap::new();
+    let mut coverage_keys: BTreeSet<String> = BTreeSet::new();
+    for state in pairs.iter().flat_map(|(old, new)| old.iter().chain(new.iter())) {
+        if let Some(cell) = state.summary.cell() {
+            cells.insert(serde_json::to_string(&cell).map_err(|err| encode("a cell key", err))?, cell);
+        }
+        if let Some(row) = &state.coverage {
+            coverage_keys.insert(coverage_cell(row)?);
+        }
+    }
+    let cell_keys: Vec<&String> = cells.keys().collect();
+    let coverage_cells: Vec<&String> = coverage_keys.iter().collect();
+
+    // Lock (creating empty rows where none exist) in key order, and read what they hold.
+    let mut aggregates = Aggregates::default();
+    for row in tx
+        .query(
+            "INSERT INTO indicator_cells (cell, counters) SELECT k, '' FROM unnest($1::text[]) AS k \
+             ORDER BY k COLLATE \"C\" ON CONFLICT (cell) DO UPDATE SET cell = excluded.cell RETURNING cell, counters",
+            &[&cell_keys],
+        )
+        .map_err(|err| pg_error("locking indicator cells", err))?
+    {
+        let (cell, counters): (&str, &str) = (row.get(0), row.get(1));
+        if counters.is_empty() {
+            continue;
+        }
+        let key = cells.get(cell).cloned().ok_or_else(|| corrupt_aggregate("an indicator cell", cell))?;
+        let counters: Counters = serde_json::from_str(counters).map_err(|_| corrupt_aggregate("counters", cell))?;
+        aggregates.cube.add_cell(&key, &counters);
+    }
+    for row in tx
+        .query(
+            "INSERT INTO coverage_cells (cell, row) SELECT k, '' FROM unnest($1::text[]) AS k \
+             ORDER BY k COLLATE \"C\" ON CONFLICT (cell) DO UPDATE SET cell = excluded.cell RETURNING cell, row",
+            &[&coverage_cells],
+        )
+        .map_err(|err| pg_error("locking coverage cells", err))?
+    {
+        let (cell, text): (&str, &str) = (row.get(0), row.get(1));
+        if text.is_empty() {
+            continue;
+        }
+        let stored: CoverageRow = serde_json::from_str(text).map_err(|_| corrupt_aggregate("a coverage row", cell))?;
+        let contribution = stored.to_contribution().ok_or_else(|| corrupt_aggregate("a coverage row", cell))?;
+        aggregates.coverage.apply(None, Some(&contribution));
+    }
+
+    for (old, new) in pairs {
+        aggregates.apply(old.as_ref(), new.as_ref())?;
+    }
+
+    // Write back every locked row: its new counters, or gone when it holds nothing.
+    let (mut put_cells, mut put_counters, mut gone_cells) = (Vec::new(), Vec::new(), Vec::new());
+    let cells_now: HashMap<CellKey, Counters> = aggregates.cube.cells().collect();
+    for (text, key) in &cells {
+        match cells_now.get(key) {
+            Some(counters) => {
+                put_cells.push(text.as_str());
+                put_counters.push(serde_json::to_string(counters).map_err(|err| encode("counters", err))?);
+            }
+            None => gone_cells.push(text.as_str()),
+        }
+    }
+    let mut rows_now: HashMap<String, String> = HashMap::new();
+    for (key, counts) in aggregates.coverage.rows() {
+        let row = CoverageRow::of(key, counts);
+        rows_now.insert(coverage_cell(&row)?, serde_json::to_string(&row).map_err(|err| encode("coverage", err))?);
+    }
+    let (mut put_coverage, mut put_rows, mut gone_coverage) = (Vec::new(), Vec::new(), Vec::new());
+    for cell in &coverage_keys {
+        match rows_now.get(cell) {
+            Some(row) => {
+                put_coverage.push(cell.as_str());
+                put_rows.push(row.as_str());
+            }
+            None => gone_coverage.push(cell.as_str()),
+        }
+    }
+    tx.execute(
+        "UPDATE indicator_cells c SET counters = u.counters FROM unnest($1::text[], $2::text[]) AS u (cell, counters) \
+         WHERE c.cell = u.cell",
+        &[&put_cells, &put_counters],
+    )
+    .and_then(|_| tx.execute("DELETE FROM indicator_cells WHERE cell = ANY($1::text[])", &[&gone_cells]))
+    .and_then(|_| {
+        tx.execute(
+            "UPDATE coverage_cells c SET row = u.row FROM unnest($1::text[], $2::text[]) AS u (cell, row) \
+             WHERE c.cell = u.cell",
+            &[&put_coverage, &put_rows],
+        )
+    })
+    .and_then(|_| tx.execute("DELETE FROM coverage_cells WHERE cell = ANY($1::text[])", &[&gone_coverage]))
+    .map_err(|err| pg_error("writing the aggregates", err))?;
+    Ok(())
+}
+
+fn corrupt_aggregate(what: &str, cell: &str) -> StoreError {
+    StoreError::new(ErrorKind::Other, format!("stored {what} `{cell}` does not parse"))
+}
+
+/// The indicator cube as the committed rows hold it.
+pub(crate) fn cube(client: &mut impl GenericClient) -> Result<Aggregates, StoreError> {
+    let mut aggregates = Aggregates::default();
+    for row in client
+        .query("SELECT cell, counters FROM indicator_cells WHERE counters <> ''", &[])
+        .map_err(|err| pg_error("reading indicator cells", err))?
+    {
+        let (cell, counters): (&str, &str) = (row.get(0), row.get(1));
+        let key: CellKey = serde_json::from_str(cell).map_err(|_| corrupt_aggregate("an indicator cell", cell))?;
+        let counters: Counters = serde_json::from_str(counters).map_err(|_| corrupt_aggregate("counters", cell))?;
+        aggregates.cube.add_cell(&key, &counters);
+    }
+    Ok(aggregates)
+}
+
+/// The coverage table as the committed rows hold it.
+pub(crate) fn coverage(client: &mut impl GenericClient) -> Result<Aggregates, StoreError> {
+    let mut aggregates = Aggregates::default();
+    for row in client
+        .query("SELECT cell, row FROM coverage_cells WHERE row <> ''", &[])
+        .map_err(|err| pg_error("reading coverage cells", err))?
+    {
+        let (cell, text): (&str, &str) = (row.get(0), row.get(1));
+        let stored: CoverageRow = serde_json::from_str(text).map_err(|_| corrupt_aggregate("a coverage row", cell))?;
+        let contribution = stored.to_contribution().ok_or_else(|| corrupt_aggregate("a coverage row", cell))?;
+        aggregates.coverage.apply(None, Some(&contribution));
+    }
+    Ok(aggregates)
+}
+
+/// A parcel's stored state.
+pub(crate) fn state(
+    client: &mut impl GenericClient,
+    carrier: &CarrierCode,
+    waybill_no: &WaybillNo,
+) -> Result<Option<ParcelState>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT state FROM parcels WHERE waybill_no = $1 AND carrier = $2",
+            &[&waybill_no.as_str(), &carrier.as_str()],
+        )
+        .map_err(|err| pg_error("reading a parcel's state", err))?;
+    let text: Option<&str> = row.as_ref().and_then(|row| row.get(0));
+    text.map(|text| serde_json::from_str(text).map_err(corrupt_state)).transpose()
+}
+
+/// Locks, in key order, up to `limit` parcels whose moment to be looked at again has come.
+pub(crate) fn lock_due(
+    tx: &mut Transaction<'_>,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<ParcelKey>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = tx
+        .query(
+            "SELECT waybill_no, carrier FROM parcels WHERE check_at <= $1 \
+             ORDER BY waybill_no COLLATE \"C\", carrier COLLATE \"C\" LIMIT $2 FOR UPDATE",
+            &[&now, &limit],
+        )
+        .map_err(|err| pg_error("finding parcels due for a sweep", err))?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                rows::parse("carrier code", row.get(1), CarrierCode::parse)?,
+                rows::parse("waybill number", row.get(0), WaybillNo::parse)?,
+            ))
+        })
+        .collect()
+}
+
+const ALERT_COLUMNS: &str = "id, kind, reason, carrier, waybill_no, events, detail, origin_city, destination_city, \
+     raised_at, status, note, handled_by, handled_at";
+
+fn alert_row(row: &Row) -> Result<Alert, StoreError> {
+    let city = |idx: usize| -> Option<AdminCode> {
+        row.get::<_, Option<i32>>(idx)
+            .and_then(|code| u32::try_from(code).ok())
+            .and_then(|c| AdminCode::from_u32(c).ok())
+    };
+    let corrupt = |err| StoreError::with_source(ErrorKind::Other, "a stored alert does not parse", err);
+    let status: &str = row.get(10);
+    Ok(Alert {
+        id: row.get(0),
+        kind: row.get(1),
+        reason: row.get(2),
+        carrier: rows::parse("carrier code", row.get(3), CarrierCode::parse)?,
+        waybill_no: rows::parse("waybill number", row.get(4), WaybillNo::parse)?,
+        events: serde_json::from_str(row.get(5)).map_err(corrupt)?,
+        detail: serde_json::from_str(row.get(6)).map_err(corrupt)?,
+        origin_city: city(7),
+        destination_city: city(8),
+        raised_at: row.get(9),
+        status: AlertStatus::parse(status)
+            .ok_or_else(|| StoreError::new(ErrorKind::Other, format!("stored alert status `{status}` is not valid")))?,
+        note: row.get(11),
+        handled_by: row.get(12),
+        handled_at: row.get(13),
+    })
+}
+
+/// The code range an area covers, for a `BETWEEN` on city columns.
+fn code_range(area: AdminCode) -> (i32, i32) {
+    let code = i32::try_from(area.as_u32()).unwrap_or(i32::MAX);
+    match area.level() {
+        DivisionLevel::Province => (code, code.saturating_add(9_999)),
+        DivisionLevel::Prefecture => (code, code.saturating_add(99)),
+        _ => (code, code),
+    }
+}
+
+pub(crate) fn alerts(client: &mut impl GenericClient, query: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut values: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+    let mut bind = |condition: &str, value: Box<dyn ToSql + Sync>, values: &mut Vec<Box<dyn ToSql + Sync>>| {
+        values.push(value);
+        conditions.push(condition.replace('?', &format!("${}", values.len())));
+    };
+    if let Some(kind) = &query.kind {
+        bind("kind = ?", Box::new(kind.clone()), &mut values);
+    }
+    if let Some(carrier) = &query.carrier {
+        bind("carrier = ?", Box::new(carrier.to_string()), &mut values);
+    }
+    if let Some(status) = query.status {
+        bind("status = ?", Box::new(status.as_str().to_owned()), &mut values);
+    }
+    if let Some(from) = query.from {
+        bind("raised_at >= ?", Box::new(from), &mut values);
+    }
+    if let Some(to) = query.to {
+        bind("raised_at < ?", Box::new(to), &mut values);
+    }
+    if let Some(before) = query.before_id {
+        bind("id < ?", Box::new(before), &mut values);
+    }
+    let mut areas = Vec::new();
+    for area in &query.areas {
+        let (lo, hi) = code_range(*area);
+        values.push(Box::new(lo));
+        values.push(Box::new(hi));
+        let (a, b) = (values.len() - 1, values.len());
+        areas.push(format!("(origin_city BETWEEN ${a} AND ${b} OR destination_city BETWEEN ${a} AND ${b})"));
+    }
+    if !areas.is_empty() {
+        conditions.push(format!("({})", areas.join(" OR ")));
+    }
+    let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts");
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    values.push(Box::new(i64::try_from(query.limit).unwrap_or(i64::MAX)));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", values.len()));
+    let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|value| value.as_ref()).collect();
+    let rows = client.query(&sql, &params).map_err(|err| pg_error("listing alerts", err))?;
+    rows.iter().map(alert_row).collect()
+}
+
+pub(crate) fn update_alert(
+    client: &mut impl GenericClient,
+    id: i64,
+    change: &AlertChange,
+) -> Result<Alert, StoreError> {
+    let row = client
+        .query_opt(
+            &format!(
+                "UPDATE alerts SET status = $2, note = $3, handled_by = $4, handled_at = $5 WHERE id = $1 \
+                 RETURNING {ALERT_COLUMNS}"
+            ),
+            &[&id, &change.status.as_str(), &change.note, &change.key_id, &change.at],
+        )
+        .map_err(|err| pg_error("updating an alert", err))?;
+    match row {
+        Some(row) => alert_row(&row),
+        None => Err(StoreError::new(ErrorKind::NotFound, format!("no alert has the id `{id}`"))),
+    }
+}
