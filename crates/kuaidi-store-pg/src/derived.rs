@@ -208,11 +208,17 @@ pub(crate) fn rederive(
     let mut pairs: Vec<(Option<ParcelState>, Option<ParcelState>)> = Vec::new();
     let mut state_updates = StateUpdates::default();
     let mut alert_rows = AlertRows::default();
+    let mut cleared: (Vec<&str>, Vec<&str>, Vec<String>) = (Vec::new(), Vec::new(), Vec::new());
     for (parcel, parcel_records) in &records {
         let old = states.get(parcel);
         let derivation = derive(parcel_records, old, reference.as_ref(), deriver.rules, now);
         for alert in &derivation.new_alerts {
             alert_rows.push(parcel, alert);
+        }
+        for dedup_key in &derivation.cleared {
+            cleared.0.push(parcel.0.as_str());
+            cleared.1.push(parcel.1.as_str());
+            cleared.2.push(dedup_key.clone());
         }
         if derivation.state.as_ref() == old {
             continue;
@@ -232,6 +238,18 @@ pub(crate) fn rederive(
         pairs.push((old.cloned(), derivation.state));
     }
     changes.new_alerts = alert_rows.insert(tx, now)?;
+    if !cleared.0.is_empty() {
+        // Alerts whose condition later records undid; a key's own resolution stands.
+        tx.execute(
+            "UPDATE alerts a SET status = 'cleared', note = 'later records show the condition no longer holds', \
+             handled_by = 'kuaidi', handled_at = $4 \
+             FROM unnest($1::text[], $2::text[], $3::text[]) AS c (waybill_no, carrier, dedup_key) \
+             WHERE a.waybill_no = c.waybill_no AND a.carrier = c.carrier AND a.dedup_key = c.dedup_key \
+             AND a.status IN ('open', 'acknowledged')",
+            &[&cleared.0, &cleared.1, &cleared.2, &now],
+        )
+        .map_err(|err| pg_error("clearing alerts", err))?;
+    }
     changes.changed = pairs.len() as u64;
     if pairs.is_empty() {
         return Ok(changes);
@@ -299,7 +317,8 @@ impl AlertRows {
              destination_city, raised_at, status) \
              SELECT a.*, $10, 'open' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
                  $6::text[], $7::text[], $8::integer[], $9::integer[]) AS a \
-             ON CONFLICT (waybill_no, carrier, dedup_key) DO NOTHING",
+             ON CONFLICT (waybill_no, carrier, dedup_key) DO UPDATE SET status = 'open', note = NULL, \
+             handled_by = NULL, handled_at = NULL WHERE alerts.status = 'cleared'",
             &[
                 &self.waybill_nos,
                 &self.carriers,

@@ -558,6 +558,33 @@ pub fn indicators_match_a_recount(store: &dyn Store) {
     assert_eq!(coverage[0].1.parcels, 3);
 }
 
+/// An alert raised on a gap in the records (an inspection not yet received) is cleared when the late record arrives;
+/// a cleared alert is kept, marked `cleared` by `kuaidi`, and the aggregates still match a recount.
+pub fn late_records_clear_alerts(store: &dyn Store) {
+    use crate::{AlertQuery, AlertStatus};
+    ingest(store, &reference());
+    let start = base_time().to_utc();
+    let full = chain("yto", "YT0000000301");
+    let mut batch = vec![Record::Waybill(Box::new(waybill("yto", "YT0000000301")))];
+    batch.extend(events([full[0].clone(), full[2].clone(), full[3].clone()]));
+    store.ingest_at(&batch, start + Duration::hours(2)).unwrap();
+    let inspection = AlertQuery { kind: Some("compliance".into()), limit: 10, ..AlertQuery::default() };
+    let raised = store.alerts(&inspection).unwrap();
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!((raised[0].reason.as_str(), raised[0].status), ("inspection_missing", AlertStatus::Open));
+
+    store.ingest_at(&events([full[1].clone()]), start + Duration::hours(3)).unwrap();
+    let after = store.alerts(&inspection).unwrap();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].id, raised[0].id);
+    assert_eq!(after[0].status, AlertStatus::Cleared);
+    assert_eq!(after[0].handled_by.as_deref(), Some("kuaidi"));
+    let open = AlertQuery { status: Some(AlertStatus::Open), ..inspection };
+    assert!(store.alerts(&open).unwrap().is_empty());
+    assert!(state_of(store, "yto", "YT0000000301").alert_keys.is_empty());
+    assert_aggregates_match_recount(store, &[("yto", "YT0000000301")]);
+}
+
 /// Alerts are raised once per parcel and dedup key, however often the parcel is re-derived; they can be
 /// acknowledged and resolved; an unknown id is `NotFound`; and the sweep raises the stuck alert of a parcel that
 /// stopped moving once the clock passes its limit, and only then.
@@ -662,6 +689,7 @@ macro_rules! store_contract_tests {
             capture_jobs_round_trip,
             indicators_match_a_recount,
             alerts_are_raised_once_and_swept,
+            late_records_clear_alerts,
         );
     };
     (optional $make:expr) => {

@@ -125,7 +125,10 @@ fn two_servers_keep_derived_state_exact() {
     );
     let alerts = shared.alerts(&kuaidi_store::AlertQuery { limit: 10_000, ..Default::default() }).unwrap();
     let n_keys: usize = states.iter().map(|state| state.alert_keys.len()).sum();
-    assert_eq!(alerts.len(), n_keys, "each alert raised once");
+    // Batches in opposite orders raise passing alerts (a departure seen before its arrival) that later records
+    // clear; what stands is exactly one alert per active key.
+    let standing: Vec<_> = alerts.iter().filter(|alert| alert.status != kuaidi_store::AlertStatus::Cleared).collect();
+    assert_eq!(standing.len(), n_keys, "each alert raised once");
     assert!(alerts.len() >= 30, "the never-inspected parcels raised alerts ({})", alerts.len());
 }
 
