@@ -181,12 +181,17 @@ impl ListArgs {
 
 /// Counts every alert by kind, paging through them newest first; every known kind is present, zero or not, and a
 /// kind this binary does not know (a newer store) is counted under its own name after them.
-pub fn count_by_kind(store: &dyn Store) -> Result<Vec<(String, u64)>, CliError> {
+pub fn count_by_kind(store: &dyn Store) -> Result<(Vec<(String, u64)>, u64), CliError> {
     let mut counts: Vec<(String, u64)> = AlertKind::ALL.iter().map(|kind| (kind.as_str().to_owned(), 0)).collect();
+    let mut n_cleared = 0;
     let mut query = AlertQuery { limit: 10_000, ..AlertQuery::default() };
     loop {
         let page = store.alerts(&query)?;
         for alert in &page {
+            if alert.status == AlertStatus::Cleared {
+                n_cleared += 1;
+                continue;
+            }
             match counts.iter_mut().find(|(kind, _)| *kind == alert.kind) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((alert.kind.clone(), 1)),
@@ -194,7 +199,7 @@ pub fn count_by_kind(store: &dyn Store) -> Result<Vec<(String, u64)>, CliError> 
         }
         match page.last() {
             Some(last) if page.len() == query.limit => query.before_id = Some(last.id),
-            _ => return Ok(counts),
+            _ => return Ok((counts, n_cleared)),
         }
     }
 }

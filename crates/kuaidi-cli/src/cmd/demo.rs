@@ -62,6 +62,8 @@ struct DemoReport {
     indicators: ReportView,
     /// Every alert in the store, by kind.
     alerts_by_kind: BTreeMap<String, u64>,
+    /// Alerts raised on a gap in the stream (a late scan) and cleared when the late record arrived.
+    alerts_cleared: u64,
     /// Time in the store's write transactions and the part spent keeping derived state, when the store measures it.
     #[serde(skip_serializing_if = "Option::is_none")]
     upkeep: Option<UpkeepView>,
@@ -142,7 +144,8 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
         &[Dimension::Carrier],
         &config.time_limits(),
     )?;
-    let alerts_by_kind: BTreeMap<String, u64> = alerts::count_by_kind(&*store)?.into_iter().collect();
+    let (alerts_by_kind, alerts_cleared) = alerts::count_by_kind(&*store)?;
+    let alerts_by_kind: BTreeMap<String, u64> = alerts_by_kind.into_iter().collect();
 
     let counts = store.counts()?;
     let report = DemoReport {
@@ -168,6 +171,7 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
         },
         indicators,
         alerts_by_kind,
+        alerts_cleared,
         upkeep: store.upkeep_timing().map(|(total, derived)| UpkeepView {
             store_seconds: total.as_secs_f64(),
             derived_seconds: derived.as_secs_f64(),
@@ -219,9 +223,10 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
         println!();
         report::print_tables(&report.indicators);
         println!();
-        let alert_rows =
+        let mut alert_rows =
             report.alerts_by_kind.iter().map(|(kind, n)| vec![kind.clone(), n.to_string()]).collect::<Vec<_>>();
-        output::print_table(&["ALERT KIND", "ALERTS"], &alert_rows);
+        alert_rows.push(vec!["(cleared by late records)".into(), report.alerts_cleared.to_string()]);
+        output::print_table(&["ALERT KIND", "STANDING ALERTS"], &alert_rows);
     }
 
     let Some(listener) = listener else {

@@ -97,6 +97,7 @@ fn demo_runs_end_to_end_on_2000_parcels() {
     let kinds: Vec<&str> = alerts.keys().map(String::as_str).collect();
     assert_eq!(kinds, ["compliance", "impossible_chain", "loss", "prohibited_item", "stuck"]);
     assert!(alerts["compliance"].as_u64().unwrap() > 0, "the simulator injects compliance faults: {report}");
+    assert!(report["alerts_cleared"].as_u64().is_some(), "{report}");
 
     // The store is kept for later commands.
     let trace = kuaidi(
