@@ -11,13 +11,13 @@
 //! Every transaction locks parcels before cells and each in key order, so concurrent servers take turns instead of
 //! deadlocking. Readers (`indicators`, `coverage`) sum the committed rows with the embedded store's functions.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
-use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, Facility, FacilityCode, Reference, WaybillNo};
+use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, WaybillNo};
 use kuaidi_rules::{CellKey, Counters};
-use kuaidi_store::derived::{derive, Aggregates, CoverageRow, ParcelKey, ParcelRecords, ParcelState, Rules};
+use kuaidi_store::derived::{derive, Aggregates, CoverageRow, ParcelKey, ParcelRecords, ParcelState, RefCache, Rules};
 use kuaidi_store::{Alert, AlertChange, AlertQuery, AlertStatus, ErrorKind, PiiKey, StoreError};
 use postgres::types::ToSql;
 use postgres::{GenericClient, Row, Transaction};
@@ -25,53 +25,22 @@ use postgres::{GenericClient, Row, Transaction};
 use crate::conn::pg_error;
 use crate::rows;
 
-/// Carriers and facilities, for the rules. Reloaded (inside the transaction that needs it) when a batch brings
-/// reference records or a parcel names a carrier or facility it does not hold.
-#[derive(Debug, Default)]
-pub(crate) struct RefCache {
-    carriers: HashSet<CarrierCode>,
-    facilities: HashMap<FacilityCode, Facility>,
-}
-
-impl Reference for RefCache {
-    fn has_carrier(&self, code: &CarrierCode) -> bool {
-        self.carriers.contains(code)
-    }
-
-    fn facility(&self, code: &FacilityCode) -> Option<&Facility> {
-        self.facilities.get(code)
-    }
-}
-
-impl RefCache {
-    fn load(client: &mut impl GenericClient) -> Result<RefCache, StoreError> {
-        let carriers = client
-            .query("SELECT code FROM carriers", &[])
-            .map_err(|err| pg_error("loading carriers for the rules", err))?
-            .iter()
-            .map(|row| rows::parse("carrier code", row.get(0), CarrierCode::parse))
-            .collect::<Result<_, _>>()?;
-        let facilities = client
-            .query(&format!("SELECT {} FROM facilities", rows::FACILITY_COLUMNS), &[])
-            .map_err(|err| pg_error("loading facilities for the rules", err))?
-            .iter()
-            .map(|row| rows::facility_row(row).map(|f| (f.code.clone(), f)))
-            .collect::<Result<_, _>>()?;
-        Ok(RefCache { carriers, facilities })
-    }
-
-    fn covers(&self, records: &ParcelRecords) -> bool {
-        let carriers = records
-            .waybill
-            .iter()
-            .map(|w| &w.carrier)
-            .chain(records.events.iter().map(|e| &e.carrier))
-            .chain(records.complaints.iter().map(|c| &c.carrier));
-        let facilities =
-            records.events.iter().flat_map(|e| std::iter::once(&e.facility).chain(e.next_facility.as_ref()));
-        carriers.into_iter().all(|c| self.carriers.contains(c))
-            && facilities.into_iter().all(|f| self.facilities.contains_key(f))
-    }
+/// Loads the rules' reference cache (carriers and facilities) inside the transaction that needs it: when a batch
+/// brought reference records, or a parcel names a carrier or facility the cache does not hold.
+fn load_reference(client: &mut impl GenericClient) -> Result<RefCache, StoreError> {
+    let carriers = client
+        .query("SELECT code FROM carriers", &[])
+        .map_err(|err| pg_error("loading carriers for the rules", err))?
+        .iter()
+        .map(|row| rows::parse("carrier code", row.get(0), CarrierCode::parse))
+        .collect::<Result<Vec<_>, _>>()?;
+    let facilities = client
+        .query(&format!("SELECT {} FROM facilities", rows::FACILITY_COLUMNS), &[])
+        .map_err(|err| pg_error("loading facilities for the rules", err))?
+        .iter()
+        .map(rows::facility_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RefCache::new(carriers, facilities))
 }
 
 /// What re-deriving needs besides the transaction.
@@ -201,7 +170,7 @@ pub(crate) fn rederive(
     let (records, states) = load(tx, deriver.key, keys)?;
     let mut reference = deriver.reference.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     if !records.values().all(|parcel| reference.covers(parcel)) {
-        reference = Arc::new(RefCache::load(tx)?);
+        reference = Arc::new(load_reference(tx)?);
         *deriver.reference.write().unwrap_or_else(std::sync::PoisonError::into_inner) = reference.clone();
     }
 

@@ -81,7 +81,7 @@ pub struct PgStore {
     /// The rules derived state follows.
     rules: Arc<Rules>,
     /// Carriers and facilities for the rules, reloaded when a transaction finds it behind.
-    reference: RwLock<Arc<derived::RefCache>>,
+    reference: RwLock<Arc<kuaidi_store::derived::RefCache>>,
 }
 
 impl std::fmt::Debug for PgStore {

@@ -13,10 +13,12 @@
 //! silence. Their state carries [`ParcelState::check_at`], the next moment that can happen, and the sweep
 //! (`Store::sweep`) re-derives those whose moment has passed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use kuaidi_model::{AdminCode, CarrierCode, Complaint, FacilityCode, Reference, ScanEvent, Waybill, WaybillNo};
+use kuaidi_model::{
+    AdminCode, CarrierCode, Complaint, Facility, FacilityCode, Record, Reference, ScanEvent, Waybill, WaybillNo,
+};
 use kuaidi_rules::alert::{self, AlertDraft, Detail};
 use kuaidi_rules::coverage::{CheckCounts, Counts, CoverageKey, CoverageTable};
 use kuaidi_rules::prohibited::Catalogue;
@@ -338,4 +340,62 @@ pub fn coverage_rollup(table: &CoverageTable, filter: &CoverageFilter, group: Co
         out.entry(name).or_default().add(counts);
     }
     out.into_iter().collect()
+}
+
+/// Carriers and facilities as the rules see them, held by a backend beside its writer: built from the stored rows,
+/// and kept current with the reference records the backend stores.
+#[derive(Debug, Default)]
+pub struct RefCache {
+    carriers: HashSet<CarrierCode>,
+    facilities: HashMap<FacilityCode, Facility>,
+}
+
+impl Reference for RefCache {
+    fn has_carrier(&self, code: &CarrierCode) -> bool {
+        self.carriers.contains(code)
+    }
+
+    fn facility(&self, code: &FacilityCode) -> Option<&Facility> {
+        self.facilities.get(code)
+    }
+}
+
+impl RefCache {
+    /// A cache holding these carriers and facilities.
+    pub fn new(
+        carriers: impl IntoIterator<Item = CarrierCode>,
+        facilities: impl IntoIterator<Item = Facility>,
+    ) -> RefCache {
+        RefCache {
+            carriers: carriers.into_iter().collect(),
+            facilities: facilities.into_iter().map(|facility| (facility.code.clone(), facility)).collect(),
+        }
+    }
+
+    /// Takes in a carrier or facility that has just been stored.
+    pub fn note(&mut self, record: &Record) {
+        match record {
+            Record::Carrier(carrier) => {
+                self.carriers.insert(carrier.code.clone());
+            }
+            Record::Facility(facility) => {
+                self.facilities.insert(facility.code.clone(), facility.clone());
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether it knows every carrier and facility a parcel's records name.
+    pub fn covers(&self, records: &ParcelRecords) -> bool {
+        let carriers = records
+            .waybill
+            .iter()
+            .map(|w| &w.carrier)
+            .chain(records.events.iter().map(|e| &e.carrier))
+            .chain(records.complaints.iter().map(|c| &c.carrier));
+        let facilities =
+            records.events.iter().flat_map(|e| std::iter::once(&e.facility).chain(e.next_facility.as_ref()));
+        carriers.into_iter().all(|c| self.carriers.contains(c))
+            && facilities.into_iter().all(|f| self.facilities.contains_key(f))
+    }
 }

@@ -75,7 +75,7 @@ pub struct SqliteStore {
     /// Idle read connections; a reader takes one, or opens a new one when none is idle.
     readers: Mutex<Vec<Connection>>,
     /// The writer's reference data and snapshot bookkeeping; locked only while `writer` is held.
-    writer_state: Mutex<(derived::RefCache, derived::SnapshotState)>,
+    writer_state: Mutex<(crate::derived::RefCache, derived::SnapshotState)>,
     /// The indicator and coverage aggregates, as of the last commit.
     aggregates: RwLock<Aggregates>,
     rules: Arc<Rules>,
@@ -122,7 +122,7 @@ impl SqliteStore {
         };
         let mut writer = open_connection(&config.path, &config)?;
         migrate(&mut writer)?;
-        let reference = derived::RefCache::load(&writer)?;
+        let reference = derived::load_reference(&writer)?;
         let (aggregates, clean_on_disk) = derived::load_aggregates(&writer)?;
         let mut snapshot = derived::SnapshotState { clean_on_disk, written_at: std::time::Instant::now() };
         if !clean_on_disk {
@@ -220,7 +220,10 @@ impl SqliteStore {
     fn write_derived<T>(
         &self,
         now: DateTime<Utc>,
-        work: impl FnOnce(&rusqlite::Transaction<'_>, &mut derived::RefCache) -> Result<(T, Vec<ParcelKey>), StoreError>,
+        work: impl FnOnce(
+            &rusqlite::Transaction<'_>,
+            &mut crate::derived::RefCache,
+        ) -> Result<(T, Vec<ParcelKey>), StoreError>,
     ) -> Result<(T, derived::Changes), StoreError> {
         let key = &self.config.pii_key;
         self.write(|conn| {

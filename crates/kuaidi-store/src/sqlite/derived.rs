@@ -1,55 +1,21 @@
 //! The embedded backend's side of derived state: parcel states and alerts in tables, the aggregates in memory with a
 //! snapshot that is trusted only after a clean write (see migration `0004_derived.sql`).
 
-use std::collections::{HashMap, HashSet};
-
 use chrono::{DateTime, Utc};
-use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, Facility, FacilityCode, Record, Reference, WaybillNo};
+use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, Record, WaybillNo};
 use kuaidi_rules::{CellKey, Counters};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{rows, sql_error};
-use crate::derived::{derive, Aggregates, CoverageRow, ParcelKey, ParcelRecords, ParcelState, Rules, Touched};
+use crate::derived::{
+    derive, Aggregates, CoverageRow, ParcelKey, ParcelRecords, ParcelState, RefCache, Rules, Touched,
+};
 use crate::seal::PiiKey;
 use crate::{Alert, AlertChange, AlertQuery, AlertStatus, ErrorKind, StoreError};
 
-/// Carriers and facilities, for the rules: loaded at open, and kept current by the writer.
-#[derive(Debug, Default)]
-pub(super) struct RefCache {
-    carriers: HashSet<CarrierCode>,
-    facilities: HashMap<FacilityCode, Facility>,
-}
-
-impl Reference for RefCache {
-    fn has_carrier(&self, code: &CarrierCode) -> bool {
-        self.carriers.contains(code)
-    }
-
-    fn facility(&self, code: &FacilityCode) -> Option<&Facility> {
-        self.facilities.get(code)
-    }
-}
-
-impl RefCache {
-    pub(super) fn load(conn: &Connection) -> Result<RefCache, StoreError> {
-        Ok(RefCache {
-            carriers: rows::carriers(conn)?.into_iter().map(|c| c.code).collect(),
-            facilities: rows::facilities(conn)?.into_iter().map(|f| (f.code.clone(), f)).collect(),
-        })
-    }
-
-    /// Takes in a carrier or facility the writer has just stored.
-    pub(super) fn note(&mut self, record: &Record) {
-        match record {
-            Record::Carrier(carrier) => {
-                self.carriers.insert(carrier.code.clone());
-            }
-            Record::Facility(facility) => {
-                self.facilities.insert(facility.code.clone(), facility.clone());
-            }
-            _ => {}
-        }
-    }
+/// Loads the rules' reference cache from the stored carriers and facilities.
+pub(super) fn load_reference(conn: &Connection) -> Result<RefCache, StoreError> {
+    Ok(RefCache::new(rows::carriers(conn)?.into_iter().map(|carrier| carrier.code), rows::facilities(conn)?))
 }
 
 /// The writer's bookkeeping of the snapshot.
