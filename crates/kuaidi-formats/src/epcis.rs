@@ -411,19 +411,32 @@ fn check_time(
     parse_time(text).map(Some).map_err(|err| err.at(join(parent, name)).into())
 }
 
+/// An optional array of URIs.
 fn uri_list(map: &Map<String, Value>, name: &str, parent: &str, out: &mut Vec<String>) -> Result<(), DecodeError> {
+    strings(map, name, parent, out, |text| text.contains(':'), "must be a URI")
+}
+
+/// An optional array of strings that each pass `accept`; an item that does not is `reason`.
+fn strings(
+    map: &Map<String, Value>,
+    name: &str,
+    parent: &str,
+    out: &mut Vec<String>,
+    accept: impl Fn(&str) -> bool,
+    reason: &str,
+) -> Result<(), DecodeError> {
     match map.get(name) {
         None | Some(Value::Null) => Ok(()),
         Some(Value::Array(items)) => {
             for (idx, item) in items.iter().enumerate() {
                 match item {
-                    Value::String(text) if text.contains(':') => out.push(text.clone()),
-                    other => return Err(invalid(&format!("{}[{idx}]", join(parent, name)), other, "must be a URI")),
+                    Value::String(text) if accept(text) => out.push(text.clone()),
+                    other => return Err(invalid(&format!("{}[{idx}]", join(parent, name)), other, reason)),
                 }
             }
             Ok(())
         }
-        Some(other) => Err(invalid(&join(parent, name), other, "must be an array of URIs")),
+        Some(other) => Err(invalid(&join(parent, name), other, "must be an array")),
     }
 }
 
@@ -603,20 +616,9 @@ fn is_offset(text: &str) -> bool {
         && bytes[4..6].iter().all(u8::is_ascii_digit)
 }
 
+/// An optional array of strings, any text (a persistent disposition's values are URIs or CBV bare words).
 fn uri_or_words(map: &Map<String, Value>, name: &str, parent: &str, out: &mut Vec<String>) -> Result<(), DecodeError> {
-    match map.get(name) {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::Array(items)) => {
-            for (idx, item) in items.iter().enumerate() {
-                match item {
-                    Value::String(text) => out.push(text.clone()),
-                    other => return Err(invalid(&format!("{}[{idx}]", join(parent, name)), other, "must be a string")),
-                }
-            }
-            Ok(())
-        }
-        Some(other) => Err(invalid(&join(parent, name), other, "must be an array")),
-    }
+    strings(map, name, parent, out, |_| true, "must be a string")
 }
 
 fn quantities(

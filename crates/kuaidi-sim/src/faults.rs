@@ -80,18 +80,23 @@ impl Default for Faults {
 impl Faults {
     /// No faults at all.
     pub fn none() -> Faults {
+        Faults::uniform(0.0)
+    }
+
+    /// Every fault at the same rate, as tests that must see each kind often enough use.
+    pub fn uniform(rate: f64) -> Faults {
         Faults {
-            delay: 0.0,
-            damage: 0.0,
-            loss: 0.0,
-            missing_real_name: 0.0,
-            missing_inspection: 0.0,
-            missing_security_scan: 0.0,
-            stuck: 0.0,
-            prohibited_item: 0.0,
-            complaint: 0.0,
-            duplicate: 0.0,
-            out_of_order: 0.0,
+            delay: rate,
+            damage: rate,
+            loss: rate,
+            missing_real_name: rate,
+            missing_inspection: rate,
+            missing_security_scan: rate,
+            stuck: rate,
+            prohibited_item: rate,
+            complaint: rate,
+            duplicate: rate,
+            out_of_order: rate,
         }
     }
 

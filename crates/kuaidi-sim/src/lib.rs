@@ -45,6 +45,7 @@ mod parcel;
 mod people;
 mod random;
 mod simulation;
+pub mod testing;
 
 pub use error::SimError;
 pub use faults::{Fault, Faults, TruthEntry};

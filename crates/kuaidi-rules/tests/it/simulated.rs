@@ -17,23 +17,9 @@ use kuaidi_rules::alert::{assess, AlertKind, Detail, Rules};
 use kuaidi_rules::compliance::{Check, Outcome, Pending};
 use kuaidi_rules::prohibited::Catalogue;
 use kuaidi_rules::stuck::{StuckLimits, StuckScan};
-use kuaidi_sim::{Fault, Faults, Geography, SimConfig, Simulation, TruthEntry};
+use kuaidi_sim::{Fault, Faults, SimConfig, Simulation, TruthEntry};
 
-const GEO_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/yrd_geo/yrd_prefecture_cities.csv");
-
-fn geo() -> Option<Geography> {
-    match std::fs::File::open(GEO_PATH) {
-        Ok(file) => Some(Geography::from_csv(file).expect("the shared geography csv parses")),
-        Err(err) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{GEO_PATH} not found ({err}): CI must provide the shared data"
-            );
-            eprintln!("skipped: {GEO_PATH} not found");
-            None
-        }
-    }
-}
+use kuaidi_sim::testing::shared_geography as geo;
 
 struct Registry(HashMap<FacilityCode, Facility>);
 

@@ -2,7 +2,7 @@
 
 use kuaidi_sim::{write_ndjson, Faults, Profile, SimConfig, Simulation};
 
-use crate::support::{all_faults, geo, start};
+use crate::support::{geo, start};
 
 fn bytes(config: SimConfig) -> (Vec<u8>, Vec<u8>) {
     let geo = geo().unwrap();
@@ -20,7 +20,7 @@ fn same_seed_same_bytes() {
         return;
     }
     let mut config = SimConfig::new(start(), 2, 3_000, 42);
-    config.faults = all_faults(0.02);
+    config.faults = Faults::uniform(0.02);
     let first = bytes(config.clone());
     let second = bytes(config.clone());
     assert!(first.0.len() > 1_000_000, "{} bytes", first.0.len());

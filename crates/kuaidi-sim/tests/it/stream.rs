@@ -7,12 +7,14 @@ use chrono::{Datelike, Timelike};
 use kuaidi_model::Record;
 use kuaidi_sim::{Fault, Profile, SimConfig, Simulation};
 
-use crate::support::{all_faults, collect, complete, geo, start};
+use kuaidi_sim::Faults;
+
+use crate::support::{collect, complete, geo, start};
 
 #[test]
 fn records_come_in_emission_order() {
     let Some(geo) = geo() else { return };
-    let sim = Simulation::new(&geo, complete(4_000, 2, 21, all_faults(0.03))).unwrap();
+    let sim = Simulation::new(&geo, complete(4_000, 2, 21, Faults::uniform(0.03))).unwrap();
     let output = collect(&sim);
     let n_carriers = sim.carriers().len();
     let n_facilities = sim.facilities().len();

@@ -5,26 +5,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use kuaidi_model::{CarrierCode, Facility, FacilityCode, Record, Reference};
-use kuaidi_sim::{Faults, Geography, SimConfig, SimStats, Simulation, TruthEntry};
+use kuaidi_sim::{Faults, SimConfig, SimStats, Simulation, TruthEntry};
 
-/// The shared geography file, relative to this crate.
-pub const GEO_PATH: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/yrd_geo/yrd_prefecture_cities.csv");
-
-/// The delta's geography, or `None` (with a message) when the shared data is absent; on CI its absence fails.
-pub fn geo() -> Option<Geography> {
-    match std::fs::File::open(GEO_PATH) {
-        Ok(file) => Some(Geography::from_csv(file).expect("the shared geography csv parses")),
-        Err(err) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{GEO_PATH} not found ({err}): CI must provide the shared data"
-            );
-            eprintln!("skipped: {GEO_PATH} not found");
-            None
-        }
-    }
-}
+pub use kuaidi_sim::testing::shared_geography as geo;
 
 /// The first simulated day.
 pub fn start() -> DateTime<FixedOffset> {
@@ -37,23 +20,6 @@ pub fn complete(parcels: u64, days: u32, seed: u64, faults: Faults) -> SimConfig
     config.now = (start() + Duration::days(i64::from(days) + 15)).with_timezone(&Utc);
     config.faults = faults;
     config
-}
-
-/// Every fault at the same rate.
-pub fn all_faults(rate: f64) -> Faults {
-    Faults {
-        delay: rate,
-        damage: rate,
-        loss: rate,
-        missing_real_name: rate,
-        missing_inspection: rate,
-        missing_security_scan: rate,
-        stuck: rate,
-        prohibited_item: rate,
-        complaint: rate,
-        duplicate: rate,
-        out_of_order: rate,
-    }
 }
 
 /// The registered carriers and facilities, as the hub would hold them.

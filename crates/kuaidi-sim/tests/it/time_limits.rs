@@ -8,7 +8,7 @@ use chrono::{DateTime, FixedOffset};
 use kuaidi_model::{EventKind, Record};
 use kuaidi_sim::{Fault, Faults, Profile, SimConfig, Simulation};
 
-use crate::support::{all_faults, collect, complete, geo, start};
+use crate::support::{collect, complete, geo, start};
 
 const N_PARCELS: u64 = 20_000;
 
@@ -130,7 +130,7 @@ fn late_exactly_when_delayed_with_more_delays() {
 #[test]
 fn late_exactly_when_delayed_with_every_fault() {
     // Damage, loss, stuck, duplicates and the rest must not make a parcel late, nor hide a delay.
-    check(complete(N_PARCELS, 3, 23, all_faults(0.02)));
+    check(complete(N_PARCELS, 3, 23, Faults::uniform(0.02)));
 }
 
 #[test]

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use kuaidi_model::{validate_event, validate_waybill, EventKind, Policy, Record};
 use kuaidi_sim::{SimConfig, Simulation};
 
-use crate::support::{all_faults, collect, complete, geo, start, Registry};
+use kuaidi_sim::Faults;
+
+use crate::support::{collect, complete, geo, start, Registry};
 
 fn check_valid(config: SimConfig) -> crate::support::Output {
     let geo = geo().unwrap();
@@ -69,7 +71,7 @@ fn every_record_validates_with_complete_chains() {
     if geo().is_none() {
         return;
     }
-    let output = check_valid(complete(5_000, 3, 11, all_faults(0.03)));
+    let output = check_valid(complete(5_000, 3, 11, Faults::uniform(0.03)));
     let kinds: BTreeSet<EventKind> = output
         .records
         .iter()

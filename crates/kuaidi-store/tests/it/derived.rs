@@ -16,18 +16,7 @@ use kuaidi_store::{AlertQuery, AlertStatus, PiiKey, SqliteConfig, SqliteStore, S
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-const GEO_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/yrd_geo/yrd_prefecture_cities.csv");
-
-fn geo() -> Option<Geography> {
-    match std::fs::File::open(GEO_PATH) {
-        Ok(file) => Some(Geography::from_csv(file).expect("the shared geography csv parses")),
-        Err(err) => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "{GEO_PATH} not found ({err}): CI must have it");
-            eprintln!("skipped: {GEO_PATH} not found");
-            None
-        }
-    }
-}
+use kuaidi_sim::testing::shared_geography as geo;
 
 struct Run {
     records: Vec<Record>,
@@ -41,19 +30,7 @@ fn simulate(geo: &Geography) -> Run {
     // Nine days after the start: every parcel has finished or gone silent for longer than the loss limit (7 days).
     config.now = (start + Duration::days(9)).with_timezone(&Utc);
     let rate = 0.02;
-    config.faults = Faults {
-        delay: rate,
-        damage: rate,
-        loss: rate,
-        missing_real_name: rate,
-        missing_inspection: rate,
-        missing_security_scan: rate,
-        stuck: rate,
-        prohibited_item: rate,
-        complaint: rate,
-        duplicate: rate,
-        out_of_order: rate,
-    };
+    config.faults = Faults::uniform(rate);
     let sim = Simulation::new(geo, config).unwrap();
     let mut records = Vec::new();
     let mut truth = BTreeMap::new();
