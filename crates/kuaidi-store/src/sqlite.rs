@@ -5,6 +5,7 @@
 //! fsynced, so it survives a power cut. Writers are serialised by a mutex (SQLite allows one writer at a time anyway);
 //! readers run concurrently on their own connections and never block the writer.
 
+mod cache;
 mod derived;
 mod epcis;
 mod rows;
@@ -57,13 +58,40 @@ pub struct SqliteConfig {
     pub cache_mib: u32,
     /// The rules derived state follows; `None` for [`Rules::standard`].
     pub rules: Option<Arc<Rules>>,
+    /// How many parcels in flight the writer keeps in memory with their records and state (see `sqlite/cache.rs`);
+    /// 0 turns the cache off, so that every re-derivation reads the tables.
+    pub parcel_cache: usize,
 }
 
 impl SqliteConfig {
     /// Defaults for a database at `path`.
     pub fn new(path: impl Into<PathBuf>, pii_key: PiiKey) -> SqliteConfig {
-        SqliteConfig { path: path.into(), pii_key, synchronous: Synchronous::Normal, cache_mib: 256, rules: None }
+        SqliteConfig {
+            path: path.into(),
+            pii_key,
+            synchronous: Synchronous::Normal,
+            cache_mib: 256,
+            rules: None,
+            parcel_cache: DEFAULT_PARCEL_CACHE,
+        }
     }
+}
+
+/// Parcels the writer keeps in memory by default: about 2 KiB each, so about 500 MiB when full.
+pub const DEFAULT_PARCEL_CACHE: usize = 250_000;
+
+/// What the writer keeps beside its connection; locked only while the writer is held.
+#[derive(Debug)]
+struct WriterState {
+    /// Carriers and facilities, for the rules.
+    reference: crate::derived::RefCache,
+    /// Snapshot bookkeeping.
+    snapshot: derived::SnapshotState,
+    /// Parcels in flight.
+    parcels: cache::ParcelCache,
+    /// `PRAGMA data_version` after the writer's last transaction: a different value means another connection
+    /// committed since, and what the writer keeps in memory must be reloaded.
+    data_version: i64,
 }
 
 /// The embedded store.
@@ -74,8 +102,8 @@ pub struct SqliteStore {
     stop_checkpointer: Arc<AtomicBool>,
     /// Idle read connections; a reader takes one, or opens a new one when none is idle.
     readers: Mutex<Vec<Connection>>,
-    /// The writer's reference data and snapshot bookkeeping; locked only while `writer` is held.
-    writer_state: Mutex<(crate::derived::RefCache, derived::SnapshotState)>,
+    /// The writer's reference data, snapshot bookkeeping and parcel cache; locked only while `writer` is held.
+    writer_state: Mutex<WriterState>,
     /// The indicator and coverage aggregates, as of the last commit.
     aggregates: RwLock<Aggregates>,
     rules: Arc<Rules>,
@@ -122,12 +150,10 @@ impl SqliteStore {
         };
         let mut writer = open_connection(&config.path, &config)?;
         migrate(&mut writer)?;
-        let reference = derived::load_reference(&writer)?;
-        let (aggregates, clean_on_disk) = derived::load_aggregates(&writer)?;
-        let mut snapshot = derived::SnapshotState { clean_on_disk, written_at: std::time::Instant::now() };
-        if !clean_on_disk {
+        let (mut writer_state, aggregates) = load_writer_state(&writer, config.parcel_cache)?;
+        if !writer_state.snapshot.clean_on_disk {
             derived::write_snapshot(&mut writer, &aggregates)?;
-            snapshot.clean_on_disk = true;
+            writer_state.snapshot.clean_on_disk = true;
         }
         let stop_checkpointer = Arc::new(AtomicBool::new(false));
         let checkpointer = open_connection(&config.path, &config)?;
@@ -140,7 +166,7 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             stop_checkpointer,
             readers: Mutex::new(Vec::new()),
-            writer_state: Mutex::new((reference, snapshot)),
+            writer_state: Mutex::new(writer_state),
             aggregates: RwLock::new(aggregates),
             rules,
             timing: Default::default(),
@@ -158,6 +184,12 @@ impl SqliteStore {
     pub fn write_timing(&self) -> (std::time::Duration, std::time::Duration) {
         let nanos = |idx: usize| std::time::Duration::from_nanos(self.timing[idx].load(Ordering::Relaxed));
         (nanos(0), nanos(1))
+    }
+
+    /// How many re-derivations the writer's parcel cache answered, and how many read the tables.
+    pub fn parcel_cache_stats(&self) -> (u64, u64) {
+        let state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (state.parcels.hits, state.parcels.misses)
     }
 
     /// The aggregates kept at ingest and the same counted from scratch over every parcel's stored state, taken
@@ -194,12 +226,14 @@ impl Drop for SqliteStore {
         // A clean stop saves the aggregates, so the next start need not recount them.
         let res = self.write(|conn| {
             let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if state.1.clean_on_disk {
+            // Another process may have changed the database since: then these aggregates are stale, and it is up
+            // to that process (or the next start's recount) to save them.
+            if state.snapshot.clean_on_disk || data_version(conn)? != state.data_version {
                 return Ok(());
             }
             let aggregates = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             derived::write_snapshot(conn, &aggregates)?;
-            state.1.clean_on_disk = true;
+            state.snapshot.clean_on_disk = true;
             Ok(())
         });
         if let Err(err) = res {
@@ -223,27 +257,55 @@ impl SqliteStore {
         work: impl FnOnce(
             &rusqlite::Transaction<'_>,
             &mut crate::derived::RefCache,
+            &mut cache::ParcelCache,
         ) -> Result<(T, Vec<ParcelKey>), StoreError>,
     ) -> Result<(T, derived::Changes), StoreError> {
         let key = &self.config.pii_key;
         self.write(|conn| {
-            let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let (reference, snapshot) = &mut *state;
+            let mut guard = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let state = &mut *guard;
             let started = std::time::Instant::now();
-            let tx = conn.transaction().map_err(|err| sql_error("starting a transaction", err))?;
-            let (answer, touched) = work(&tx, reference)?;
-            let deriving = std::time::Instant::now();
-            let changes = derived::rederive(&tx, key, reference, &self.rules, touched, now)?;
-            let derive_ns = deriving.elapsed().as_nanos() as u64;
-            if !changes.pairs.is_empty() && snapshot.clean_on_disk {
-                derived::mark_dirty(&tx)?;
+            // IMMEDIATE takes the write lock now, so no other connection can commit between the check of
+            // `data_version` below and this transaction's writes.
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|err| sql_error("starting a transaction", err))?;
+            let version = data_version(&tx)?;
+            if version != state.data_version {
+                tracing::warn!("another connection changed the database; reloading what the writer keeps in memory");
+                let (reloaded, aggregates) = load_writer_state(&tx, self.config.parcel_cache)?;
+                *state = reloaded;
+                *self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = aggregates;
             }
-            tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
+            let mut deriving = None;
+            let result = (|| {
+                let (answer, touched) = work(&tx, &mut state.reference, &mut state.parcels)?;
+                let begun = std::time::Instant::now();
+                let changes =
+                    derived::rederive(&tx, key, &state.reference, &mut state.parcels, &self.rules, touched, now)?;
+                deriving = Some(begun.elapsed());
+                if !changes.pairs.is_empty() && state.snapshot.clean_on_disk {
+                    derived::mark_dirty(&tx)?;
+                }
+                tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
+                Ok((answer, changes))
+            })();
+            let (answer, changes) = match result {
+                Ok(done) => done,
+                Err(err) => {
+                    // Rolled back: forget what the cache took in, and carriers or facilities noted on the way.
+                    state.parcels.clear();
+                    state.reference = derived::load_reference(conn)?;
+                    return Err(err);
+                }
+            };
+            let derive_ns = deriving.map_or(0, |elapsed| elapsed.as_nanos() as u64);
             if changes.pairs.is_empty() {
                 self.timing[0].fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
                 self.timing[1].fetch_add(derive_ns, Ordering::Relaxed);
                 return Ok((answer, changes));
             }
+            let snapshot = &mut state.snapshot;
             snapshot.clean_on_disk = false;
             let mut aggregates = self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner);
             for (old, new) in &changes.pairs {
@@ -264,6 +326,26 @@ impl SqliteStore {
             Ok((answer, changes))
         })
     }
+}
+
+/// What the writer keeps in memory, loaded from the database: the reference cache, the aggregates (from the snapshot
+/// when it is clean, otherwise recounted), an empty parcel cache, and the `data_version` they are as of.
+fn load_writer_state(conn: &Connection, parcel_cache: usize) -> Result<(WriterState, Aggregates), StoreError> {
+    let reference = derived::load_reference(conn)?;
+    let (aggregates, clean_on_disk) = derived::load_aggregates(conn)?;
+    let snapshot = derived::SnapshotState { clean_on_disk, written_at: std::time::Instant::now() };
+    let state = WriterState {
+        reference,
+        snapshot,
+        parcels: cache::ParcelCache::new(parcel_cache),
+        data_version: data_version(conn)?,
+    };
+    Ok((state, aggregates))
+}
+
+/// SQLite's count of commits by other connections, as this connection sees it.
+fn data_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row("PRAGMA data_version", [], |row| row.get(0)).map_err(|err| sql_error("reading data_version", err))
 }
 
 /// WAL size above which the checkpointer copies pages back into the database without blocking anyone.
@@ -342,7 +424,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 impl Store for SqliteStore {
     fn ingest_at(&self, records: &[Record], now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
         let key = &self.config.pii_key;
-        let (outcomes, _) = self.write_derived(now, |tx, reference| {
+        let (outcomes, _) = self.write_derived(now, |tx, reference, parcels| {
             let received_ms = Utc::now().timestamp_millis();
             let mut outcomes = Vec::with_capacity(records.len());
             for record in records {
@@ -356,6 +438,7 @@ impl Store for SqliteStore {
                 if matches!(outcome, Outcome::Accepted | Outcome::Updated) {
                     reference.note(record);
                 }
+                parcels.note(record, outcome);
                 outcomes.push(outcome);
             }
             let touched = derived::touched_by(records, &outcomes).into_keys().collect();
@@ -397,7 +480,7 @@ impl Store for SqliteStore {
     fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError> {
         let mut report = SweepReport::default();
         loop {
-            let (n_due, changes) = self.write_derived(now, |tx, _| {
+            let (n_due, changes) = self.write_derived(now, |tx, _, _| {
                 let due = derived::due(tx, now, SWEEP_CHUNK)?;
                 Ok((due.len(), due))
             })?;

@@ -6,6 +6,7 @@ use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, Record, WaybillNo};
 use kuaidi_rules::{CellKey, Counters};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::cache::{CachedParcel, ParcelCache};
 use super::{rows, sql_error};
 use crate::derived::{
     derive, Aggregates, CoverageRow, ParcelKey, ParcelRecords, ParcelState, RefCache, Rules, Touched,
@@ -126,23 +127,31 @@ pub(super) struct Changes {
 
 /// Re-derives the touched parcels inside the writer's transaction: stores their new states and new alerts, and
 /// returns the old and new states for the caller to apply to the aggregates once the transaction has committed.
+/// A parcel in the cache is re-derived from it; any other is read from the tables (and then cached while in flight).
 pub(super) fn rederive(
     conn: &Connection,
     key: &PiiKey,
     reference: &RefCache,
+    cache: &mut ParcelCache,
     rules: &Rules,
     touched: impl IntoIterator<Item = ParcelKey>,
     now: DateTime<Utc>,
 ) -> Result<Changes, StoreError> {
     let mut changes = Changes::default();
     let now_ms = now.timestamp_millis();
-    for (carrier, waybill_no) in touched {
+    for parcel_key in touched {
         changes.examined += 1;
-        let old = state(conn, &carrier, &waybill_no)?;
-        let records = ParcelRecords {
-            waybill: rows::waybill(conn, key, &carrier, &waybill_no)?,
-            events: rows::events_of(conn, &carrier, &waybill_no)?,
-            complaints: rows::complaints_of(conn, key, &carrier, &waybill_no)?,
+        let (carrier, waybill_no) = &parcel_key;
+        let CachedParcel { records, state: old } = match cache.take(&parcel_key) {
+            Some(cached) => cached,
+            None => CachedParcel {
+                state: state(conn, carrier, waybill_no)?,
+                records: ParcelRecords {
+                    waybill: rows::waybill(conn, key, carrier, waybill_no)?,
+                    events: rows::events_of(conn, carrier, waybill_no)?,
+                    complaints: rows::complaints_of(conn, key, carrier, waybill_no)?,
+                },
+            },
         };
         let derivation = derive(&records, old.as_ref(), reference, rules, now);
         for alert in &derivation.new_alerts {
@@ -182,6 +191,7 @@ pub(super) fn rederive(
             .map_err(|err| sql_error("clearing an alert", err))?;
         }
         if derivation.state == old {
+            cache.put(parcel_key, CachedParcel { records, state: old });
             continue;
         }
         if let Some(new) = &derivation.state {
@@ -194,6 +204,7 @@ pub(super) fn rederive(
             .and_then(|mut stmt| stmt.execute(params![waybill_no.as_str(), carrier.as_str(), new.check_at, text]))
             .map_err(|err| sql_error("writing a parcel's state", err))?;
         }
+        cache.put(parcel_key, CachedParcel { records, state: derivation.state.clone() });
         changes.pairs.push((old, derivation.state));
     }
     Ok(changes)

@@ -24,9 +24,9 @@ struct Run {
     now: DateTime<Utc>,
 }
 
-fn simulate(geo: &Geography) -> Run {
+fn simulate(geo: &Geography, n_parcels: u64) -> Run {
     let start = DateTime::parse_from_rfc3339("2026-11-09T00:00:00+08:00").unwrap();
-    let mut config = SimConfig::new(start, 1, 4_000, 20261122);
+    let mut config = SimConfig::new(start, 1, n_parcels, 20261122);
     // Nine days after the start: every parcel has finished or gone silent for longer than the loss limit (7 days).
     config.now = (start + Duration::days(9)).with_timezone(&Utc);
     let rate = 0.02;
@@ -105,27 +105,145 @@ fn alerts_by_parcel(store: &SqliteStore) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-#[test]
-fn derived_state_matches_the_ground_truth_in_any_order() {
-    let Some(geo) = geo() else { return };
-    let run = simulate(&geo);
-
-    // In stream order, with the stream's clock and a sweep every six simulated hours.
-    let live_dir = tempfile::tempdir().unwrap();
-    let live = open(&live_dir);
+/// Ingests the run in stream order in batches of 250, with the stream's clock and a sweep every six simulated hours,
+/// then sweeps at the run's end; each batch goes to the stores in turn.
+fn ingest_live(stores: &[&SqliteStore], run: &Run) {
     let mut clock = DateTime::<Utc>::MIN_UTC;
     let mut next_sweep = None;
     for batch in run.records.chunks(250) {
         clock = batch.iter().filter_map(record_time).fold(clock, DateTime::max).min(run.now);
-        live.ingest_at(batch, clock).unwrap();
+        for store in stores {
+            store.ingest_at(batch, clock).unwrap();
+        }
         let due = *next_sweep.get_or_insert(clock + Duration::hours(6));
         if clock >= due {
-            live.sweep(clock).unwrap();
+            for store in stores {
+                store.sweep(clock).unwrap();
+            }
             next_sweep = Some(clock + Duration::hours(6));
         }
     }
-    let final_sweep = live.sweep(run.now).unwrap();
-    eprintln!("final sweep: {final_sweep:?}");
+    for store in stores {
+        let final_sweep = store.sweep(run.now).unwrap();
+        eprintln!("final sweep: {final_sweep:?}");
+    }
+}
+
+/// Every parcel's stored state, and every alert (cleared ones too) without its id.
+fn derived_state(store: &SqliteStore, run: &Run) -> (Vec<Option<kuaidi_store::ParcelState>>, Vec<String>) {
+    let states = run
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Waybill(w) => Some(store.parcel_state(&w.carrier, &w.waybill_no).unwrap()),
+            _ => None,
+        })
+        .collect();
+    let mut alerts: Vec<String> = store
+        .alerts(&AlertQuery { limit: 1_000_000, ..AlertQuery::default() })
+        .unwrap()
+        .into_iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {} {:?} {:?} {}",
+                a.waybill_no,
+                a.kind,
+                a.reason,
+                a.events.join(","),
+                a.status,
+                a.raised_at,
+                a.detail
+            )
+        })
+        .collect();
+    alerts.sort();
+    (states, alerts)
+}
+
+/// The writer's parcel cache changes nothing: a store re-deriving from it, one whose cache is so small that parcels
+/// are evicted all the time, and one without a cache (every parcel read from the tables) end with the same states
+/// and alerts.
+#[test]
+fn the_parcel_cache_gives_the_states_the_tables_give() {
+    let Some(geo) = geo() else { return };
+    let run = simulate(&geo, 1_500);
+    let open_with = |dir: &tempfile::TempDir, parcel_cache: usize| {
+        let mut config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
+        config.parcel_cache = parcel_cache;
+        SqliteStore::open(config).unwrap()
+    };
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (cached, small, uncached) = (open_with(&dirs[0], 100_000), open_with(&dirs[1], 50), open_with(&dirs[2], 0));
+    ingest_live(&[&cached, &small, &uncached], &run);
+
+    let (hits, misses) = cached.parcel_cache_stats();
+    eprintln!("parcel cache: {hits} hits, {misses} misses");
+    assert!(
+        hits > 4 * misses,
+        "a cache as large as the run should answer most re-derivations ({hits} hits, {misses} misses)"
+    );
+    let (small_hits, small_misses) = small.parcel_cache_stats();
+    assert!(small_misses > misses, "a 50-parcel cache must miss more ({small_hits} hits, {small_misses} misses)");
+    assert_eq!(uncached.parcel_cache_stats().0, 0);
+
+    let want = derived_state(&uncached, &run);
+    assert!(want.0.iter().all(Option::is_some) && !want.1.is_empty());
+    for (name, store) in [("cached", &cached), ("small", &small)] {
+        let got = derived_state(store, &run);
+        let differing = want.0.iter().zip(&got.0).filter(|(a, b)| a != b).count();
+        assert_eq!(differing, 0, "{name}: {differing} parcel states differ from the uncached store's");
+        assert!(got.1 == want.1, "{name}: the alerts differ from the uncached store's");
+        let (kept, recounted) = store.recount().unwrap();
+        assert!(kept == recounted, "{name}: the aggregates differ from a recount");
+    }
+}
+
+/// A second writer on the same database file (another process, here another store) makes the first one's memory
+/// stale; the first notices before its next transaction and reloads, so its aggregates and states stay exact.
+#[test]
+fn a_writer_reloads_after_another_writes_the_same_file() {
+    let Some(geo) = geo() else { return };
+    let run = simulate(&geo, 1_000);
+    let dir = tempfile::tempdir().unwrap();
+    let config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
+    let first = SqliteStore::open(config.clone()).unwrap();
+    let second = SqliteStore::open(config).unwrap();
+    // The two take turns by batch, so each parcel's records reach both writers.
+    for (idx, batch) in run.records.chunks(300).enumerate() {
+        let store = if idx % 2 == 0 { &first } else { &second };
+        store.ingest_at(batch, run.now).unwrap();
+    }
+    first.sweep(run.now).unwrap();
+    for (name, store) in [("first", &first), ("second", &second)] {
+        // Each writer reloads at its next transaction; an empty ingest is one.
+        store.ingest_at(&[], run.now).unwrap();
+        let (kept, recounted) = store.recount().unwrap();
+        assert!(kept == recounted, "{name}: the aggregates kept differ from a recount");
+        assert_eq!(total(store).parcels, run.records.iter().filter(|r| matches!(r, Record::Waybill(_))).count() as u64);
+    }
+    // And the states match a store that saw everything alone.
+    let alone_dir = tempfile::tempdir().unwrap();
+    let alone = open(&alone_dir);
+    for batch in run.records.chunks(300) {
+        alone.ingest_at(batch, run.now).unwrap();
+    }
+    alone.sweep(run.now).unwrap();
+    assert!(
+        derived_state(&first, &run).0 == derived_state(&alone, &run).0,
+        "parcel states differ from a lone writer's"
+    );
+    assert_eq!(total(&first), total(&alone));
+}
+
+#[test]
+fn derived_state_matches_the_ground_truth_in_any_order() {
+    let Some(geo) = geo() else { return };
+    let run = simulate(&geo, 4_000);
+
+    // In stream order, with the stream's clock and a sweep every six simulated hours.
+    let live_dir = tempfile::tempdir().unwrap();
+    let live = open(&live_dir);
+    ingest_live(&[&live], &run);
 
     // Shuffled, every record twice, all at the final clock (reference data first, as a carrier would register it).
     let replay_dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,134 @@
+//! The writer's cache of parcels in flight: each one's records and stored state, so that re-deriving a parcel an
+//! ingest touched does not read its waybill, events, complaints and state back from the database.
+//!
+//! The cache holds exactly what the database holds for a parcel, in the form the database returns it (times cut to
+//! the millisecond, events in trace order, complaints by filing time): a parcel re-derived from the cache and one
+//! re-derived from the tables get the same state (`tests/it/derived.rs` checks it). It stays true because:
+//! - only the writer changes records and states, and it updates a cached parcel with every record it stores for it,
+//!   inside the same transaction;
+//! - a transaction that fails empties the cache, since what it applied was rolled back;
+//! - a commit by another connection (another process on the same file) empties it too: the writer compares
+//!   `PRAGMA data_version` before each transaction (see `SqliteStore::write_derived`).
+//!
+//! Parcels leave the cache when they reach a final outcome (late records for them are rare and read the tables) and,
+//! least recently touched first, when it is full.
+
+use chrono::{DateTime, FixedOffset, SubsecRound};
+use hashlink::LruCache;
+use kuaidi_model::{Complaint, Record, ScanEvent, Waybill};
+
+use crate::derived::{ParcelKey, ParcelRecords, ParcelState};
+use crate::Outcome;
+
+/// A parcel as the cache holds it.
+#[derive(Debug)]
+pub(super) struct CachedParcel {
+    /// Its records, as the tables would return them.
+    pub records: ParcelRecords,
+    /// Its stored state, `None` when it has none yet.
+    pub state: Option<ParcelState>,
+}
+
+/// Parcels in flight, least recently touched first out.
+pub(super) struct ParcelCache {
+    parcels: LruCache<ParcelKey, CachedParcel>,
+    capacity: usize,
+    /// Lookups answered from the cache, and lookups that read the tables.
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl std::fmt::Debug for ParcelCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParcelCache")
+            .field("len", &self.parcels.len())
+            .field("capacity", &self.capacity)
+            .field("hits", &self.hits)
+            .field("misses", &self.misses)
+            .finish()
+    }
+}
+
+impl ParcelCache {
+    /// A cache of at most `capacity` parcels; 0 turns it off.
+    pub fn new(capacity: usize) -> ParcelCache {
+        ParcelCache { parcels: LruCache::new_unbounded(), capacity, hits: 0, misses: 0 }
+    }
+
+    /// Forgets every parcel.
+    pub fn clear(&mut self) {
+        self.parcels.clear();
+    }
+
+    /// Takes a parcel out, to re-derive it; `None` when it is not cached.
+    pub fn take(&mut self, key: &ParcelKey) -> Option<CachedParcel> {
+        let parcel = self.parcels.remove(key);
+        if parcel.is_some() {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        parcel
+    }
+
+    /// Puts a re-derived parcel back, unless it reached a final outcome or the cache is off; evicts the least recently
+    /// touched parcels beyond the capacity.
+    pub fn put(&mut self, key: ParcelKey, parcel: CachedParcel) {
+        let in_flight = parcel.state.as_ref().is_none_or(|state| state.summary.open);
+        if self.capacity == 0 || !in_flight {
+            return;
+        }
+        self.parcels.insert(key, parcel);
+        while self.parcels.len() > self.capacity {
+            self.parcels.remove_lru();
+        }
+    }
+
+    /// Applies a record the writer has just stored with this outcome to its parcel, when that parcel is cached.
+    pub fn note(&mut self, record: &Record, outcome: Outcome) {
+        if !matches!(outcome, Outcome::Accepted | Outcome::Updated) {
+            return;
+        }
+        let key = match record {
+            Record::Waybill(w) => (w.carrier.clone(), w.waybill_no.clone()),
+            Record::Event(e) => (e.carrier.clone(), e.waybill_no.clone()),
+            Record::Complaint(c) => (c.carrier.clone(), c.waybill_no.clone()),
+            Record::Carrier(_) | Record::Facility(_) => return,
+        };
+        let Some(parcel) = self.parcels.peek_mut(&key) else { return };
+        let records = &mut parcel.records;
+        match record {
+            Record::Waybill(waybill) => records.waybill = Some(stored_waybill(waybill)),
+            Record::Event(event) => {
+                records.events.push(stored_event(event));
+                kuaidi_model::order_events(&mut records.events);
+            }
+            Record::Complaint(complaint) => {
+                let complaint = stored_complaint(complaint);
+                records.complaints.retain(|stored| stored.id != complaint.id);
+                records.complaints.push(complaint);
+                records.complaints.sort_by(|a, b| {
+                    (a.filed_at.timestamp_millis(), a.id.as_str()).cmp(&(b.filed_at.timestamp_millis(), b.id.as_str()))
+                });
+            }
+            Record::Carrier(_) | Record::Facility(_) => {}
+        }
+    }
+}
+
+/// A time as the tables keep it: milliseconds and the offset.
+fn stored_time(time: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+    time.trunc_subsecs(3)
+}
+
+fn stored_event(event: &ScanEvent) -> ScanEvent {
+    ScanEvent { time: stored_time(event.time), ..event.clone() }
+}
+
+fn stored_waybill(waybill: &Waybill) -> Waybill {
+    Waybill { created_at: stored_time(waybill.created_at), ..waybill.clone() }
+}
+
+fn stored_complaint(complaint: &Complaint) -> Complaint {
+    Complaint { filed_at: stored_time(complaint.filed_at), ..complaint.clone() }
+}
