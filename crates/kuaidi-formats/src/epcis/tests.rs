@@ -149,6 +149,26 @@ fn the_pre_hash_follows_the_value_rules() {
 }
 
 #[test]
+fn a_handed_over_document_reads_as_a_borrowed_one() {
+    let mut bad = object_event();
+    bad["bizStep"] = json!("transforming");
+    let doc = document(json!([object_event(), bad, "not an event"]));
+    let borrowed = parse_document_events(&doc).unwrap();
+    let owned = parse_document_events_owned(doc.clone()).unwrap();
+    assert_eq!(owned.len(), 3);
+    assert_eq!(owned[0].as_ref().unwrap(), borrowed[0].as_ref().unwrap());
+    for idx in [1, 2] {
+        let (Err(DecodeError::Field(a)), Err(DecodeError::Field(b))) = (&owned[idx], &borrowed[idx]) else {
+            panic!("event {idx} must fail in both: {:?} {:?}", owned[idx], borrowed[idx]);
+        };
+        assert_eq!(a.field(), b.field());
+    }
+    let mut no_list = doc;
+    no_list["epcisBody"] = json!({});
+    assert!(parse_document_events_owned(no_list).is_err());
+}
+
+#[test]
 fn parcel_events_need_a_kind_and_a_facility() {
     let mut no_kind = object_event();
     no_kind["bizStep"] = json!("commissioning");
