@@ -235,6 +235,16 @@ impl Namespaces {
         }
     }
 
+    /// Whether `term` names the IRI `namespace` + `local`, without building either.
+    fn names(&self, term: &str, namespace: &str, local: &str) -> bool {
+        match term.split_once(':') {
+            Some((prefix, rest)) if !rest.starts_with("//") => {
+                rest == local && self.prefixes.get(prefix).is_some_and(|uri| uri == namespace)
+            }
+            _ => term.len() == namespace.len() + local.len() && term.starts_with(namespace) && term.ends_with(local),
+        }
+    }
+
     /// Whether a field name is a valid extension name: a compact IRI with a declared prefix, or an absolute URI.
     fn is_extension_name(&self, name: &str) -> bool {
         match name.split_once(':') {
@@ -278,6 +288,16 @@ impl EpcisEvent {
     pub fn extension(&self, iri: &str) -> Option<&Value> {
         self.body.as_object()?.iter().find(|(key, _)| self.namespaces.expands_to(key, iri)).map(|(_, value)| value)
     }
+
+    /// The value of an extension field, looked up by its namespace IRI and local name (`kd:operator` is
+    /// `(KUAIDI_NS, "operator")`), without building the full IRI.
+    pub fn extension_in(&self, namespace: &str, local: &str) -> Option<&Value> {
+        self.body
+            .as_object()?
+            .iter()
+            .find(|(key, _)| self.namespaces.names(key, namespace, local))
+            .map(|(_, value)| value)
+    }
 }
 
 /// Reads an EPCIS capture document (`"type": "EPCISDocument"`) from JSON text.
@@ -296,6 +316,38 @@ pub fn parse_document(value: &Value) -> Result<Vec<EpcisEvent>, DecodeError> {
 /// Checks an EPCIS capture document's envelope and reads each event on its own, for best-effort capture: the outer
 /// error is the envelope's, each inner one an event's.
 pub fn parse_document_events(value: &Value) -> Result<Vec<Result<EpcisEvent, DecodeError>>, DecodeError> {
+    let (namespaces, events) = envelope(value)?;
+    Ok(events
+        .iter()
+        .enumerate()
+        .map(|(idx, event)| parse_event_at(event, &namespaces, &format!("epcisBody.eventList[{idx}]")))
+        .collect())
+}
+
+/// [`parse_document_events`] on a document the caller hands over: each event's body is the event itself, moved rather
+/// than copied (the capture endpoint's path, where the document is not needed afterwards).
+pub fn parse_document_events_owned(mut value: Value) -> Result<Vec<Result<EpcisEvent, DecodeError>>, DecodeError> {
+    let namespaces = envelope(&value)?.0;
+    let events = match value.pointer_mut("/epcisBody/eventList").map(Value::take) {
+        Some(Value::Array(events)) => events,
+        _ => return Err(ValidationError::Missing { field: "epcisBody.eventList".into() }.into()),
+    };
+    Ok(events
+        .into_iter()
+        .enumerate()
+        .map(|(idx, event)| {
+            let path = format!("epcisBody.eventList[{idx}]");
+            let checked = check_event(&event, &namespaces, &path)?;
+            match event {
+                Value::Object(map) => Ok(checked.into_event(map)),
+                other => Err(invalid(&path, &other, "must be an object")),
+            }
+        })
+        .collect())
+}
+
+/// Checks a capture document's envelope: its prefixes, type, creation date and event list.
+fn envelope(value: &Value) -> Result<(Namespaces, &Vec<Value>), DecodeError> {
     let document = object(value, "")?;
     let namespaces = document_namespaces(document)?;
     match document.get("type") {
@@ -305,15 +357,10 @@ pub fn parse_document_events(value: &Value) -> Result<Vec<Result<EpcisEvent, Dec
     }
     check_time(document, "creationDate", "", true)?;
     let body = object(required(document, "epcisBody", "")?, "epcisBody")?;
-    let events = match required(body, "eventList", "epcisBody")? {
-        Value::Array(events) => events,
-        other => return Err(invalid("epcisBody.eventList", other, "must be an array of events")),
-    };
-    Ok(events
-        .iter()
-        .enumerate()
-        .map(|(idx, event)| parse_event_at(event, &namespaces, &format!("epcisBody.eventList[{idx}]")))
-        .collect())
+    match required(body, "eventList", "epcisBody")? {
+        Value::Array(events) => Ok((namespaces, events)),
+        other => Err(invalid("epcisBody.eventList", other, "must be an array of events")),
+    }
 }
 
 /// Reads the events of an EPCIS query document (`"type": "EPCISQueryDocument"`), with the same checks.
@@ -476,6 +523,54 @@ fn check_names(
 }
 
 fn parse_event_at(value: &Value, outer: &Namespaces, path: &str) -> Result<EpcisEvent, DecodeError> {
+    let checked = check_event(value, outer, path)?;
+    Ok(checked.into_event(value.as_object().cloned().unwrap_or_default()))
+}
+
+/// What checking an event found, before its body is taken.
+struct Checked {
+    event_type: EventType,
+    event_time: DateTime<FixedOffset>,
+    action: Option<String>,
+    biz_step: Option<VocabValue>,
+    disposition: Option<VocabValue>,
+    read_point: Option<String>,
+    biz_location: Option<String>,
+    epcs: Vec<String>,
+    event_id: Option<String>,
+    namespaces: Namespaces,
+}
+
+impl Checked {
+    /// The event, its body `map` standing on its own (an `@context` naming every prefix in scope) and hashed.
+    fn into_event(self, mut map: Map<String, Value>) -> EpcisEvent {
+        let mut context = vec![Value::from("https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld")];
+        let declared = self.namespaces.declared();
+        if !declared.is_empty() {
+            context.push(Value::Object(declared));
+        }
+        map.insert("@context".into(), Value::Array(context));
+        let body = Value::Object(map);
+        let hash = hash::event_hash(&body, &self.namespaces);
+        EpcisEvent {
+            event_type: self.event_type,
+            event_time: self.event_time,
+            action: self.action,
+            biz_step: self.biz_step,
+            disposition: self.disposition,
+            read_point: self.read_point,
+            biz_location: self.biz_location,
+            epcs: self.epcs,
+            event_id: self.event_id,
+            hash,
+            body,
+            namespaces: self.namespaces,
+        }
+    }
+}
+
+/// Checks one event (every error names its field under `path`) and reads the parts Kuaidi indexes.
+fn check_event(value: &Value, outer: &Namespaces, path: &str) -> Result<Checked, DecodeError> {
     let event = object(value, path)?;
     let namespaces = match event.get("@context") {
         Some(context) => outer.with_context(context),
@@ -582,16 +677,7 @@ fn parse_event_at(value: &Value, outer: &Namespaces, path: &str) -> Result<Epcis
         return Err(ValidationError::Missing { field: join(path, "epcList") }.into());
     }
 
-    let mut body = event.clone();
-    let mut context = vec![Value::from("https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld")];
-    let declared = namespaces.declared();
-    if !declared.is_empty() {
-        context.push(Value::Object(declared));
-    }
-    body.insert("@context".into(), Value::Array(context));
-    let body = Value::Object(body);
-    let hash = hash::event_hash(&body, &namespaces);
-    Ok(EpcisEvent {
+    Ok(Checked {
         event_type,
         event_time,
         action,
@@ -601,8 +687,6 @@ fn parse_event_at(value: &Value, outer: &Namespaces, path: &str) -> Result<Epcis
         biz_location,
         epcs,
         event_id,
-        hash,
-        body,
         namespaces,
     })
 }

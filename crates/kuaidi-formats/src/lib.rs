@@ -15,6 +15,7 @@ pub mod kuaidi100;
 mod mapping;
 mod ndjson;
 pub mod parquet;
+pub mod summary;
 pub mod wire;
 
 pub use csv_file::{read_csv, CsvKind, CsvWriter, EVENT_COLUMNS, WAYBILL_COLUMNS};

@@ -594,3 +594,29 @@ pub(crate) fn update_alert(
         None => Err(StoreError::new(ErrorKind::NotFound, format!("no alert has the id `{id}`"))),
     }
 }
+
+/// Parcel states in key order `(waybill_no, carrier)`, byte-wise (`COLLATE "C"`, as the embedded store orders),
+/// strictly after `after`; parcels stored before derived state and not yet swept have no state and are left out.
+pub(crate) fn states_after(
+    conn: &mut crate::conn::Conn,
+    after: Option<(&WaybillNo, &CarrierCode)>,
+    limit: usize,
+) -> Result<Vec<(CarrierCode, WaybillNo, ParcelState)>, StoreError> {
+    let (waybill_no, carrier) = after.map_or(("", ""), |(w, c)| (w.as_str(), c.as_str()));
+    let statement = conn.statement(
+        "SELECT state FROM parcels \
+         WHERE (waybill_no COLLATE \"C\", carrier COLLATE \"C\") > ($1, $2) AND state IS NOT NULL \
+         ORDER BY waybill_no COLLATE \"C\", carrier COLLATE \"C\" LIMIT $3",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = conn
+        .client
+        .query(&statement, &[&waybill_no, &carrier, &limit])
+        .map_err(|err| pg_error("paging through parcel states", err))?;
+    rows.iter()
+        .map(|row| {
+            let state: ParcelState = serde_json::from_str(row.get::<_, &str>(0)).map_err(corrupt_state)?;
+            Ok((state.summary.carrier.clone(), state.summary.waybill_no.clone(), state))
+        })
+        .collect()
+}

@@ -282,6 +282,14 @@ impl Store for PgStore {
         self.pool.with("paging through waybills", |conn| rows::waybills_after(conn, &self.config.pii_key, after, limit))
     }
 
+    fn parcel_states_after(
+        &self,
+        after: Option<(&WaybillNo, &CarrierCode)>,
+        limit: usize,
+    ) -> Result<Vec<(CarrierCode, WaybillNo, ParcelState)>, StoreError> {
+        self.pool.with("paging through parcel states", |conn| derived::states_after(conn, after, limit))
+    }
+
     fn complaints_of(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Vec<Complaint>, StoreError> {
         self.pool.with("reading a parcel's complaints", |conn| {
             rows::complaints_of(&mut conn.client, &self.config.pii_key, carrier, waybill_no)

@@ -117,6 +117,16 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Waybill>, StoreError>;
 
+    /// Parcel states in key order `(waybill_no, carrier)`, strictly after the key `after` (from the first when
+    /// `None`), at most `limit`, each with its carrier and number: for paging through every parcel's summary, as
+    /// `kuaidi export` does. A parcel whose state is not derived yet (a PostgreSQL parcel stored before derived
+    /// state, until the sweep reaches it) is left out.
+    fn parcel_states_after(
+        &self,
+        after: Option<(&WaybillNo, &CarrierCode)>,
+        limit: usize,
+    ) -> Result<Vec<(CarrierCode, WaybillNo, ParcelState)>, StoreError>;
+
     /// Stores a new API key (its hash, never the secret).
     fn create_key(&self, key: &NewApiKey) -> Result<(), StoreError>;
 

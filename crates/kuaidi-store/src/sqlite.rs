@@ -552,6 +552,14 @@ impl Store for SqliteStore {
         self.read(|conn| rows::waybills_after(conn, &self.config.pii_key, after, limit))
     }
 
+    fn parcel_states_after(
+        &self,
+        after: Option<(&WaybillNo, &CarrierCode)>,
+        limit: usize,
+    ) -> Result<Vec<(CarrierCode, WaybillNo, ParcelState)>, StoreError> {
+        self.read(|conn| derived::states_after(conn, after, limit))
+    }
+
     fn create_key(&self, key: &NewApiKey) -> Result<(), StoreError> {
         self.write(|conn| rows::create_key(conn, key))
     }

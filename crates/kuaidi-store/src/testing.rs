@@ -281,6 +281,48 @@ pub fn every_record_pages_in_key_order(store: &dyn Store) {
     }
 }
 
+/// Paging through parcel states visits every derived parcel once, in key order `(waybill_no, carrier)` byte-wise,
+/// whatever the page size, each state equal to `parcel_state` and carrying its own carrier and number.
+pub fn parcel_states_page_in_key_order(store: &dyn Store) {
+    ingest(store, &reference());
+    assert!(store.parcel_states_after(None, 10).unwrap().is_empty(), "no parcel, no state");
+    // Two carriers share one number, so the carrier is part of the key; `AB…` sorts before `YT…`, and a parcel
+    // known only by its waybill has a state too.
+    let parcels = [("yto", "YT0000000007"), ("sf", "AB00000007"), ("yto", "AB00000007"), ("sf", "SF0000000007")];
+    let mut records = Vec::new();
+    for (carrier, no) in &parcels[..3] {
+        records.extend(events(chain(carrier, no)));
+    }
+    records.push(Record::Waybill(Box::new(waybill("sf", "SF0000000007"))));
+    ingest(store, &records);
+    let mut expected: Vec<(CarrierCode, WaybillNo)> =
+        parcels.iter().map(|(carrier, no)| (carrier_code(carrier), waybill_no(no))).collect();
+    expected.sort_by(|a, b| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
+    for page in [1, 3, 1000] {
+        let mut seen: Vec<(CarrierCode, WaybillNo, crate::ParcelState)> = Vec::new();
+        loop {
+            let after = seen.last().map(|(carrier, no, _)| (no.clone(), carrier.clone()));
+            let next = store.parcel_states_after(after.as_ref().map(|(no, carrier)| (no, carrier)), page).unwrap();
+            assert!(next.len() <= page, "page size {page}: {} states", next.len());
+            if next.is_empty() {
+                break;
+            }
+            seen.extend(next);
+        }
+        let keys: Vec<(CarrierCode, WaybillNo)> = seen.iter().map(|(c, n, _)| (c.clone(), n.clone())).collect();
+        assert_eq!(keys, expected, "page size {page}");
+        for (carrier, no, state) in &seen {
+            assert_eq!((&state.summary.carrier, &state.summary.waybill_no), (carrier, no));
+            assert_eq!(state, &state_of(store, carrier.as_str(), no.as_str()), "{carrier} {no}");
+        }
+    }
+    // Strictly after: the last key gives an empty page, a key between parcels starts at the next one.
+    let (last_carrier, last_no) = expected.last().unwrap();
+    assert!(store.parcel_states_after(Some((last_no, last_carrier)), 10).unwrap().is_empty());
+    let between = store.parcel_states_after(Some((&waybill_no("AB00000007"), &carrier_code("sf"))), 1).unwrap();
+    assert_eq!((between[0].0.as_str(), between[0].1.as_str()), ("yto", "AB00000007"));
+}
+
 /// A complaint is stored once; a re-send with a new verdict updates it; any other change is a conflict; the
 /// description (sealed personal data) comes back intact.
 pub fn complaints_take_verdicts(store: &dyn Store) {
@@ -679,6 +721,7 @@ macro_rules! store_contract_tests {
             events_come_back_in_time_order,
             waybills_round_trip,
             every_record_pages_in_key_order,
+            parcel_states_page_in_key_order,
             complaints_take_verdicts,
             waybill_numbers_may_collide_across_carriers,
             reverse_trace_by_vehicle_and_operator,

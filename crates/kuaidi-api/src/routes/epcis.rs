@@ -135,18 +135,18 @@ impl CaptureJobView {
     }
 }
 
-fn record_of(event: &EpcisEvent) -> EpcisRecord {
+fn record_of(event: EpcisEvent) -> EpcisRecord {
     EpcisRecord {
-        hash: event.hash.clone(),
         event_type: event.event_type.as_str().to_owned(),
         event_time: event.event_time.with_timezone(&Utc),
-        action: event.action.clone(),
         biz_step: event.biz_step.as_ref().map(|v| v.canonical(VocabKind::BizStep)),
         disposition: event.disposition.as_ref().map(|v| v.canonical(VocabKind::Disposition)),
-        read_point: event.read_point.clone(),
-        biz_location: event.biz_location.clone(),
-        epcs: event.epcs.clone(),
         body: event.body.to_string(),
+        hash: event.hash,
+        action: event.action,
+        read_point: event.read_point,
+        biz_location: event.biz_location,
+        epcs: event.epcs,
     }
 }
 
@@ -197,7 +197,7 @@ fn capture(
         ));
     }
     let items: Vec<(u64, Result<Record, DecodeError>)> =
-        good.iter().filter_map(|(idx, _, record)| record.clone().map(|r| (*idx as u64, Ok(r)))).collect();
+        good.iter_mut().filter_map(|(idx, _, record)| record.take().map(|r| (*idx as u64, Ok(r)))).collect();
     let mut rejected = std::collections::HashSet::new();
     if !items.is_empty() {
         for result in ingest_chunk(state, role, items)? {
@@ -208,7 +208,7 @@ fn capture(
         }
     }
     let records: Vec<EpcisRecord> =
-        good.iter().filter(|(idx, _, _)| !rejected.contains(idx)).map(|(_, event, _)| record_of(event)).collect();
+        good.into_iter().filter(|(idx, _, _)| !rejected.contains(idx)).map(|(_, event, _)| record_of(event)).collect();
     state.store().capture_epcis(&records)?;
     let job = CaptureJob {
         id: format!("cap_{:016x}", rand::random::<u64>()),
@@ -267,7 +267,7 @@ pub async fn post_capture(
 ) -> Result<Response, EpcisError> {
     may_capture(&caller.role)?;
     let rollback = rollback(&headers)?;
-    let events = epcis::parse_document_events(&body).map_err(|err| invalid_epcis(&err))?;
+    let events = epcis::parse_document_events_owned(body).map_err(|err| invalid_epcis(&err))?;
     let role = caller.role.clone();
     let job = tokio::task::spawn_blocking(move || capture(&state, &role, events, rollback))
         .await

@@ -1,10 +1,12 @@
 //! `kuaidi export`: a Parquet export reads back as the same rows; NDJSON and CSV exports read back through import's
-//! readers; personal data is masked unless revealed.
+//! readers; parcel summaries are exported in every format, the same rows in each; personal data is masked unless
+//! revealed.
 
 use std::fs::File;
 use std::path::Path;
 
 use kuaidi_formats::parquet::{read_events_parquet, read_waybills_parquet};
+use kuaidi_formats::summary::{read_summaries_csv, read_summaries_parquet, SummaryRow};
 use kuaidi_model::{Record, ScanEvent, Waybill};
 
 use crate::support::{kuaidi, ndjson_lines, parcels, stderr, temp_dir};
@@ -57,6 +59,40 @@ fn a_parquet_export_reads_back_as_the_same_rows() {
     assert_eq!(read_events_parquet(File::open(masked.join("events.parquet")).unwrap()).unwrap(), events);
     let err = read_waybills_parquet(File::open(masked.join("waybills.parquet")).unwrap()).unwrap_err();
     assert!(err.to_string().contains("138****1234"), "{err}");
+}
+
+#[test]
+fn parcel_summaries_are_exported_the_same_in_every_format() {
+    // Paging through states is covered by the store contract (`parcel_states_page_in_key_order`).
+    let (dir, data, _, waybills) = loaded(1200);
+    let out = dir.path().join("out");
+    let report = export(&data, &out, "parquet", &[]);
+    assert_eq!(report["n_summaries"].as_u64(), Some(1200), "{report}");
+    let rows = read_summaries_parquet(File::open(out.join("summaries.parquet")).unwrap()).unwrap();
+    // One row per parcel, in key order (waybill number, then carrier).
+    let keys: Vec<(String, String)> = rows.iter().map(|r| (r.waybill_no.clone(), r.carrier.clone())).collect();
+    let expected: Vec<(String, String)> =
+        waybills.iter().map(|w| (w.waybill_no.as_str().to_owned(), w.carrier.as_str().to_owned())).collect();
+    assert_eq!(keys, expected);
+    // The fixtures' chains are complete: accepted, inspected, scanned, delivered, passing the outlet and the centre.
+    for row in &rows {
+        assert_eq!((row.outcome.as_str(), row.open), ("delivered", false), "{row:?}");
+        assert!(row.accepted_at.is_some() && row.delivered_at >= row.accepted_at, "{row:?}");
+        assert!(row.route.contains(" > ") && row.outlet.is_some(), "{row:?}");
+        assert_eq!(row.inspection.as_deref(), Some("passed"), "{row:?}");
+    }
+    export(&data, &out, "ndjson", &[]);
+    let text = std::fs::read_to_string(out.join("summaries.ndjson")).unwrap();
+    let from_ndjson: Vec<SummaryRow> =
+        text.lines().map(|line| SummaryRow::from_json(&serde_json::from_str(line).unwrap()).unwrap()).collect();
+    assert_eq!(from_ndjson, rows);
+    export(&data, &out, "csv", &["--reveal-personal-data"]);
+    let csv = std::fs::read_to_string(out.join("summaries.csv")).unwrap();
+    assert_eq!(read_summaries_csv(csv.as_bytes()).unwrap(), rows);
+    // A summary carries no personal data, even when the export reveals it.
+    for secret in ["张三", "13800131234", "科技城路", "李四", "南京东路", "11010519491231002X"] {
+        assert!(!csv.contains(secret) && !text.contains(secret), "{secret} in a summary");
+    }
 }
 
 #[test]

@@ -22,7 +22,7 @@ pub const FACILITY_PREFIX: &str = "https://kuaidi.example/facility/";
 pub const EXPORT_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
 
 fn extension_text(event: &EpcisEvent, name: &str) -> Result<Option<String>, ValidationError> {
-    match event.extension(&format!("{KUAIDI_NS}{name}")) {
+    match event.extension_in(KUAIDI_NS, name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.clone())),
         Some(other) => Err(InvalidValue::new(other.to_string(), "must be a string").at(format!("kd:{name}"))),

@@ -120,6 +120,54 @@ fn the_hash_ignores_serialisation() {
     assert_ne!(events[0].hash, other[0].hash);
 }
 
+/// The pre-hash string of one event of the test document.
+fn pre_hash_of(event: serde_json::Value) -> String {
+    let events = parse_document(&document(json!([event]))).unwrap();
+    hash::pre_hash(&events[0].body, &events[0].namespaces)
+}
+
+#[test]
+fn the_pre_hash_follows_the_value_rules() {
+    // Rules 8 and 9: time stamps in UTC, milliseconds rounded half up from the fourth decimal; a sensor's `time` too.
+    let mut event = object_event();
+    event["eventTime"] = json!("2023-01-18T19:04:03.1415+08:00");
+    event["sensorElementList"] = json!([{
+        "sensorMetadata": {"time": "2023-01-18T19:00:00+08:00"},
+        "sensorReport": [{"type": "Temperature", "value": 26.0, "minValue": 12.70, "uom": "CEL"}],
+    }]);
+    let pre_hash = pre_hash_of(event.clone());
+    assert!(pre_hash.contains("eventTime=2023-01-18T11:04:03.142Z"), "{pre_hash}");
+    assert!(pre_hash.contains("sensorMetadatatime=2023-01-18T11:00:00.000Z"), "{pre_hash}");
+    // Rule 6: no trailing zeros in numbers.
+    assert!(pre_hash.contains("value=26minValue=12.7uom=CEL"), "{pre_hash}");
+    event["eventTime"] = json!("2023-01-18T19:04:03.1414+08:00");
+    assert!(pre_hash_of(event.clone()).contains("eventTime=2023-01-18T11:04:03.141Z"));
+    // The same value written as 26 or 26.0 is the same event.
+    let whole = pre_hash_of(event.clone());
+    event["sensorElementList"][0]["sensorReport"][0]["value"] = json!(26);
+    assert_eq!(pre_hash_of(event), whole);
+}
+
+#[test]
+fn a_handed_over_document_reads_as_a_borrowed_one() {
+    let mut bad = object_event();
+    bad["bizStep"] = json!("transforming");
+    let doc = document(json!([object_event(), bad, "not an event"]));
+    let borrowed = parse_document_events(&doc).unwrap();
+    let owned = parse_document_events_owned(doc.clone()).unwrap();
+    assert_eq!(owned.len(), 3);
+    assert_eq!(owned[0].as_ref().unwrap(), borrowed[0].as_ref().unwrap());
+    for idx in [1, 2] {
+        let (Err(DecodeError::Field(a)), Err(DecodeError::Field(b))) = (&owned[idx], &borrowed[idx]) else {
+            panic!("event {idx} must fail in both: {:?} {:?}", owned[idx], borrowed[idx]);
+        };
+        assert_eq!(a.field(), b.field());
+    }
+    let mut no_list = doc;
+    no_list["epcisBody"] = json!({});
+    assert!(parse_document_events_owned(no_list).is_err());
+}
+
 #[test]
 fn parcel_events_need_a_kind_and_a_facility() {
     let mut no_kind = object_event();

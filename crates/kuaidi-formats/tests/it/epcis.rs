@@ -108,36 +108,107 @@ fn invalid_documents_are_rejected() {
     assert!(!report.contains("ACCEPTED"), "{report}");
 }
 
+/// Why a GS1 hash vector is not reproduced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Unreproduced {
+    /// The same `ni:` eventID stands on events that differ (their canonical forms differ), so at most one of them can
+    /// carry its true hash: the others are copies of an eventID that was not recomputed.
+    StaleCopy,
+    /// Reproduced when the pre-hash is spelt as an earlier draft of the reference implementation spelt it: CBV words
+    /// as `https://ns.gs1.org/voc/<List>-<word>` web URIs and extension names as `{namespace}local`. The ratified
+    /// algorithm (and the 9.6.x worked examples) write the URN form, so these vectors predate it.
+    EarlierDraft,
+    /// Not reproduced by the ratified rules nor by the earlier draft's spellings, and not provably stale.
+    Unexplained,
+}
+
+/// The pre-hash as the earlier draft spelt it (see [`Unreproduced::EarlierDraft`]).
+fn earlier_draft_pre_hash(pre_hash: &str, namespaces: &epcis::Namespaces) -> String {
+    let mut out = pre_hash.to_owned();
+    for (urn, web) in [
+        ("urn:epcglobal:cbv:bizstep:", "https://ns.gs1.org/voc/Bizstep-"),
+        ("urn:epcglobal:cbv:disp:", "https://ns.gs1.org/voc/Disp-"),
+        ("urn:epcglobal:cbv:btt:", "https://ns.gs1.org/voc/BTT-"),
+        ("urn:epcglobal:cbv:sdt:", "https://ns.gs1.org/voc/SDT-"),
+        ("urn:epcglobal:cbv:er:", "https://ns.gs1.org/voc/ER-"),
+    ] {
+        out = out.replace(urn, web);
+    }
+    for iri in namespaces.declared().values().filter_map(Value::as_str) {
+        out = out.replace(iri, &format!("{{{iri}}}"));
+    }
+    out
+}
+
+fn sha256_ni(pre_hash: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hex: String = Sha256::digest(pre_hash.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("ni:///sha-256;{hex}?ver=CBV2.0")
+}
+
 #[test]
 fn gs1_event_hashes_are_reproduced() {
     let Some(root) = shared("conformance/epcis") else { return };
-    let (mut n_vectors, mut mismatches) = (0, Vec::new());
+    // (file, given eventID, computed hash, pre-hash, namespaces) of every vector.
+    let mut vectors = Vec::new();
     for path in valid_files(&root) {
         let Ok(events) = parse_any(&read(&path)) else { continue };
         for event in events {
-            let Some(given) = event.event_id.as_deref().filter(|id| id.starts_with("ni:///sha-256;")) else { continue };
-            n_vectors += 1;
-            if given != event.hash {
-                mismatches.push(format!(
-                    "{}: given {given}, computed {}\n  pre-hash: {}",
-                    path.strip_prefix(&root).unwrap().display(),
-                    event.hash,
-                    epcis::hash::pre_hash(&event.body, &event.namespaces)
-                ));
-            }
+            let Some(given) = event.event_id.clone().filter(|id| id.starts_with("ni:///sha-256;")) else { continue };
+            let pre_hash = epcis::hash::pre_hash(&event.body, &event.namespaces);
+            let file = path.strip_prefix(&root).unwrap().display().to_string();
+            vectors.push((file, given, event.hash.clone(), pre_hash, event.namespaces.clone()));
         }
     }
-    let n_reproduced = n_vectors - mismatches.len();
-    eprintln!("{n_reproduced} of {n_vectors} hash vectors reproduced; the others:\n{}", mismatches.join("\n"));
+    let mut reasons = Vec::new();
+    for (file, given, computed, pre_hash, namespaces) in &vectors {
+        if given == computed {
+            continue;
+        }
+        let others_differ = vectors
+            .iter()
+            .any(|(_, other_given, other_computed, _, _)| other_given == given && other_computed != computed);
+        let reason = if others_differ {
+            Unreproduced::StaleCopy
+        } else if sha256_ni(&earlier_draft_pre_hash(pre_hash, namespaces)) == *given {
+            Unreproduced::EarlierDraft
+        } else {
+            Unreproduced::Unexplained
+        };
+        reasons.push((reason, file.clone(), given.clone(), pre_hash.clone()));
+    }
+    reasons.sort();
+    let n_vectors = vectors.len();
+    let n_reproduced = n_vectors - reasons.len();
+    let count = |reason| reasons.iter().filter(|(r, ..)| *r == reason).count();
+    let listing: Vec<String> = reasons
+        .iter()
+        .map(|(reason, file, given, pre_hash)| format!("{reason:?}: {file}: {given}\n  pre-hash: {pre_hash}"))
+        .collect();
+    eprintln!("{n_reproduced} of {n_vectors} hash vectors reproduced; the others:\n{}", listing.join("\n"));
     // The standard's worked examples (9.6.1 to 9.6.4, and their copies) are reproduced exactly.
     for example in
         ["Example_9.6.1-ObjectEvent.jsonld", "Example_9.6.2", "Example_9.6.3-AggregationEvent.jsonld", "Example_9.6.4"]
     {
-        assert!(!mismatches.iter().any(|m| m.contains(example)), "{example} differs:\n{}", mismatches.join("\n"));
+        assert!(!listing.iter().any(|m| m.contains(example)), "{example} differs:\n{}", listing.join("\n"));
     }
-    // FIXME: 62 of the 105 `ni:` eventIDs in the shared files are not reproduced. Several are provably stale copies
-    // (`5f7c47...` stands on three different events; the `with-comment` example carries other hashes than the same
-    // events without the comment), but the sensor-data, error-declaration and digital-link examples also differ, so
-    // the algorithm here (reconstructed from the 9.6.x vectors) may still differ from GS1's for those parts.
-    assert!(n_reproduced >= 43, "fewer hash vectors reproduced than before: {n_reproduced} of {n_vectors}");
+    // The same event in two files carries one hash: the second event of `Example_9.6.1-with-comment` is the second of
+    // 9.6.1 (reproduced) and yet carries another eventID, which the earlier draft's spelling gives; no single
+    // algorithm can reproduce both, so the earlier-draft vectors stay unreproduced by design.
+    assert_eq!(count(Unreproduced::EarlierDraft), 6, "{}", listing.join("\n"));
+    // FIXME: the vectors below are not reproduced and not explained. They are the sensor-data examples, the
+    // persistent-disposition and error-declaration examples, the first event of the digital-link 9.6.1 example (its
+    // second event is reproduced) and the `*_all_possible_fields` documents. Tried, vector by vector, without a
+    // match (a brute-force search over the combinations, recorded in the report of the formats3 branch): CBV values
+    // as URNs or as `ns.gs1.org`, `gs1.org/voc` or `ref.gs1.org/cbv` web URIs; EPCs as URNs or GS1 Digital Links;
+    // digital links moved to `id.gs1.org`; numbers with and without trailing zeros; sensor `time` in UTC or as
+    // written; measurement types bare, `gs1:`-prefixed or expanded; `{namespace}` extension names; type before
+    // the identifier in business transactions, sources and destinations; the error declaration and the persistent
+    // disposition at every position. They are most likely hashes of earlier versions of those examples.
+    assert_eq!(
+        (n_vectors, n_reproduced, count(Unreproduced::StaleCopy), count(Unreproduced::Unexplained)),
+        (105, 43, 14, 42),
+        "the counts changed; update them and the FIXME:\n{}",
+        listing.join("\n")
+    );
 }

@@ -158,10 +158,14 @@ fn the_sweep_derives_parcels_stored_before_derived_state() {
         .unwrap();
     assert_eq!(store.indicators(&filter, &[]).unwrap()[0].1.parcels, 0);
     assert_eq!(store.parcel_state(&carrier_code("yto"), &waybill_no("YT5000000001")).unwrap(), None);
+    assert!(store.parcel_states_after(None, 10).unwrap().is_empty(), "a parcel without a state is not exported");
     let report = store.sweep(now).unwrap();
     assert_eq!((report.examined, report.changed), (2, 2), "{report:?}");
     assert_eq!(store.indicators(&filter, &[]).unwrap(), derived);
     assert!(store.parcel_state(&carrier_code("yto"), &waybill_no("YT5000000001")).unwrap().is_some());
+    let paged: Vec<String> =
+        store.parcel_states_after(None, 10).unwrap().iter().map(|(_, no, _)| no.as_str().to_owned()).collect();
+    assert_eq!(paged, ["YT5000000001", "YT5000000002"]);
     assert_eq!(store.sweep(now).unwrap().examined, 0, "derived parcels are not due again");
 }
 

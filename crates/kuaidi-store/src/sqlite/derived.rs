@@ -377,3 +377,30 @@ pub(super) fn update_alert(conn: &Connection, id: i64, change: &AlertChange) -> 
     }
     alert(conn, id)?.ok_or_else(|| StoreError::new(ErrorKind::NotFound, format!("no alert has the id `{id}`")))
 }
+
+/// Parcel states in key order `(waybill_no, carrier)` (byte order, as every text key here), strictly after `after`.
+pub(super) fn states_after(
+    conn: &Connection,
+    after: Option<(&WaybillNo, &CarrierCode)>,
+    limit: usize,
+) -> Result<Vec<(CarrierCode, WaybillNo, ParcelState)>, StoreError> {
+    let (waybill_no, carrier) = after.map_or(("", ""), |(w, c)| (w.as_str(), c.as_str()));
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT state FROM parcels WHERE (waybill_no, carrier) > (?1, ?2) \
+             ORDER BY waybill_no, carrier LIMIT ?3",
+        )
+        .map_err(|err| sql_error("paging through parcel states", err))?;
+    let texts: Vec<String> = stmt
+        .query_map(params![waybill_no, carrier, limit], |row| row.get(0))
+        .and_then(Iterator::collect)
+        .map_err(|err| sql_error("paging through parcel states", err))?;
+    texts
+        .iter()
+        .map(|text| {
+            let state: ParcelState = serde_json::from_str(text).map_err(corrupt_state)?;
+            Ok((state.summary.carrier.clone(), state.summary.waybill_no.clone(), state))
+        })
+        .collect()
+}

@@ -97,6 +97,14 @@ impl Store for StreamClock {
         self.inner.waybills_after(after, limit)
     }
 
+    fn parcel_states_after(
+        &self,
+        after: Option<(&WaybillNo, &CarrierCode)>,
+        limit: usize,
+    ) -> Result<Vec<(CarrierCode, WaybillNo, ParcelState)>, StoreError> {
+        self.inner.parcel_states_after(after, limit)
+    }
+
     fn upkeep_timing(&self) -> Option<(std::time::Duration, std::time::Duration)> {
         self.inner.upkeep_timing()
     }
