@@ -231,10 +231,9 @@ impl Store for PgStore {
             let (n_due, changes) = self.pool.with("sweeping open parcels", |conn| {
                 let mut tx =
                     conn.client.transaction().map_err(|err| conn::pg_error("starting a sweep transaction", err))?;
-                let due = derived::lock_due(&mut tx, now, SWEEP_CHUNK)?;
-                let changes = derived::rederive(&mut tx, &deriver, &due, false, now)?;
+                let (n_due, changes) = derived::sweep_chunk(&mut tx, &deriver, now, SWEEP_CHUNK)?;
                 tx.commit().map_err(|err| conn::pg_error("committing a sweep transaction", err))?;
-                Ok((due.len(), changes))
+                Ok((n_due, changes))
             })?;
             report.examined += changes.examined;
             report.changed += changes.changed;
