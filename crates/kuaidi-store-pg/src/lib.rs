@@ -4,8 +4,8 @@
 //! The schema (`migrations/pg/`) is laid out for Citus: `parcels`, `waybills` and `events` are keyed by the waybill
 //! number first (the distribution column), events are partitioned by day, and carriers, facilities and divisions are
 //! reference tables. Migrations are applied only by [`migrate`] (`kuaidi migrate`); a server refuses a database at
-//! another version. Ingest stages each batch with binary `COPY` and answers per record, idempotently, also when
-//! several servers write the same parcel at once (they take the parcel's row lock in key order).
+//! another version. Ingest answers per record, idempotently, also when several servers write the same parcel at once
+//! (they take the parcel's row lock in key order), and writes new events and waybills with binary `COPY`.
 
 mod ceiling;
 mod conn;
