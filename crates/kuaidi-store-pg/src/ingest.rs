@@ -188,6 +188,7 @@ pub(crate) fn ingest(
 
     // Lock, then load what the stored parcels hold; a new parcel holds nothing yet.
     let mut parcels: BTreeMap<ParcelText, StoredParcel> = BTreeMap::new();
+    let mut inserted: HashSet<ParcelText> = HashSet::new();
     if !prepared.parcels.is_empty() {
         let column = |f: &dyn Fn(&ParcelTouch<'_>) -> Option<DateTime<Utc>>| -> Vec<Option<DateTime<Utc>>> {
             prepared.parcels.iter().map(f).collect()
@@ -196,7 +197,7 @@ pub(crate) fn ingest(
         let carriers: Vec<&str> = prepared.parcels.iter().map(|p| p.carrier).collect();
         let (firsts, lasts, activity) =
             (column(&|p| p.first_event), column(&|p| p.last_event), column(&|p| Some(p.last_activity)));
-        let inserted: HashSet<ParcelText> = tx
+        inserted = tx
             .query(&lock_parcels, &[&waybill_nos, &carriers, &firsts, &lasts, &activity])
             .map_err(|err| pg_error("locking the batch's parcels", err))?
             .iter()
@@ -209,8 +210,8 @@ pub(crate) fn ingest(
             .filter(|parcel| !inserted.contains(parcel))
             .collect();
         parcels = derived::load(&mut tx, key, &stored_keys)?;
-        for parcel in inserted {
-            parcels.entry(parcel).or_default();
+        for parcel in &inserted {
+            parcels.entry(parcel.clone()).or_default();
         }
     }
 
@@ -229,7 +230,7 @@ pub(crate) fn ingest(
 
     // Re-derive, under the same locks, every parcel whose records changed (repeats within the batch are answered
     // duplicate or conflict below, so they change nothing). Every stored parcel of the batch has its row widened to
-    // the batch's accepted event times and its activity; a new parcel's row was inserted with them.
+    // the times of the batch's events and its activity; a new parcel's row was inserted with them.
     let mut touched: HashSet<(&str, &str)> = HashSet::new();
     for (record, outcome) in prepared.records.iter().zip(&outcomes) {
         if !matches!(outcome, Some(Outcome::Accepted | Outcome::Updated)) {
@@ -245,6 +246,9 @@ pub(crate) fn ingest(
     let mut row_changes: BTreeMap<ParcelText, RowChange> = BTreeMap::new();
     for touch in &prepared.parcels {
         let parcel = (touch.waybill_no.to_owned(), touch.carrier.to_owned());
+        if inserted.contains(&parcel) {
+            continue;
+        }
         if let Some(stored) = parcels.get(&parcel) {
             if let Some(change) = row_change(stored, touch) {
                 row_changes.insert(parcel, change);
@@ -671,4 +675,54 @@ fn put_facility(tx: &mut Transaction<'_>, facility: &Facility) -> Result<Outcome
     )
     .map_err(|err| pg_error("writing a facility", err))?;
     Ok(if existing.is_some() { Outcome::Updated } else { Outcome::Accepted })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration, Utc};
+
+    use super::{row_change, ParcelTouch};
+    use crate::derived::{RowChange, StoredParcel};
+
+    fn at(hours: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_763_700_000, 0).unwrap() + Duration::hours(hours)
+    }
+
+    fn check(
+        stored: (Option<i64>, Option<i64>, i64),
+        touch: (Option<i64>, Option<i64>, i64),
+        expected: Option<RowChange>,
+    ) {
+        let stored = StoredParcel {
+            first_event: stored.0.map(at),
+            last_event: stored.1.map(at),
+            last_activity: Some(at(stored.2)),
+            ..StoredParcel::default()
+        };
+        let touch = ParcelTouch {
+            waybill_no: "YT0000000001",
+            carrier: "yto",
+            first_event: touch.0.map(at),
+            last_event: touch.1.map(at),
+            last_activity: at(touch.2),
+        };
+        assert_eq!(row_change(&stored, &touch), expected);
+    }
+
+    #[test]
+    fn a_row_only_widens() {
+        let change = |first: Option<i64>, last: Option<i64>, activity: Option<i64>| {
+            Some(RowChange { first_event: first.map(at), last_event: last.map(at), last_activity: activity.map(at) })
+        };
+        // Inside the stored range, no later activity: nothing to write.
+        check((Some(0), Some(10), 10), (Some(2), Some(8), 8), None);
+        // Later events widen the end and the activity only.
+        check((Some(0), Some(10), 10), (Some(5), Some(12), 12), change(None, Some(12), Some(12)));
+        // An earlier event widens the start only.
+        check((Some(0), Some(10), 10), (Some(-3), Some(-3), -3), change(Some(-3), None, None));
+        // A parcel stored without events (a waybill alone) takes the batch's whole range.
+        check((None, None, 10), (Some(4), Some(6), 6), change(Some(4), Some(6), None));
+        // A complaint alone moves only the activity.
+        check((Some(0), Some(10), 10), (None, None, 30), change(None, None, Some(30)));
+    }
 }
