@@ -20,8 +20,6 @@ pub(crate) struct Conn {
     pub(crate) client: Client,
     /// Prepared statements by their SQL text, so a hot query is parsed and planned once per connection.
     statements: HashMap<&'static str, Statement>,
-    /// Whether the session's staging tables for ingest exist yet.
-    pub(crate) staged: bool,
 }
 
 impl Conn {
@@ -102,7 +100,7 @@ impl Pool {
             };
             StoreError::with_source(kind, format!("cannot connect to PostgreSQL at {}", self.describe()), err)
         })?;
-        Ok(Conn { client, statements: HashMap::new(), staged: false })
+        Ok(Conn { client, statements: HashMap::new() })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {

@@ -2,22 +2,25 @@
 //!
 //! Nothing derived lives in a server's memory. Inside the ingest (or sweep) transaction, after the touched parcels'
 //! rows are locked in key order:
-//! 1. their records and stored states are loaded, and each parcel is re-derived with [`derive`], as in the embedded
-//!    store; new alerts are inserted (unique on parcel and dedup key) and changed states written to `parcels.state`;
-//! 2. the aggregate rows the old and new states fall in (`indicator_cells`, `coverage_cells`) are locked in key order
+//! 1. their rows (stored state, event time range) and records are loaded by [`load`], one query per table, each
+//!    selecting by `waybill_no = ANY($1)` (the distribution column, so Citus prunes to the shards that hold them);
+//! 2. each parcel is re-derived with [`derive`] by [`rederive`], as in the embedded store; new alerts are inserted
+//!    (unique on parcel and dedup key), and every parcel row is written once: its new state and `check_at`, and the
+//!    widened event range and activity time an ingest brings;
+//! 3. the aggregate rows the old and new states fall in (`indicator_cells`, `coverage_cells`) are locked in key order
 //!    by one `INSERT … ON CONFLICT DO UPDATE` of the sorted keys, read into an [`Aggregates`], changed by the exact
 //!    old→new differences ([`Aggregates::apply`]) and written back; a row left at zero is deleted.
 //!
 //! Every transaction locks parcels before cells and each in key order, so concurrent servers take turns instead of
 //! deadlocking. Readers (`indicators`, `coverage`) sum the committed rows with the embedded store's functions.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, WaybillNo};
 use kuaidi_rules::{CellKey, Counters};
-use kuaidi_store::derived::{derive, Aggregates, CoverageRow, ParcelKey, ParcelRecords, ParcelState, RefCache, Rules};
+use kuaidi_store::derived::{derive, Aggregates, CoverageRow, ParcelRecords, ParcelState, RefCache, Rules};
 use kuaidi_store::{Alert, AlertChange, AlertQuery, AlertStatus, ErrorKind, PiiKey, StoreError};
 use postgres::types::ToSql;
 use postgres::{GenericClient, Row, Transaction};
@@ -66,145 +69,199 @@ fn encode(what: &str, err: serde_json::Error) -> StoreError {
     StoreError::with_source(ErrorKind::Other, format!("encoding {what}"), err)
 }
 
-/// Splits parcel keys into the two text arrays the statements take.
-fn key_columns(keys: &[ParcelKey]) -> (Vec<&str>, Vec<&str>) {
-    keys.iter().map(|(carrier, waybill_no)| (waybill_no.as_str(), carrier.as_str())).unzip()
+/// A parcel's key as the database spells it: waybill number, then carrier (the lock order).
+pub(crate) type ParcelText = (String, String);
+
+/// A parcel's row and records as stored, read under its row lock.
+#[derive(Debug, Default)]
+pub(crate) struct StoredParcel {
+    /// The earliest time of its stored events; `None` before its first event.
+    pub first_event: Option<DateTime<Utc>>,
+    /// The latest time of its stored events.
+    pub last_event: Option<DateTime<Utc>>,
+    /// Its latest record's time, which retention reads.
+    pub last_activity: Option<DateTime<Utc>>,
+    /// What it contributes to the aggregates; `None` before it was first derived.
+    pub state: Option<ParcelState>,
+    /// Its waybill, events and complaints.
+    pub records: ParcelRecords,
 }
 
-const JOIN_KEYS: &str = "JOIN unnest($1::text[], $2::text[]) AS k (waybill_no, carrier) \
-     ON t.waybill_no = k.waybill_no AND t.carrier = k.carrier";
+/// The keys' distinct waybill numbers, for `waybill_no = ANY($1)`.
+fn waybill_numbers<'a>(keys: impl IntoIterator<Item = &'a ParcelText>) -> Vec<String> {
+    let set: BTreeSet<&str> = keys.into_iter().map(|(waybill_no, _)| waybill_no.as_str()).collect();
+    set.into_iter().map(str::to_owned).collect()
+}
 
-/// A parcel's key as the database spells it: waybill number, then carrier (the lock order).
-type ParcelText = (String, String);
-
-/// Loaded parcels: their records in key order, and the states stored for them.
-type Loaded = (BTreeMap<ParcelText, ParcelRecords>, HashMap<ParcelText, ParcelState>);
-
-/// Loads the records and stored states of the parcels, in one query per kind.
-fn load(tx: &mut Transaction<'_>, key: &PiiKey, keys: &[ParcelKey]) -> Result<Loaded, StoreError> {
-    let (waybill_nos, carriers) = key_columns(keys);
-    let params: [&(dyn ToSql + Sync); 2] = [&waybill_nos, &carriers];
-    let id = |row: &Row, w: usize, c: usize| -> (String, String) { (row.get(w), row.get(c)) };
-    let mut records: BTreeMap<(String, String), ParcelRecords> = keys
-        .iter()
-        .map(|(carrier, waybill_no)| ((waybill_no.to_string(), carrier.to_string()), ParcelRecords::default()))
-        .collect();
-    let mut states = HashMap::new();
-    for row in tx
-        .query(&format!("SELECT t.waybill_no, t.carrier, t.state FROM parcels t {JOIN_KEYS}"), &params)
-        .map_err(|err| pg_error("reading parcels' states", err))?
-    {
-        if let Some(text) = row.get::<_, Option<&str>>(2) {
-            states.insert(id(&row, 0, 1), serde_json::from_str(text).map_err(corrupt_state)?);
-        }
+/// Loads the rows and records of the parcels `keys` (whose rows the transaction has locked), in one query per table.
+/// Each query selects by waybill number alone; rows of another carrier under the same number are dropped here.
+/// Events are read within the loaded parcels' combined time range, so only the day partitions that can hold them are
+/// visited. A key with no `parcels` row is left out.
+pub(crate) fn load(
+    tx: &mut Transaction<'_>,
+    key: &PiiKey,
+    keys: &[ParcelText],
+) -> Result<BTreeMap<ParcelText, StoredParcel>, StoreError> {
+    let mut parcels: BTreeMap<ParcelText, StoredParcel> = BTreeMap::new();
+    if keys.is_empty() {
+        return Ok(parcels);
     }
+    let wanted: HashSet<(&str, &str)> = keys.iter().map(|(w, c)| (w.as_str(), c.as_str())).collect();
+    let numbers = waybill_numbers(keys);
+    let id = |row: &Row, w: usize, c: usize| -> Option<ParcelText> {
+        let (waybill_no, carrier): (&str, &str) = (row.get(w), row.get(c));
+        wanted.contains(&(waybill_no, carrier)).then(|| (waybill_no.to_owned(), carrier.to_owned()))
+    };
     for row in tx
         .query(
-            &format!(
-                "SELECT t.product, t.electronic, t.created_at, t.created_offset_s, t.sender_division, \
-                 t.receiver_division, t.contents_category, t.contents_description, t.weight_grams, \
-                 t.declared_value_fen, t.real_name_id_type, t.real_name_verified, t.pii, t.waybill_no, t.carrier \
-                 FROM waybills t {JOIN_KEYS}"
-            ),
-            &params,
+            "SELECT waybill_no, carrier, first_event, last_event, last_activity, state FROM parcels \
+             WHERE waybill_no = ANY($1)",
+            &[&numbers],
+        )
+        .map_err(|err| pg_error("reading parcels", err))?
+    {
+        let Some(parcel) = id(&row, 0, 1) else { continue };
+        let state =
+            row.get::<_, Option<&str>>(5).map(|text| serde_json::from_str(text).map_err(corrupt_state)).transpose()?;
+        let stored = StoredParcel {
+            first_event: row.get(2),
+            last_event: row.get(3),
+            last_activity: Some(row.get(4)),
+            state,
+            records: ParcelRecords::default(),
+        };
+        parcels.insert(parcel, stored);
+    }
+
+    let with_events: Vec<&ParcelText> =
+        parcels.iter().filter(|(_, stored)| stored.first_event.is_some()).map(|(parcel, _)| parcel).collect();
+    let from = parcels.values().filter_map(|stored| stored.first_event).min();
+    let to = parcels.values().filter_map(|stored| stored.last_event).max();
+    if let (Some(from), Some(to)) = (from, to) {
+        let numbers = waybill_numbers(with_events);
+        for row in tx
+            .query(
+                "SELECT carrier, event_id, waybill_no, kind, time, offset_s, facility, operator, vehicle, \
+                 next_facility, exception_code, signer FROM events \
+                 WHERE waybill_no = ANY($1) AND time >= $2 AND time <= $3",
+                &[&numbers, &from, &to],
+            )
+            .map_err(|err| pg_error("reading parcels' events", err))?
+        {
+            let Some(parcel) = id(&row, 2, 0) else { continue };
+            let event = rows::event_row(&row, 0)?;
+            if let Some(stored) = parcels.get_mut(&parcel) {
+                stored.records.events.push(event);
+            }
+        }
+    }
+
+    let numbers = waybill_numbers(parcels.keys());
+    for row in tx
+        .query(
+            "SELECT product, electronic, created_at, created_offset_s, sender_division, receiver_division, \
+             contents_category, contents_description, weight_grams, declared_value_fen, real_name_id_type, \
+             real_name_verified, pii, waybill_no, carrier FROM waybills WHERE waybill_no = ANY($1)",
+            &[&numbers],
         )
         .map_err(|err| pg_error("reading parcels' waybills", err))?
     {
-        let parcel = id(&row, 13, 14);
+        let Some(parcel) = id(&row, 13, 14) else { continue };
+        let Some(stored) = parcels.get_mut(&parcel) else { continue };
         let carrier = rows::parse("carrier code", &parcel.1, CarrierCode::parse)?;
         let waybill_no = rows::parse("waybill number", &parcel.0, WaybillNo::parse)?;
-        let waybill = rows::waybill_row(&row, key, &carrier, &waybill_no)?;
-        records.entry(parcel).or_default().waybill = Some(waybill);
-    }
-    for row in tx
-        .query(
-            "SELECT e.carrier, e.event_id, e.waybill_no, e.kind, e.time, e.offset_s, e.facility, e.operator, \
-             e.vehicle, e.next_facility, e.exception_code, e.signer FROM parcels t \
-             JOIN unnest($1::text[], $2::text[]) AS k (waybill_no, carrier) \
-                 ON t.waybill_no = k.waybill_no AND t.carrier = k.carrier \
-             JOIN events e ON e.waybill_no = t.waybill_no AND e.carrier = t.carrier \
-                 AND e.time >= t.first_event AND e.time <= t.last_event",
-            &params,
-        )
-        .map_err(|err| pg_error("reading parcels' events", err))?
-    {
-        let event = rows::event_row(&row, 0)?;
-        records.entry(id(&row, 2, 0)).or_default().events.push(event);
+        stored.records.waybill = Some(rows::waybill_row(&row, key, &carrier, &waybill_no)?);
     }
     for row in tx
         .query(
             &format!(
-                "SELECT {} FROM complaints t {JOIN_KEYS} ORDER BY t.filed_at, t.complaint_id COLLATE \"C\"",
-                rows::COMPLAINT_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ")
+                "SELECT {} FROM complaints WHERE waybill_no = ANY($1) ORDER BY filed_at, complaint_id COLLATE \"C\"",
+                rows::COMPLAINT_COLUMNS
             ),
-            &params,
+            &[&numbers],
         )
         .map_err(|err| pg_error("reading parcels' complaints", err))?
     {
+        let Some(parcel) = id(&row, 0, 1) else { continue };
         let complaint = rows::complaint_row(&row, key)?;
-        records.entry(id(&row, 0, 1)).or_default().complaints.push(complaint);
+        if let Some(stored) = parcels.get_mut(&parcel) {
+            stored.records.complaints.push(complaint);
+        }
     }
-    for parcel in records.values_mut() {
-        kuaidi_model::order_events(&mut parcel.events);
-    }
-    Ok((records, states))
+    Ok(parcels)
+}
+
+/// A parcel to re-derive: its records as they now are, and the state stored for it before.
+pub(crate) struct ToDerive {
+    pub parcel: ParcelText,
+    pub records: ParcelRecords,
+    pub old: Option<ParcelState>,
+}
+
+/// What an ingest changes in a parcel's row besides its state: the range of its events' times and its latest
+/// activity, each only ever widened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RowChange {
+    pub first_event: Option<DateTime<Utc>>,
+    pub last_event: Option<DateTime<Utc>>,
+    pub last_activity: Option<DateTime<Utc>>,
 }
 
 /// Re-derives the parcels (whose rows the transaction has locked) as of `now`: stores their new states and new
-/// alerts, and moves the aggregates by the difference.
+/// alerts, widens their rows by `row_changes`, and moves the aggregates by the difference. Each parcel row is written
+/// at most once.
 pub(crate) fn rederive(
     tx: &mut Transaction<'_>,
     deriver: &Deriver<'_>,
-    keys: &[ParcelKey],
+    mut parcels: Vec<ToDerive>,
+    mut row_changes: BTreeMap<ParcelText, RowChange>,
     reload_reference: bool,
     now: DateTime<Utc>,
 ) -> Result<Changes, StoreError> {
-    let mut changes = Changes { examined: keys.len() as u64, ..Changes::default() };
+    let mut changes = Changes { examined: parcels.len() as u64, ..Changes::default() };
     if reload_reference {
         // The batch changed carriers or facilities: forget the cache, so the next parcel that needs it reloads it.
         *deriver.reference.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::default();
     }
-    if keys.is_empty() {
-        return Ok(changes);
+    for parcel in &mut parcels {
+        kuaidi_model::order_events(&mut parcel.records.events);
     }
-    let (records, states) = load(tx, deriver.key, keys)?;
     let mut reference = deriver.reference.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    if !records.values().all(|parcel| reference.covers(parcel)) {
+    if !parcels.iter().all(|parcel| reference.covers(&parcel.records)) {
         reference = Arc::new(load_reference(tx)?);
         *deriver.reference.write().unwrap_or_else(std::sync::PoisonError::into_inner) = reference.clone();
     }
 
     let mut pairs: Vec<(Option<ParcelState>, Option<ParcelState>)> = Vec::new();
-    let mut state_updates = StateUpdates::default();
+    let mut row_updates = RowUpdates::default();
     let mut alert_rows = AlertRows::default();
     let mut cleared: (Vec<&str>, Vec<&str>, Vec<String>) = (Vec::new(), Vec::new(), Vec::new());
-    for (parcel, parcel_records) in &records {
-        let old = states.get(parcel);
-        let derivation = derive(parcel_records, old, reference.as_ref(), deriver.rules, now);
+    for parcel in &parcels {
+        let derivation = derive(&parcel.records, parcel.old.as_ref(), reference.as_ref(), deriver.rules, now);
         for alert in &derivation.new_alerts {
-            alert_rows.push(parcel, alert);
+            alert_rows.push(&parcel.parcel, alert);
         }
         for dedup_key in &derivation.cleared {
-            cleared.0.push(parcel.0.as_str());
-            cleared.1.push(parcel.1.as_str());
+            cleared.0.push(parcel.parcel.0.as_str());
+            cleared.1.push(parcel.parcel.1.as_str());
             cleared.2.push(dedup_key.clone());
         }
-        if derivation.state.as_ref() == old {
+        let row_change = row_changes.remove(&parcel.parcel);
+        if derivation.state == parcel.old {
+            if let Some(row_change) = row_change {
+                row_updates.push(&parcel.parcel, row_change, None)?;
+            }
             continue;
         }
-        let text = derivation
-            .state
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|err| encode("a parcel's state", err))?;
-        let check_at =
-            derivation.state.as_ref().and_then(|s| s.check_at).and_then(DateTime::<Utc>::from_timestamp_millis);
-        state_updates.waybill_nos.push(parcel.0.clone());
-        state_updates.carriers.push(parcel.1.clone());
-        state_updates.states.push(text);
-        state_updates.check_at.push(check_at);
-        pairs.push((old.cloned(), derivation.state));
+        row_updates.push(
+            &parcel.parcel,
+            row_change.unwrap_or(RowChange { first_event: None, last_event: None, last_activity: None }),
+            Some(derivation.state.as_ref()),
+        )?;
+        pairs.push((parcel.old.clone(), derivation.state));
+    }
+    for (parcel, row_change) in &row_changes {
+        row_updates.push(parcel, *row_change, None)?;
     }
     changes.new_alerts = alert_rows.insert(tx, now)?;
     if !cleared.0.is_empty() {
@@ -219,28 +276,79 @@ pub(crate) fn rederive(
         )
         .map_err(|err| pg_error("clearing alerts", err))?;
     }
+    row_updates.write(tx)?;
     changes.changed = pairs.len() as u64;
     if pairs.is_empty() {
         return Ok(changes);
     }
-    tx.execute(
-        "UPDATE parcels p SET state = u.state, check_at = u.check_at \
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u (waybill_no, carrier, state, check_at) \
-         WHERE p.waybill_no = u.waybill_no AND p.carrier = u.carrier",
-        &[&state_updates.waybill_nos, &state_updates.carriers, &state_updates.states, &state_updates.check_at],
-    )
-    .map_err(|err| pg_error("writing parcels' states", err))?;
     apply_aggregates(tx, &pairs)?;
     Ok(changes)
 }
 
-/// Changed parcel states gathered as columns for one update.
+/// Parcel rows to write, gathered as columns for one update: each row's widened range and activity, and its new
+/// state when `set_state`.
 #[derive(Default)]
-struct StateUpdates {
+struct RowUpdates {
     waybill_nos: Vec<String>,
     carriers: Vec<String>,
+    first_events: Vec<Option<DateTime<Utc>>>,
+    last_events: Vec<Option<DateTime<Utc>>>,
+    last_activity: Vec<Option<DateTime<Utc>>>,
+    set_state: Vec<bool>,
     states: Vec<Option<String>>,
     check_at: Vec<Option<DateTime<Utc>>>,
+}
+
+impl RowUpdates {
+    /// Notes a row's change; `state` is `Some` when its state changed (to the inner value).
+    fn push(
+        &mut self,
+        parcel: &ParcelText,
+        change: RowChange,
+        state: Option<Option<&ParcelState>>,
+    ) -> Result<(), StoreError> {
+        self.waybill_nos.push(parcel.0.clone());
+        self.carriers.push(parcel.1.clone());
+        self.first_events.push(change.first_event);
+        self.last_events.push(change.last_event);
+        self.last_activity.push(change.last_activity);
+        self.set_state.push(state.is_some());
+        let state = state.flatten();
+        self.states.push(state.map(serde_json::to_string).transpose().map_err(|err| encode("a parcel's state", err))?);
+        self.check_at.push(state.and_then(|s| s.check_at).and_then(DateTime::<Utc>::from_timestamp_millis));
+        Ok(())
+    }
+
+    /// Writes every noted row in one statement. The range and activity only widen (`least` and `greatest` skip a
+    /// null), so a row change computed before the lock was taken can never narrow them.
+    fn write(&self, tx: &mut Transaction<'_>) -> Result<(), StoreError> {
+        if self.waybill_nos.is_empty() {
+            return Ok(());
+        }
+        tx.execute(
+            "UPDATE parcels p SET first_event = least(p.first_event, u.first_event), \
+             last_event = greatest(p.last_event, u.last_event), \
+             last_activity = greatest(p.last_activity, u.last_activity), \
+             state = CASE WHEN u.set_state THEN u.state ELSE p.state END, \
+             check_at = CASE WHEN u.set_state THEN u.check_at ELSE p.check_at END \
+             FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[], \
+                 $6::boolean[], $7::text[], $8::timestamptz[]) \
+                 AS u (waybill_no, carrier, first_event, last_event, last_activity, set_state, state, check_at) \
+             WHERE p.waybill_no = u.waybill_no AND p.carrier = u.carrier",
+            &[
+                &self.waybill_nos,
+                &self.carriers,
+                &self.first_events,
+                &self.last_events,
+                &self.last_activity,
+                &self.set_state,
+                &self.states,
+                &self.check_at,
+            ],
+        )
+        .map_err(|err| pg_error("writing parcels", err))?;
+        Ok(())
+    }
 }
 
 /// New alerts gathered as columns for one insert.
@@ -329,32 +437,22 @@ fn apply_aggregates(
     let cell_keys: Vec<&String> = cells.keys().collect();
     let coverage_cells: Vec<&String> = coverage_keys.iter().collect();
 
-    // Lock (creating empty rows where none exist) in key order, and read what they hold.
+    // Lock in key order, creating empty rows where none exist and writing nothing to the others, then read what the
+    // locked rows hold.
     let mut aggregates = Aggregates::default();
-    for row in tx
-        .query(
-            "INSERT INTO indicator_cells (cell, counters) SELECT k, '' FROM unnest($1::text[]) AS k \
-             ORDER BY k COLLATE \"C\" ON CONFLICT (cell) DO UPDATE SET cell = excluded.cell RETURNING cell, counters",
-            &[&cell_keys],
-        )
-        .map_err(|err| pg_error("locking indicator cells", err))?
-    {
+    let mut held_counters: HashMap<String, String> = HashMap::new();
+    let mut held_rows: HashMap<String, String> = HashMap::new();
+    for row in lock_and_read(tx, "indicator_cells", "counters", &cell_keys)? {
         let (cell, counters): (&str, &str) = (row.get(0), row.get(1));
         if counters.is_empty() {
             continue;
         }
         let key = cells.get(cell).cloned().ok_or_else(|| corrupt_aggregate("an indicator cell", cell))?;
-        let counters: Counters = serde_json::from_str(counters).map_err(|_| corrupt_aggregate("counters", cell))?;
-        aggregates.cube.add_cell(&key, &counters);
+        let parsed: Counters = serde_json::from_str(counters).map_err(|_| corrupt_aggregate("counters", cell))?;
+        aggregates.cube.add_cell(&key, &parsed);
+        held_counters.insert(cell.to_owned(), counters.to_owned());
     }
-    for row in tx
-        .query(
-            "INSERT INTO coverage_cells (cell, row) SELECT k, '' FROM unnest($1::text[]) AS k \
-             ORDER BY k COLLATE \"C\" ON CONFLICT (cell) DO UPDATE SET cell = excluded.cell RETURNING cell, row",
-            &[&coverage_cells],
-        )
-        .map_err(|err| pg_error("locking coverage cells", err))?
-    {
+    for row in lock_and_read(tx, "coverage_cells", "row", &coverage_cells)? {
         let (cell, text): (&str, &str) = (row.get(0), row.get(1));
         if text.is_empty() {
             continue;
@@ -362,20 +460,25 @@ fn apply_aggregates(
         let stored: CoverageRow = serde_json::from_str(text).map_err(|_| corrupt_aggregate("a coverage row", cell))?;
         let contribution = stored.to_contribution().ok_or_else(|| corrupt_aggregate("a coverage row", cell))?;
         aggregates.coverage.apply(None, Some(&contribution));
+        held_rows.insert(cell.to_owned(), text.to_owned());
     }
 
     for (old, new) in pairs {
         aggregates.apply(old.as_ref(), new.as_ref())?;
     }
 
-    // Write back every locked row: its new counters, or gone when it holds nothing.
+    // Write back the rows that changed: their new counters, or gone when they hold nothing (an empty row just
+    // created is gone too).
     let (mut put_cells, mut put_counters, mut gone_cells) = (Vec::new(), Vec::new(), Vec::new());
     let cells_now: HashMap<CellKey, Counters> = aggregates.cube.cells().collect();
     for (text, key) in &cells {
         match cells_now.get(key) {
             Some(counters) => {
-                put_cells.push(text.as_str());
-                put_counters.push(serde_json::to_string(counters).map_err(|err| encode("counters", err))?);
+                let counters = serde_json::to_string(counters).map_err(|err| encode("counters", err))?;
+                if held_counters.get(text) != Some(&counters) {
+                    put_cells.push(text.as_str());
+                    put_counters.push(counters);
+                }
             }
             None => gone_cells.push(text.as_str()),
         }
@@ -388,6 +491,7 @@ fn apply_aggregates(
     let (mut put_coverage, mut put_rows, mut gone_coverage) = (Vec::new(), Vec::new(), Vec::new());
     for cell in &coverage_keys {
         match rows_now.get(cell) {
+            Some(row) if held_rows.get(cell) == Some(row) => {}
             Some(row) => {
                 put_coverage.push(cell.as_str());
                 put_rows.push(row.as_str());
@@ -395,22 +499,50 @@ fn apply_aggregates(
             None => gone_coverage.push(cell.as_str()),
         }
     }
-    tx.execute(
-        "UPDATE indicator_cells c SET counters = u.counters FROM unnest($1::text[], $2::text[]) AS u (cell, counters) \
-         WHERE c.cell = u.cell",
-        &[&put_cells, &put_counters],
-    )
-    .and_then(|_| tx.execute("DELETE FROM indicator_cells WHERE cell = ANY($1::text[])", &[&gone_cells]))
-    .and_then(|_| {
+    if !put_cells.is_empty() {
+        tx.execute(
+            "UPDATE indicator_cells c SET counters = u.counters \
+             FROM unnest($1::text[], $2::text[]) AS u (cell, counters) WHERE c.cell = u.cell",
+            &[&put_cells, &put_counters],
+        )
+        .map_err(|err| pg_error("writing indicator cells", err))?;
+    }
+    if !gone_cells.is_empty() {
+        tx.execute("DELETE FROM indicator_cells WHERE cell = ANY($1::text[])", &[&gone_cells])
+            .map_err(|err| pg_error("deleting indicator cells", err))?;
+    }
+    if !put_coverage.is_empty() {
         tx.execute(
             "UPDATE coverage_cells c SET row = u.row FROM unnest($1::text[], $2::text[]) AS u (cell, row) \
              WHERE c.cell = u.cell",
             &[&put_coverage, &put_rows],
         )
-    })
-    .and_then(|_| tx.execute("DELETE FROM coverage_cells WHERE cell = ANY($1::text[])", &[&gone_coverage]))
-    .map_err(|err| pg_error("writing the aggregates", err))?;
+        .map_err(|err| pg_error("writing coverage cells", err))?;
+    }
+    if !gone_coverage.is_empty() {
+        tx.execute("DELETE FROM coverage_cells WHERE cell = ANY($1::text[])", &[&gone_coverage])
+            .map_err(|err| pg_error("deleting coverage cells", err))?;
+    }
     Ok(())
+}
+
+/// Locks the aggregate rows `keys` of `table` in key order, inserting an empty one where none exists and writing
+/// nothing to the others (`ON CONFLICT DO UPDATE … WHERE false` locks without a new row version), then reads the
+/// `value` column of every locked row. The read sees every commit before the locks were granted.
+fn lock_and_read(tx: &mut Transaction<'_>, table: &str, value: &str, keys: &[&String]) -> Result<Vec<Row>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    tx.execute(
+        &format!(
+            "INSERT INTO {table} (cell, {value}) SELECT k, '' FROM unnest($1::text[]) AS k \
+             ORDER BY k COLLATE \"C\" ON CONFLICT (cell) DO UPDATE SET {value} = {table}.{value} WHERE false"
+        ),
+        &[&keys],
+    )
+    .map_err(|err| pg_error(&format!("locking {table}"), err))?;
+    tx.query(&format!("SELECT cell, {value} FROM {table} WHERE cell = ANY($1::text[])"), &[&keys])
+        .map_err(|err| pg_error(&format!("reading {table}"), err))
 }
 
 fn corrupt_aggregate(what: &str, cell: &str) -> StoreError {
@@ -463,28 +595,31 @@ pub(crate) fn state(
     text.map(|text| serde_json::from_str(text).map_err(corrupt_state)).transpose()
 }
 
-/// Locks, in key order, up to `limit` parcels whose moment to be looked at again has come.
-pub(crate) fn lock_due(
+/// Re-derives, in one transaction, up to `limit` parcels whose moment to be looked at again has come, locked in key
+/// order. Answers how many were due, and what changed.
+pub(crate) fn sweep_chunk(
     tx: &mut Transaction<'_>,
+    deriver: &Deriver<'_>,
     now: DateTime<Utc>,
     limit: usize,
-) -> Result<Vec<ParcelKey>, StoreError> {
+) -> Result<(usize, Changes), StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = tx
+    let due: Vec<ParcelText> = tx
         .query(
             "SELECT waybill_no, carrier FROM parcels WHERE check_at <= $1 \
              ORDER BY waybill_no COLLATE \"C\", carrier COLLATE \"C\" LIMIT $2 FOR UPDATE",
             &[&now, &limit],
         )
-        .map_err(|err| pg_error("finding parcels due for a sweep", err))?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                rows::parse("carrier code", row.get(1), CarrierCode::parse)?,
-                rows::parse("waybill number", row.get(0), WaybillNo::parse)?,
-            ))
-        })
-        .collect()
+        .map_err(|err| pg_error("finding parcels due for a sweep", err))?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let to_derive = load(tx, deriver.key, &due)?
+        .into_iter()
+        .map(|(parcel, stored)| ToDerive { parcel, records: stored.records, old: stored.state })
+        .collect();
+    let changes = rederive(tx, deriver, to_derive, BTreeMap::new(), false, now)?;
+    Ok((due.len(), changes))
 }
 
 const ALERT_COLUMNS: &str = "id, kind, reason, carrier, waybill_no, events, detail, origin_city, destination_city, \

@@ -1,32 +1,33 @@
-//! Bulk ingest: one transaction per batch, staged with binary `COPY`, answered per record.
+//! Bulk ingest: one transaction per batch, answered per record, with the fewest round trips and row writes.
 //!
 //! The order inside the transaction is what makes it correct when several servers ingest at once:
 //! 1. carriers and facilities (reference data) are upserted row by row (there are few);
-//! 2. one `parcels` row per parcel the batch touches is inserted or updated **in key order**, which takes the parcel's
-//!    row lock; two servers writing the same parcel therefore take turns, and cannot deadlock, since both lock in the
-//!    same order;
-//! 3. waybills and events are copied into session-local staging tables (binary `COPY`);
-//! 4. the stored events with the same keys are found within the parcel's time range (the primary key holds the
-//!    partition column `time`, so the key alone is not unique in the database: a re-send with a changed time would
-//!    otherwise be stored twice); those are not inserted again but compared, giving `duplicate` or `conflict`;
-//! 5. the rest is inserted with one `INSERT … SELECT`; waybills use `ON CONFLICT DO NOTHING RETURNING` their keys;
-//!    complaints are written one by one (a re-send with a new verdict is an update);
-//! 6. every parcel whose records changed is re-derived (`derived::rederive`): its state, new alerts and the
-//!    aggregate rows, still under the parcels' locks.
+//! 2. every parcel the batch touches is locked **in key order** by one `INSERT … ON CONFLICT DO UPDATE … WHERE
+//!    false`: a new parcel's row is inserted, a stored one is locked without being written. Two servers writing the
+//!    same parcel therefore take turns, and cannot deadlock, since both lock in the same order;
+//! 3. the stored parcels' rows, waybills, events and complaints are loaded with one query per table
+//!    (`derived::load`, by `waybill_no = ANY($1)`); events by key within the parcels' time range (the primary key
+//!    holds the partition column `time`, so the key alone is not unique in the database: a re-send with a changed
+//!    time would otherwise be stored twice);
+//! 4. every record is answered here, against what was loaded: `accepted`, `duplicate`, `conflict`, or `updated` for
+//!    a complaint's new verdict. Nobody else can add records to a locked parcel, so the answers hold until commit;
+//! 5. new waybills and events are written with one binary `COPY` each straight into their tables (the primary keys
+//!    still guard against a double write), complaints with one statement for new ones and one for new verdicts;
+//! 6. every parcel whose records changed is re-derived from what was loaded plus what was written
+//!    (`derived::rederive`): its state, new alerts and the aggregate rows, still under the parcels' locks, and each
+//!    parcel row is written once, with its state, widened event range and activity time together.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use kuaidi_model::{Carrier, CarrierCode, Facility, Record, ScanEvent, Signer, Waybill, WaybillNo};
+use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent, Signer, Waybill, WaybillNo};
 use kuaidi_store::{ErrorKind, Outcome, PiiKey, StoreError};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 use postgres::Transaction;
 
-use kuaidi_store::derived::Touched;
-
 use crate::conn::{pg_error, Conn};
-use crate::derived::{self, Deriver};
+use crate::derived::{self, Deriver, ParcelText, RowChange, StoredParcel, ToDerive};
 use crate::partition::day_of;
 use crate::rows;
 
@@ -148,57 +149,22 @@ impl<'a> Prepared<'a> {
     }
 }
 
-const STAGING: &str = "SET LOCAL client_min_messages = warning;
-CREATE TEMP TABLE IF NOT EXISTS stage_events (
-    idx integer NOT NULL, waybill_no text NOT NULL, carrier text NOT NULL, event_id text NOT NULL,
-    time timestamptz NOT NULL, kind text NOT NULL, offset_s integer NOT NULL, facility text NOT NULL, operator text,
-    vehicle text, next_facility text, exception_code text, signer text
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS stage_waybills (
-    idx integer NOT NULL, waybill_no text NOT NULL, carrier text NOT NULL, product text NOT NULL,
-    electronic boolean NOT NULL, created_at timestamptz NOT NULL, created_offset_s integer NOT NULL,
-    sender_division integer NOT NULL, receiver_division integer NOT NULL, contents_category text NOT NULL,
-    contents_description text NOT NULL, weight_grams bigint NOT NULL, declared_value_fen bigint NOT NULL,
-    real_name_id_type text, real_name_verified boolean, pii bytea NOT NULL
-) ON COMMIT DELETE ROWS;";
-
-const UPSERT_PARCELS: &str = "INSERT INTO parcels (waybill_no, carrier, first_event, last_event, last_activity)
+/// Locks every parcel of the batch, in key order (bytewise, as `COLLATE "C"` sorts): a new parcel by inserting its
+/// row, a stored one by `ON CONFLICT DO UPDATE … WHERE false`, which takes the row lock without writing a new row
+/// version. Answers the keys it inserted.
+const LOCK_PARCELS: &str = "INSERT INTO parcels (waybill_no, carrier, first_event, last_event, last_activity)
 SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[])
     AS touch (waybill_no, carrier, first_event, last_event, last_activity)
 ORDER BY waybill_no COLLATE \"C\", carrier COLLATE \"C\"
-ON CONFLICT (waybill_no, carrier) DO UPDATE SET
-    first_event = least(parcels.first_event, excluded.first_event),
-    last_event = greatest(parcels.last_event, excluded.last_event),
-    last_activity = greatest(parcels.last_activity, excluded.last_activity)";
-
-/// Stored events with the key of a staged one, found within the parcel's time range only (partition pruning).
-/// The parcel's range already includes the batch's own times, which is harmless: those are not inserted yet.
-const FIND_STORED_EVENTS: &str = "SELECT s.idx, stored.* FROM stage_events s
-JOIN parcels p ON p.waybill_no = s.waybill_no AND p.carrier = s.carrier
-CROSS JOIN LATERAL (
-    SELECT carrier, event_id, waybill_no, kind, time, offset_s, facility, operator, vehicle, next_facility,
-        exception_code, signer
-    FROM events e
-    WHERE e.waybill_no = s.waybill_no AND e.carrier = s.carrier AND e.event_id = s.event_id
-        AND e.time >= p.first_event AND e.time <= p.last_event
-    LIMIT 1
-) stored";
-
-const INSERT_EVENTS: &str = "INSERT INTO events (waybill_no, carrier, event_id, time, kind, offset_s, facility,
-    operator, vehicle, next_facility, exception_code, signer, received_at)
-SELECT waybill_no, carrier, event_id, time, kind, offset_s, facility, operator, vehicle, next_facility,
-    exception_code, signer, $1
-FROM stage_events WHERE NOT (idx = ANY($2::integer[]))";
-
-const INSERT_WAYBILLS: &str = "INSERT INTO waybills (waybill_no, carrier, product, electronic, created_at,
-    created_offset_s, sender_division, receiver_division, contents_category, contents_description, weight_grams,
-    declared_value_fen, real_name_id_type, real_name_verified, pii, received_at)
-SELECT waybill_no, carrier, product, electronic, created_at, created_offset_s, sender_division, receiver_division,
-    contents_category, contents_description, weight_grams, declared_value_fen, real_name_id_type, real_name_verified,
-    pii, $1
-FROM stage_waybills
-ON CONFLICT (waybill_no, carrier) DO NOTHING
+ON CONFLICT (waybill_no, carrier) DO UPDATE SET last_activity = parcels.last_activity WHERE false
 RETURNING waybill_no, carrier";
+
+const COPY_EVENTS: &str = "COPY events (waybill_no, carrier, event_id, time, kind, offset_s, facility, operator,
+    vehicle, next_facility, exception_code, signer, received_at) FROM STDIN (FORMAT binary)";
+
+const COPY_WAYBILLS: &str = "COPY waybills (waybill_no, carrier, product, electronic, created_at, created_offset_s,
+    sender_division, receiver_division, contents_category, contents_description, weight_grams, declared_value_fen,
+    real_name_id_type, real_name_verified, pii, received_at) FROM STDIN (FORMAT binary)";
 
 pub(crate) fn ingest(
     conn: &mut Conn,
@@ -209,12 +175,8 @@ pub(crate) fn ingest(
 ) -> Result<Vec<Outcome>, StoreError> {
     let key = deriver.key;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; prepared.records.len()];
-    let staged = conn.staged;
-    let upsert_parcels = conn.statement(UPSERT_PARCELS)?;
+    let lock_parcels = conn.statement(LOCK_PARCELS)?;
     let mut tx = conn.client.transaction().map_err(|err| pg_error("starting an ingest transaction", err))?;
-    if !staged {
-        tx.batch_execute(STAGING).map_err(|err| pg_error("creating the staging tables", err))?;
-    }
 
     for (idx, record) in prepared.records.iter().enumerate() {
         match record {
@@ -224,6 +186,9 @@ pub(crate) fn ingest(
         }
     }
 
+    // Lock, then load what the stored parcels hold; a new parcel holds nothing yet.
+    let mut parcels: BTreeMap<ParcelText, StoredParcel> = BTreeMap::new();
+    let mut inserted: HashSet<ParcelText> = HashSet::new();
     if !prepared.parcels.is_empty() {
         let column = |f: &dyn Fn(&ParcelTouch<'_>) -> Option<DateTime<Utc>>| -> Vec<Option<DateTime<Utc>>> {
             prepared.parcels.iter().map(f).collect()
@@ -232,41 +197,71 @@ pub(crate) fn ingest(
         let carriers: Vec<&str> = prepared.parcels.iter().map(|p| p.carrier).collect();
         let (firsts, lasts, activity) =
             (column(&|p| p.first_event), column(&|p| p.last_event), column(&|p| Some(p.last_activity)));
-        tx.execute(&upsert_parcels, &[&waybill_nos, &carriers, &firsts, &lasts, &activity])
-            .map_err(|err| pg_error("locking the batch's parcels", err))?;
-    }
-
-    let mut stored = Stored::default();
-    if !prepared.first_waybills.is_empty() {
-        stored.waybills = ingest_waybills(&mut tx, key, prepared, received, &mut outcomes)?;
-    }
-    if !prepared.first_events.is_empty() {
-        stored.events = ingest_events(&mut tx, prepared, received, &mut outcomes)?;
-    }
-    for idx in &prepared.complaints {
-        if let Record::Complaint(complaint) = &prepared.records[*idx] {
-            outcomes[*idx] = Some(rows::put_complaint(&mut tx, key, complaint, received)?);
+        inserted = tx
+            .query(&lock_parcels, &[&waybill_nos, &carriers, &firsts, &lasts, &activity])
+            .map_err(|err| pg_error("locking the batch's parcels", err))?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        let stored_keys: Vec<ParcelText> = prepared
+            .parcels
+            .iter()
+            .map(|p| (p.waybill_no.to_owned(), p.carrier.to_owned()))
+            .filter(|parcel| !inserted.contains(parcel))
+            .collect();
+        parcels = derived::load(&mut tx, key, &stored_keys)?;
+        for parcel in &inserted {
+            parcels.entry(parcel.clone()).or_default();
         }
     }
 
+    let mut stored = Stored::default();
+    let n_new_waybills = answer_waybills(prepared, &mut parcels, &mut stored, &mut outcomes);
+    let n_new_events = answer_events(prepared, &mut parcels, &mut stored, &mut outcomes);
+    let complaints = answer_complaints(prepared, &mut parcels, &mut outcomes);
+
+    if n_new_waybills > 0 {
+        copy_waybills(&mut tx, prepared, &outcomes, received, n_new_waybills)?;
+    }
+    if n_new_events > 0 {
+        copy_events(&mut tx, prepared, &outcomes, received, n_new_events)?;
+    }
+    complaints.write(&mut tx, key, received)?;
+
     // Re-derive, under the same locks, every parcel whose records changed (repeats within the batch are answered
-    // duplicate or conflict below, so they change nothing).
-    let mut touched = Touched::default();
+    // duplicate or conflict below, so they change nothing). Every stored parcel of the batch has its row widened to
+    // the times of the batch's events and its activity; a new parcel's row was inserted with them.
+    let mut touched: HashSet<(&str, &str)> = HashSet::new();
     for (record, outcome) in prepared.records.iter().zip(&outcomes) {
         if !matches!(outcome, Some(Outcome::Accepted | Outcome::Updated)) {
             continue;
         }
         match record {
-            Record::Waybill(w) => touched.add(&w.carrier, &w.waybill_no),
-            Record::Event(e) => touched.add(&e.carrier, &e.waybill_no),
-            Record::Complaint(c) => touched.add(&c.carrier, &c.waybill_no),
-            Record::Carrier(_) | Record::Facility(_) => {}
+            Record::Waybill(w) => touched.insert((w.waybill_no.as_str(), w.carrier.as_str())),
+            Record::Event(e) => touched.insert((e.waybill_no.as_str(), e.carrier.as_str())),
+            Record::Complaint(c) => touched.insert((c.waybill_no.as_str(), c.carrier.as_str())),
+            Record::Carrier(_) | Record::Facility(_) => false,
+        };
+    }
+    let mut row_changes: BTreeMap<ParcelText, RowChange> = BTreeMap::new();
+    for touch in &prepared.parcels {
+        let parcel = (touch.waybill_no.to_owned(), touch.carrier.to_owned());
+        if inserted.contains(&parcel) {
+            continue;
+        }
+        if let Some(stored) = parcels.get(&parcel) {
+            if let Some(change) = row_change(stored, touch) {
+                row_changes.insert(parcel, change);
+            }
         }
     }
-    let touched: Vec<_> = touched.into_keys().collect();
-    derived::rederive(&mut tx, deriver, &touched, prepared.has_reference, now)?;
+    let to_derive: Vec<ToDerive> = parcels
+        .into_iter()
+        .filter(|(parcel, _)| touched.contains(&(parcel.0.as_str(), parcel.1.as_str())))
+        .map(|(parcel, stored)| ToDerive { parcel, records: stored.records, old: stored.state })
+        .collect();
+    derived::rederive(&mut tx, deriver, to_derive, row_changes, prepared.has_reference, now)?;
     tx.commit().map_err(|err| pg_error("committing an ingest transaction", err))?;
-    conn.staged = true;
 
     // A record repeating a key earlier in the batch is compared with what that key now holds: the record stored
     // before the batch when there was one, else the earlier record of the batch, which was just stored.
@@ -282,6 +277,335 @@ pub(crate) fn ingest(
         answers.push(outcome);
     }
     Ok(answers)
+}
+
+/// How a stored parcel's row must widen for the batch: the times of its events the batch brings (a rejected re-send
+/// widens it too, harmlessly) and its latest activity; `None` when the row already covers them.
+fn row_change(stored: &StoredParcel, touch: &ParcelTouch<'_>) -> Option<RowChange> {
+    let earlier = |new: Option<DateTime<Utc>>, old: Option<DateTime<Utc>>| match (new, old) {
+        (Some(new), Some(old)) if new >= old => None,
+        (new, _) => new,
+    };
+    let later = |new: Option<DateTime<Utc>>, old: Option<DateTime<Utc>>| match (new, old) {
+        (Some(new), Some(old)) if new <= old => None,
+        (new, _) => new,
+    };
+    let change = RowChange {
+        first_event: earlier(touch.first_event, stored.first_event),
+        last_event: later(touch.last_event, stored.last_event),
+        last_activity: later(Some(touch.last_activity), stored.last_activity),
+    };
+    let unchanged = RowChange { first_event: None, last_event: None, last_activity: None };
+    (change != unchanged).then_some(change)
+}
+
+fn parcel_of(waybill_no: &WaybillNo, carrier: &CarrierCode) -> ParcelText {
+    (waybill_no.as_str().to_owned(), carrier.as_str().to_owned())
+}
+
+/// Answers the batch's first waybill of each key against the stored one, and adds the accepted ones to their
+/// parcels' records. Returns how many are new.
+fn answer_waybills(
+    prepared: &Prepared<'_>,
+    parcels: &mut BTreeMap<ParcelText, StoredParcel>,
+    stored: &mut Stored,
+    outcomes: &mut [Option<Outcome>],
+) -> usize {
+    let mut n_new = 0;
+    for (idx, _) in &prepared.first_waybills {
+        let waybill = prepared.waybill(*idx);
+        let records = &mut parcels.entry(parcel_of(&waybill.waybill_no, &waybill.carrier)).or_default().records;
+        let outcome = match &records.waybill {
+            // Same key: identical content is a re-send, anything else a conflict that keeps the stored waybill.
+            Some(existing) => {
+                stored.waybills.insert(*idx, existing.clone());
+                if existing == waybill {
+                    Outcome::Duplicate
+                } else {
+                    Outcome::Conflict
+                }
+            }
+            None => {
+                records.waybill = Some(waybill.clone());
+                n_new += 1;
+                Outcome::Accepted
+            }
+        };
+        outcomes[*idx] = Some(outcome);
+    }
+    n_new
+}
+
+/// Answers the batch's first event of each key against the parcel's stored events, and adds the accepted ones to
+/// their parcels' records. Returns how many are new.
+fn answer_events(
+    prepared: &Prepared<'_>,
+    parcels: &mut BTreeMap<ParcelText, StoredParcel>,
+    stored: &mut Stored,
+    outcomes: &mut [Option<Outcome>],
+) -> usize {
+    let mut by_key: HashMap<(&str, &str, &str), &ScanEvent> = HashMap::new();
+    for parcel in parcels.values() {
+        for event in &parcel.records.events {
+            by_key.insert((event.waybill_no.as_str(), event.carrier.as_str(), event.event_id.as_str()), event);
+        }
+    }
+    let mut accepted: Vec<&ScanEvent> = Vec::new();
+    for idx in &prepared.first_events {
+        let event = prepared.event(*idx);
+        let outcome = match by_key.get(&(event.waybill_no.as_str(), event.carrier.as_str(), event.event_id.as_str())) {
+            None => {
+                accepted.push(event);
+                Outcome::Accepted
+            }
+            Some(existing) => {
+                stored.events.insert(*idx, (*existing).clone());
+                if *existing == event {
+                    Outcome::Duplicate
+                } else {
+                    Outcome::Conflict
+                }
+            }
+        };
+        outcomes[*idx] = Some(outcome);
+    }
+    drop(by_key);
+    for event in &accepted {
+        parcels.entry(parcel_of(&event.waybill_no, &event.carrier)).or_default().records.events.push((*event).clone());
+    }
+    accepted.len()
+}
+
+/// The batch's complaints decided against the stored ones, in batch order, and what to write for them.
+#[derive(Default)]
+struct ComplaintWrites<'a> {
+    /// New complaints, as they stand after the batch (a later verdict in the same batch included).
+    new: BTreeMap<(&'a str, &'a str, &'a str), &'a Complaint>,
+    /// Stored complaints given a new verdict.
+    verdicts: BTreeMap<(&'a str, &'a str, &'a str), &'a Complaint>,
+}
+
+/// Answers each complaint in batch order: new (`accepted`), the same as the one its key holds (`duplicate`), the
+/// same but for the verdict (`updated`: the regulator ruled), or anything else (`conflict`, the held one stays).
+/// A key's holder is the stored complaint, or the batch's latest accepted or updated one.
+fn answer_complaints<'a>(
+    prepared: &Prepared<'a>,
+    parcels: &mut BTreeMap<ParcelText, StoredParcel>,
+    outcomes: &mut [Option<Outcome>],
+) -> ComplaintWrites<'a> {
+    let mut writes = ComplaintWrites::default();
+    let mut changed_parcels: BTreeSet<ParcelText> = BTreeSet::new();
+    for idx in &prepared.complaints {
+        let Record::Complaint(complaint) = &prepared.records[*idx] else { continue };
+        let complaint: &'a Complaint = complaint;
+        let parcel = parcel_of(&complaint.waybill_no, &complaint.carrier);
+        let complaint_key = (complaint.waybill_no.as_str(), complaint.carrier.as_str(), complaint.id.as_str());
+        let records = &mut parcels.entry(parcel.clone()).or_default().records;
+        let held = records.complaints.iter_mut().find(|c| c.id == complaint.id);
+        let outcome = match held {
+            None => {
+                records.complaints.push(complaint.clone());
+                writes.new.insert(complaint_key, complaint);
+                Outcome::Accepted
+            }
+            Some(held) if *held == *complaint => Outcome::Duplicate,
+            Some(held) if (Complaint { verdict: complaint.verdict, ..held.clone() }) == *complaint => {
+                *held = complaint.clone();
+                match writes.new.get_mut(&complaint_key) {
+                    Some(new) => *new = complaint,
+                    None => {
+                        writes.verdicts.insert(complaint_key, complaint);
+                    }
+                }
+                Outcome::Updated
+            }
+            Some(_) => Outcome::Conflict,
+        };
+        if matches!(outcome, Outcome::Accepted | Outcome::Updated) {
+            changed_parcels.insert(parcel);
+        }
+        outcomes[*idx] = Some(outcome);
+    }
+    // Keep the filing order the stores read complaints in.
+    for parcel in changed_parcels {
+        if let Some(stored) = parcels.get_mut(&parcel) {
+            stored.records.complaints.sort_by(|a, b| (a.filed_at, a.id.as_str()).cmp(&(b.filed_at, b.id.as_str())));
+        }
+    }
+    writes
+}
+
+impl ComplaintWrites<'_> {
+    fn write(&self, tx: &mut Transaction<'_>, key: &PiiKey, received: DateTime<Utc>) -> Result<(), StoreError> {
+        if !self.new.is_empty() {
+            let (mut waybill_nos, mut carriers, mut ids, mut filed, mut offsets, mut categories, mut verdicts) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let mut sealed = Vec::new();
+            for complaint in self.new.values() {
+                waybill_nos.push(complaint.waybill_no.as_str());
+                carriers.push(complaint.carrier.as_str());
+                ids.push(complaint.id.as_str());
+                filed.push(complaint.filed_at.to_utc());
+                offsets.push(complaint.filed_at.offset().local_minus_utc());
+                categories.push(complaint.category.as_str());
+                verdicts.push(complaint.verdict.as_str());
+                sealed.push(key.seal_complaint_description(&complaint.description)?);
+            }
+            tx.execute(
+                "INSERT INTO complaints (waybill_no, carrier, complaint_id, filed_at, filed_offset_s, category, \
+                 verdict, pii, received_at) \
+                 SELECT c.*, $9 FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::integer[], \
+                     $6::text[], $7::text[], $8::bytea[]) AS c",
+                &[&waybill_nos, &carriers, &ids, &filed, &offsets, &categories, &verdicts, &sealed, &received],
+            )
+            .map_err(|err| pg_error("writing complaints", err))?;
+        }
+        if !self.verdicts.is_empty() {
+            let (mut waybill_nos, mut carriers, mut ids, mut verdicts) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for complaint in self.verdicts.values() {
+                waybill_nos.push(complaint.waybill_no.as_str());
+                carriers.push(complaint.carrier.as_str());
+                ids.push(complaint.id.as_str());
+                verdicts.push(complaint.verdict.as_str());
+            }
+            tx.execute(
+                "UPDATE complaints c SET verdict = u.verdict, received_at = $5 \
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u (waybill_no, carrier, id, verdict) \
+                 WHERE c.waybill_no = u.waybill_no AND c.carrier = u.carrier AND c.complaint_id = u.id",
+                &[&waybill_nos, &carriers, &ids, &verdicts, &received],
+            )
+            .map_err(|err| pg_error("recording verdicts", err))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes the accepted waybills with one binary `COPY` into `waybills`.
+fn copy_waybills(
+    tx: &mut Transaction<'_>,
+    prepared: &Prepared<'_>,
+    outcomes: &[Option<Outcome>],
+    received: DateTime<Utc>,
+    expected: usize,
+) -> Result<(), StoreError> {
+    let types = [
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::BOOL,
+        Type::TIMESTAMPTZ,
+        Type::INT4,
+        Type::INT4,
+        Type::INT4,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT8,
+        Type::INT8,
+        Type::TEXT,
+        Type::BOOL,
+        Type::BYTEA,
+        Type::TIMESTAMPTZ,
+    ];
+    let sink = tx.copy_in(COPY_WAYBILLS).map_err(|err| pg_error("writing waybills", err))?;
+    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    for (idx, sealed) in &prepared.first_waybills {
+        if outcomes[*idx] != Some(Outcome::Accepted) {
+            continue;
+        }
+        let waybill = prepared.waybill(*idx);
+        let declared = i64::try_from(waybill.contents.declared_value_fen).map_err(|_| {
+            StoreError::new(
+                ErrorKind::Other,
+                format!(
+                    "`contents.declared_value_fen` is `{}`, too large to store",
+                    waybill.contents.declared_value_fen
+                ),
+            )
+        })?;
+        let row: [&(dyn ToSql + Sync); 16] = [
+            &waybill.waybill_no.as_str(),
+            &waybill.carrier.as_str(),
+            &waybill.product,
+            &waybill.electronic,
+            &waybill.created_at.to_utc(),
+            &waybill.created_at.offset().local_minus_utc(),
+            &(waybill.sender.address.division.as_u32() as i32),
+            &(waybill.receiver.address.division.as_u32() as i32),
+            &waybill.contents.category,
+            &waybill.contents.description,
+            &i64::from(waybill.contents.weight_grams),
+            &declared,
+            &waybill.real_name.as_ref().map(|r| r.id_type.as_str()),
+            &waybill.real_name.as_ref().map(|r| r.verified),
+            sealed,
+            &received,
+        ];
+        writer.write(&row).map_err(|err| pg_error("writing a waybill", err))?;
+    }
+    let n_written = writer.finish().map_err(|err| pg_error("writing waybills", err))?;
+    check_written("waybills", n_written, expected)
+}
+
+/// Writes the accepted events with one binary `COPY` into `events`, which routes each row to its day partition.
+fn copy_events(
+    tx: &mut Transaction<'_>,
+    prepared: &Prepared<'_>,
+    outcomes: &[Option<Outcome>],
+    received: DateTime<Utc>,
+    expected: usize,
+) -> Result<(), StoreError> {
+    let types = [
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TIMESTAMPTZ,
+        Type::TEXT,
+        Type::INT4,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TIMESTAMPTZ,
+    ];
+    let sink = tx.copy_in(COPY_EVENTS).map_err(|err| pg_error("writing events", err))?;
+    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    for idx in &prepared.first_events {
+        if outcomes[*idx] != Some(Outcome::Accepted) {
+            continue;
+        }
+        let event = prepared.event(*idx);
+        let row: [&(dyn ToSql + Sync); 13] = [
+            &event.waybill_no.as_str(),
+            &event.carrier.as_str(),
+            &event.event_id.as_str(),
+            &event.time.to_utc(),
+            &event.kind.as_str(),
+            &event.time.offset().local_minus_utc(),
+            &event.facility.as_str(),
+            &event.operator,
+            &event.vehicle,
+            &event.next_facility.as_ref().map(|f| f.as_str()),
+            &event.exception_code,
+            &event.signer.map(Signer::as_str),
+            &received,
+        ];
+        writer.write(&row).map_err(|err| pg_error("writing an event", err))?;
+    }
+    let n_written = writer.finish().map_err(|err| pg_error("writing events", err))?;
+    check_written("events", n_written, expected)
+}
+
+fn check_written(what: &str, n_written: u64, expected: usize) -> Result<(), StoreError> {
+    if n_written as usize == expected {
+        return Ok(());
+    }
+    Err(StoreError::new(
+        ErrorKind::Other,
+        format!("wrote {n_written} {what} where {expected} were new; the batch is rolled back"),
+    ))
 }
 
 /// Records stored before the batch under the keys of the batch's first records, by the index of that first record.
@@ -353,179 +677,52 @@ fn put_facility(tx: &mut Transaction<'_>, facility: &Facility) -> Result<Outcome
     Ok(if existing.is_some() { Outcome::Updated } else { Outcome::Accepted })
 }
 
-fn ingest_waybills(
-    tx: &mut Transaction<'_>,
-    key: &PiiKey,
-    prepared: &Prepared<'_>,
-    received: DateTime<Utc>,
-    outcomes: &mut [Option<Outcome>],
-) -> Result<HashMap<usize, Waybill>, StoreError> {
-    let types = [
-        Type::INT4,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::BOOL,
-        Type::TIMESTAMPTZ,
-        Type::INT4,
-        Type::INT4,
-        Type::INT4,
-        Type::TEXT,
-        Type::TEXT,
-        Type::INT8,
-        Type::INT8,
-        Type::TEXT,
-        Type::BOOL,
-        Type::BYTEA,
-    ];
-    let sink = tx
-        .copy_in("COPY stage_waybills FROM STDIN (FORMAT binary)")
-        .map_err(|err| pg_error("staging waybills", err))?;
-    let mut writer = BinaryCopyInWriter::new(sink, &types);
-    for (idx, sealed) in &prepared.first_waybills {
-        let waybill = prepared.waybill(*idx);
-        let declared = i64::try_from(waybill.contents.declared_value_fen).map_err(|_| {
-            StoreError::new(
-                ErrorKind::Other,
-                format!(
-                    "`contents.declared_value_fen` is `{}`, too large to store",
-                    waybill.contents.declared_value_fen
-                ),
-            )
-        })?;
-        let row: [&(dyn ToSql + Sync); 16] = [
-            &(*idx as i32),
-            &waybill.waybill_no.as_str(),
-            &waybill.carrier.as_str(),
-            &waybill.product,
-            &waybill.electronic,
-            &waybill.created_at.to_utc(),
-            &waybill.created_at.offset().local_minus_utc(),
-            &(waybill.sender.address.division.as_u32() as i32),
-            &(waybill.receiver.address.division.as_u32() as i32),
-            &waybill.contents.category,
-            &waybill.contents.description,
-            &i64::from(waybill.contents.weight_grams),
-            &declared,
-            &waybill.real_name.as_ref().map(|r| r.id_type.as_str()),
-            &waybill.real_name.as_ref().map(|r| r.verified),
-            sealed,
-        ];
-        writer.write(&row).map_err(|err| pg_error("staging a waybill", err))?;
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration, Utc};
+
+    use super::{row_change, ParcelTouch};
+    use crate::derived::{RowChange, StoredParcel};
+
+    fn at(hours: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_763_700_000, 0).unwrap() + Duration::hours(hours)
     }
-    writer.finish().map_err(|err| pg_error("staging waybills", err))?;
-    let inserted: HashSet<(String, String)> = tx
-        .query(INSERT_WAYBILLS, &[&received])
-        .map_err(|err| pg_error("writing waybills", err))?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
-    let mut stored = HashMap::new();
-    for (idx, _) in &prepared.first_waybills {
-        let waybill = prepared.waybill(*idx);
-        let pair = (waybill.waybill_no.as_str().to_owned(), waybill.carrier.as_str().to_owned());
-        let outcome = if inserted.contains(&pair) {
-            Outcome::Accepted
-        } else {
-            // Same key: identical content is a re-send, anything else a conflict that keeps the stored waybill.
-            let existing = stored_waybill(tx, key, &waybill.carrier, &waybill.waybill_no)?.ok_or_else(|| {
-                StoreError::new(
-                    ErrorKind::Other,
-                    format!("waybill `{}` was neither new nor stored", waybill.waybill_no),
-                )
-            })?;
-            let outcome = if existing == *waybill { Outcome::Duplicate } else { Outcome::Conflict };
-            stored.insert(*idx, existing);
-            outcome
+
+    fn check(
+        stored: (Option<i64>, Option<i64>, i64),
+        touch: (Option<i64>, Option<i64>, i64),
+        expected: Option<RowChange>,
+    ) {
+        let stored = StoredParcel {
+            first_event: stored.0.map(at),
+            last_event: stored.1.map(at),
+            last_activity: Some(at(stored.2)),
+            ..StoredParcel::default()
         };
-        outcomes[*idx] = Some(outcome);
-    }
-    Ok(stored)
-}
-
-fn stored_waybill(
-    tx: &mut Transaction<'_>,
-    key: &PiiKey,
-    carrier: &CarrierCode,
-    waybill_no: &WaybillNo,
-) -> Result<Option<Waybill>, StoreError> {
-    let row = tx
-        .query_opt(
-            "SELECT product, electronic, created_at, created_offset_s, sender_division, receiver_division, \
-             contents_category, contents_description, weight_grams, declared_value_fen, real_name_id_type, \
-             real_name_verified, pii FROM waybills WHERE waybill_no = $1 AND carrier = $2",
-            &[&waybill_no.as_str(), &carrier.as_str()],
-        )
-        .map_err(|err| pg_error("reading a stored waybill", err))?;
-    row.map(|row| rows::waybill_row(&row, key, carrier, waybill_no)).transpose()
-}
-
-fn ingest_events(
-    tx: &mut Transaction<'_>,
-    prepared: &Prepared<'_>,
-    received: DateTime<Utc>,
-    outcomes: &mut [Option<Outcome>],
-) -> Result<HashMap<usize, ScanEvent>, StoreError> {
-    let types = [
-        Type::INT4,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TIMESTAMPTZ,
-        Type::TEXT,
-        Type::INT4,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-    ];
-    let sink =
-        tx.copy_in("COPY stage_events FROM STDIN (FORMAT binary)").map_err(|err| pg_error("staging events", err))?;
-    let mut writer = BinaryCopyInWriter::new(sink, &types);
-    for idx in &prepared.first_events {
-        let event = prepared.event(*idx);
-        let row: [&(dyn ToSql + Sync); 13] = [
-            &(*idx as i32),
-            &event.waybill_no.as_str(),
-            &event.carrier.as_str(),
-            &event.event_id.as_str(),
-            &event.time.to_utc(),
-            &event.kind.as_str(),
-            &event.time.offset().local_minus_utc(),
-            &event.facility.as_str(),
-            &event.operator,
-            &event.vehicle,
-            &event.next_facility.as_ref().map(|f| f.as_str()),
-            &event.exception_code,
-            &event.signer.map(Signer::as_str),
-        ];
-        writer.write(&row).map_err(|err| pg_error("staging an event", err))?;
-    }
-    writer.finish().map_err(|err| pg_error("staging events", err))?;
-
-    let mut stored: HashMap<usize, ScanEvent> = HashMap::new();
-    for row in tx.query(FIND_STORED_EVENTS, &[]).map_err(|err| pg_error("finding stored events", err))? {
-        let idx: i32 = row.get(0);
-        stored.insert(idx as usize, rows::event_row(&row, 1)?);
-    }
-    let skip: Vec<i32> = stored.keys().map(|idx| *idx as i32).collect();
-    let n_inserted = tx.execute(INSERT_EVENTS, &[&received, &skip]).map_err(|err| pg_error("writing events", err))?;
-    let expected = prepared.first_events.len() - stored.len();
-    if n_inserted as usize != expected {
-        return Err(StoreError::new(
-            ErrorKind::Other,
-            format!("wrote {n_inserted} events where {expected} were new; the batch is rolled back"),
-        ));
-    }
-    for idx in &prepared.first_events {
-        let outcome = match stored.get(idx) {
-            None => Outcome::Accepted,
-            Some(stored) if stored == prepared.event(*idx) => Outcome::Duplicate,
-            Some(_) => Outcome::Conflict,
+        let touch = ParcelTouch {
+            waybill_no: "YT0000000001",
+            carrier: "yto",
+            first_event: touch.0.map(at),
+            last_event: touch.1.map(at),
+            last_activity: at(touch.2),
         };
-        outcomes[*idx] = Some(outcome);
+        assert_eq!(row_change(&stored, &touch), expected);
     }
-    Ok(stored)
+
+    #[test]
+    fn a_row_only_widens() {
+        let change = |first: Option<i64>, last: Option<i64>, activity: Option<i64>| {
+            Some(RowChange { first_event: first.map(at), last_event: last.map(at), last_activity: activity.map(at) })
+        };
+        // Inside the stored range, no later activity: nothing to write.
+        check((Some(0), Some(10), 10), (Some(2), Some(8), 8), None);
+        // Later events widen the end and the activity only.
+        check((Some(0), Some(10), 10), (Some(5), Some(12), 12), change(None, Some(12), Some(12)));
+        // An earlier event widens the start only.
+        check((Some(0), Some(10), 10), (Some(-3), Some(-3), -3), change(Some(-3), None, None));
+        // A parcel stored without events (a waybill alone) takes the batch's whole range.
+        check((None, None, 10), (Some(4), Some(6), 6), change(Some(4), Some(6), None));
+        // A complaint alone moves only the activity.
+        check((Some(0), Some(10), 10), (None, None, 30), change(None, None, Some(30)));
+    }
 }

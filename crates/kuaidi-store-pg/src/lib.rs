@@ -4,8 +4,8 @@
 //! The schema (`migrations/pg/`) is laid out for Citus: `parcels`, `waybills` and `events` are keyed by the waybill
 //! number first (the distribution column), events are partitioned by day, and carriers, facilities and divisions are
 //! reference tables. Migrations are applied only by [`migrate`] (`kuaidi migrate`); a server refuses a database at
-//! another version. Ingest stages each batch with binary `COPY` and answers per record, idempotently, also when
-//! several servers write the same parcel at once (they take the parcel's row lock in key order).
+//! another version. Ingest answers per record, idempotently, also when several servers write the same parcel at once
+//! (they take the parcel's row lock in key order), and writes new events and waybills with binary `COPY`.
 
 mod ceiling;
 mod conn;
@@ -231,10 +231,9 @@ impl Store for PgStore {
             let (n_due, changes) = self.pool.with("sweeping open parcels", |conn| {
                 let mut tx =
                     conn.client.transaction().map_err(|err| conn::pg_error("starting a sweep transaction", err))?;
-                let due = derived::lock_due(&mut tx, now, SWEEP_CHUNK)?;
-                let changes = derived::rederive(&mut tx, &deriver, &due, false, now)?;
+                let (n_due, changes) = derived::sweep_chunk(&mut tx, &deriver, now, SWEEP_CHUNK)?;
                 tx.commit().map_err(|err| conn::pg_error("committing a sweep transaction", err))?;
-                Ok((due.len(), changes))
+                Ok((n_due, changes))
             })?;
             report.examined += changes.examined;
             report.changed += changes.changed;

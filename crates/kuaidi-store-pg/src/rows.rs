@@ -9,7 +9,7 @@ use kuaidi_model::{
     Facility, FacilityCode, FacilityKind, GeoPoint, IdType, Party, RealName, Role, ScanEvent, Signer, Verdict, Waybill,
     WaybillNo,
 };
-use kuaidi_store::{ApiKey, AuditEntry, Counts, ErrorKind, Handler, NewApiKey, Outcome, PiiKey, StoreError};
+use kuaidi_store::{ApiKey, AuditEntry, Counts, ErrorKind, Handler, NewApiKey, PiiKey, StoreError};
 use postgres::{GenericClient, Row};
 
 use crate::conn::{pg_error, Conn};
@@ -367,69 +367,6 @@ pub(crate) fn complaints_of(
         )
         .map_err(|err| pg_error("reading a parcel's complaints", err))?;
     rows.iter().map(|row| complaint_row(row, key)).collect()
-}
-
-/// Stores a complaint under its parcel's row lock. A re-send with the same id and a new verdict is an update (the
-/// regulator ruled); any other change is a conflict that keeps the stored complaint.
-pub(crate) fn put_complaint(
-    client: &mut impl GenericClient,
-    key: &PiiKey,
-    complaint: &Complaint,
-    received: DateTime<Utc>,
-) -> Result<Outcome, StoreError> {
-    let sealed = key.seal_complaint_description(&complaint.description)?;
-    let n_inserted = client
-        .execute(
-            "INSERT INTO complaints (waybill_no, carrier, complaint_id, filed_at, filed_offset_s, category, verdict, \
-             pii, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (waybill_no, carrier, complaint_id) DO NOTHING",
-            &[
-                &complaint.waybill_no.as_str(),
-                &complaint.carrier.as_str(),
-                &complaint.id.as_str(),
-                &complaint.filed_at.to_utc(),
-                &complaint.filed_at.offset().local_minus_utc(),
-                &complaint.category.as_str(),
-                &complaint.verdict.as_str(),
-                &sealed,
-                &received,
-            ],
-        )
-        .map_err(|err| pg_error("writing a complaint", err))?;
-    if n_inserted == 1 {
-        return Ok(Outcome::Accepted);
-    }
-    let row = client
-        .query_opt(
-            &format!(
-                "SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE waybill_no = $1 AND carrier = $2 \
-                 AND complaint_id = $3"
-            ),
-            &[&complaint.waybill_no.as_str(), &complaint.carrier.as_str(), &complaint.id.as_str()],
-        )
-        .map_err(|err| pg_error("reading a stored complaint", err))?
-        .ok_or_else(|| StoreError::new(ErrorKind::Other, "a complaint vanished while it was being written"))?;
-    let stored = complaint_row(&row, key)?;
-    if stored == *complaint {
-        return Ok(Outcome::Duplicate);
-    }
-    if (Complaint { verdict: complaint.verdict, ..stored }) != *complaint {
-        return Ok(Outcome::Conflict);
-    }
-    client
-        .execute(
-            "UPDATE complaints SET verdict = $4, received_at = $5 \
-             WHERE waybill_no = $1 AND carrier = $2 AND complaint_id = $3",
-            &[
-                &complaint.waybill_no.as_str(),
-                &complaint.carrier.as_str(),
-                &complaint.id.as_str(),
-                &complaint.verdict.as_str(),
-                &received,
-            ],
-        )
-        .map_err(|err| pg_error("recording a verdict", err))?;
-    Ok(Outcome::Updated)
 }
 
 /// Events in key order `(waybill_no, carrier, event_id)`, byte-wise as the embedded store orders them, strictly after

@@ -296,3 +296,74 @@ fn repeats_within_a_batch_are_compared_with_what_the_key_holds() {
     assert_eq!(store.waybill(&carrier_code("yto"), &waybill_no("YT6000000002")).unwrap(), Some(new));
     assert_eq!(store.counts().unwrap().waybills, 2);
 }
+
+#[test]
+fn complaints_in_one_batch_are_answered_in_order() {
+    use kuaidi_model::{Complaint, Verdict};
+    let Some(store) = TestStore::fresh() else { return };
+    store.ingest(&fixtures::reference()).unwrap();
+    let record = |complaint: &Complaint| Record::Complaint(Box::new(complaint.clone()));
+    let stored = fixtures::complaint("yto", "YT7000000001", "c-1", Verdict::Pending);
+    store.ingest(&[record(&stored)]).unwrap();
+
+    // A stored complaint ruled twice, a new one filed and ruled, a rewrite refused, all in one batch.
+    let ruled = Complaint { verdict: Verdict::Valid, ..stored.clone() };
+    let overruled = Complaint { verdict: Verdict::Invalid, ..stored.clone() };
+    let filed = fixtures::complaint("yto", "YT7000000001", "c-2", Verdict::Pending);
+    let filed_ruled = Complaint { verdict: Verdict::Valid, ..filed.clone() };
+    let rewritten = Complaint { description: "另一段话".into(), ..filed_ruled.clone() };
+    let batch = [&ruled, &overruled, &filed, &filed_ruled, &filed_ruled, &rewritten, &stored].map(record);
+    let outcomes = store.ingest(&batch).unwrap();
+    use Outcome::{Accepted, Conflict, Duplicate, Updated};
+    assert_eq!(outcomes, vec![Updated, Updated, Accepted, Updated, Duplicate, Conflict, Updated]);
+    let mut held = store.complaints_of(&carrier_code("yto"), &waybill_no("YT7000000001")).unwrap();
+    held.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    assert_eq!(held, vec![stored, filed_ruled]);
+}
+
+#[test]
+fn a_waybill_number_shared_by_two_carriers_keeps_their_records_apart() {
+    // Ingest loads a batch's parcels by waybill number alone (the distribution column); the other carrier's rows
+    // under the same number must not be taken for this parcel's.
+    let Some(store) = TestStore::fresh() else { return };
+    store.ingest(&fixtures::reference()).unwrap();
+    let (yto, sf) = (fixtures::chain("yto", "AB70000002"), fixtures::chain("sf", "AB70000002"));
+    store.ingest(&events(yto[..3].iter().cloned().chain(sf[..2].iter().cloned()))).unwrap();
+    // Same event ids under the other carrier are other events; the first of each is a re-send.
+    let outcomes = store.ingest(&events([yto[0].clone(), sf[2].clone(), sf[0].clone(), yto[3].clone()])).unwrap();
+    assert_eq!(outcomes, vec![Outcome::Duplicate, Outcome::Accepted, Outcome::Duplicate, Outcome::Accepted]);
+    assert_eq!(store.events_of(&carrier_code("yto"), &waybill_no("AB70000002")).unwrap(), yto[..4].to_vec());
+    assert_eq!(store.events_of(&carrier_code("sf"), &waybill_no("AB70000002")).unwrap(), sf[..3].to_vec());
+    let state = |carrier: &str| store.parcel_state(&carrier_code(carrier), &waybill_no("AB70000002")).unwrap();
+    let (yto_state, sf_state) = (state("yto").unwrap(), state("sf").unwrap());
+    assert_eq!(yto_state.summary.carrier, carrier_code("yto"));
+    assert_eq!(sf_state.summary.carrier, carrier_code("sf"));
+}
+
+#[test]
+fn a_batch_of_re_sends_writes_no_parcel_row() {
+    // Ingest locks stored parcels without writing them, and writes a parcel row only when its state, event range or
+    // activity changes: a batch of pure re-sends leaves every row version as it was.
+    let Some(store) = TestStore::fresh() else { return };
+    store.ingest(&fixtures::reference()).unwrap();
+    let chain = fixtures::chain("yto", "YT7000000003");
+    store.ingest(&events(chain.clone())).unwrap();
+    let mut client = store.db.client();
+    let version = |client: &mut postgres::Client| -> String {
+        client.query_one("SELECT xmin::text || ctid::text FROM parcels", &[]).unwrap().get(0)
+    };
+    let before = version(&mut client);
+    let outcomes = store.ingest(&events(chain.clone())).unwrap();
+    assert!(outcomes.iter().all(|o| *o == Outcome::Duplicate), "{outcomes:?}");
+    assert_eq!(version(&mut client), before);
+
+    // A new event widens the row and changes the state: one new row version.
+    let mut late = chain[chain.len() - 1].clone();
+    late.event_id = kuaidi_model::EventId::parse("E-late").unwrap();
+    late.time += Duration::hours(30);
+    assert_eq!(store.ingest(&events([late.clone()])).unwrap(), vec![Outcome::Accepted]);
+    assert_ne!(version(&mut client), before);
+    let row = client.query_one("SELECT last_event, last_activity FROM parcels", &[]).unwrap();
+    let (last_event, last_activity): (chrono::DateTime<Utc>, chrono::DateTime<Utc>) = (row.get(0), row.get(1));
+    assert_eq!((last_event, last_activity), (late.time.to_utc(), late.time.to_utc()));
+}
