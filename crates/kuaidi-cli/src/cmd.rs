@@ -11,6 +11,7 @@ mod migrate;
 mod report;
 mod serve;
 mod simulate;
+mod stream_clock;
 mod trace;
 
 use clap::Subcommand;

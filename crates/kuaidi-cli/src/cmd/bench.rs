@@ -219,10 +219,13 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Starts `kuaidi serve` on a free loopback port; with `replay_until`, it judges ingest at the replayed stream's
+/// clock up to that time (`serve --replay-until`), as a live hub receiving the simulated day would have.
 fn start_server(
     data_dir: &Path,
     synchronous: kuaidi_store::Synchronous,
     database: Option<&str>,
+    replay_until: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<ServerProcess, CliError> {
     let durability = match synchronous {
         kuaidi_store::Synchronous::Normal => "normal",
@@ -237,6 +240,7 @@ fn start_server(
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--listen", "127.0.0.1:0", "--durability", durability, "serve"])
+        .args(replay_until.iter().flat_map(|until| ["--replay-until".to_owned(), until.to_rfc3339()]))
         .env("KUAIDI_LOG", "info,tower_http=warn")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
@@ -303,14 +307,15 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
             temp.path().to_path_buf()
         }
     };
-    let input = match &args.input {
-        Some(input) => input.clone(),
+    // A simulated day is replayed at its own clock; a given input file at the wall clock.
+    let (input, replay_until) = match &args.input {
+        Some(input) => (input.clone(), None),
         None => {
             let sim = simulation(&args.sim, args.parcels, 1, None)?;
             eprintln!("simulating {} parcels into {}", args.parcels, dir.display());
             let (stats, path) = generate(&sim, &dir.join("input"), true, false)?;
             eprintln!("simulated {} events", stats.events);
-            path
+            (path, Some(sim.config().now))
         }
     };
     let data_dir = dir.join("data");
@@ -321,7 +326,7 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
             .map_err(|err| CliError::Database { database: crate::config::redact_url(url), source: err })?;
     }
     let key = crate::cmd::keys::create(&server_config, "admin", None, &[], "bench")?;
-    let server = start_server(&data_dir, config.synchronous, config.database.as_deref())?;
+    let server = start_server(&data_dir, config.synchronous, config.database.as_deref(), replay_until)?;
     let base = format!("http://{}", server.addr);
 
     let total = File::open(&input).and_then(|f| f.metadata()).map(|m| m.len() / 330).unwrap_or(0);

@@ -3,11 +3,9 @@
 //! against the 2020 targets (by carrier and in total) and the alerts by kind, then serves the API with a demo key
 //! (or stops, with `--no-serve`).
 //!
-//! The ingest is judged on the simulated stream's clock ([`stream_clock`]) by a server on a private loopback port;
+//! The ingest is judged on the simulated stream's clock ([`crate::cmd::stream_clock`]) by a server on a private loopback port;
 //! the API is then served on the configured address with the plain store and the system clock, so records posted
 //! while it serves are judged live.
-
-mod stream_clock;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -112,7 +110,7 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
     let key = crate::cmd::keys::create(&config, "admin", None, &[], "demo")?;
     let store = config.open_store()?;
     let sim_now = sim.config().now;
-    let stream_store: Arc<dyn Store> = Arc::new(stream_clock::StreamClock::new(store.clone(), sim_now));
+    let stream_store: Arc<dyn Store> = Arc::new(crate::cmd::stream_clock::StreamClock::new(store.clone(), sim_now));
     let ingest_state = AppState::new(stream_store, config.api.clone(), Arc::new(chrono::Utc::now))?;
     let rt = runtime()?;
     // The serving address is bound before the long ingest, so a taken port is reported at once.

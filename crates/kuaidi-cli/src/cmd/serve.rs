@@ -1,17 +1,40 @@
 //! `kuaidi serve`: the HTTP API on the configured store (embedded, or PostgreSQL with `--database`), until Ctrl-C
 //! or SIGTERM. Any number of servers may share one PostgreSQL database; they keep no state of their own.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use clap::Args;
 use kuaidi_api::AppState;
+use kuaidi_store::Store;
 
 use crate::{CliError, Config};
 
 /// Arguments of `serve` (the address is the global `--listen`).
 #[derive(Debug, Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Replay recorded traffic: judge each ingested chunk (stuck, lost, time limits) at the latest time among its
+    /// records, never later than this RFC 3339 time, instead of at the wall clock; the scheduled sweep follows the
+    /// same clock. For backfills and benchmarks that send a past day at full speed.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub replay_until: Option<DateTime<Utc>>,
+}
 
-pub fn run(_args: ServeArgs, config: &Config) -> Result<(), CliError> {
-    let state = config.app_state()?;
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|err| format!("`{text}` is not an RFC 3339 time such as 2026-11-21T00:00:00+08:00: {err}"))
+}
+
+pub fn run(args: ServeArgs, config: &Config) -> Result<(), CliError> {
+    let state = match args.replay_until {
+        None => config.app_state()?,
+        Some(until) => {
+            let store: Arc<dyn Store> =
+                Arc::new(crate::cmd::stream_clock::StreamClock::new(config.open_store()?, until));
+            AppState::new(store, config.api.clone(), Arc::new(chrono::Utc::now))?
+        }
+    };
     runtime()?.block_on(async {
         let listener = bind(config).await?;
         serve_until_signal(listener, state).await

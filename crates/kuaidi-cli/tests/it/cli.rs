@@ -43,6 +43,10 @@ fn bad_input_exits_1_and_usage_errors_exit_2() {
     assert_eq!(missing_config.status.code(), Some(1));
     assert!(stderr(&missing_config).contains("/nonexistent/kuaidi.toml"), "{}", stderr(&missing_config));
 
+    let bad_time = kuaidi(&data, &["serve", "--replay-until", "yesterday"]);
+    assert_eq!(bad_time.status.code(), Some(2));
+    assert!(stderr(&bad_time).contains("`yesterday` is not an RFC 3339 time"), "{}", stderr(&bad_time));
+
     let not_found = kuaidi(&data, &["trace", "YT0000000404"]);
     assert_eq!(not_found.status.code(), Some(1));
     assert!(stderr(&not_found).contains("waybill_not_found"), "{}", stderr(&not_found));

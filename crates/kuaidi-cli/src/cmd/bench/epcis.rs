@@ -84,8 +84,11 @@ pub fn run(args: EpcisArgs, config: &Config) -> Result<(), CliError> {
         .map(|events| scan_events_to_document(events, "2026-11-11T00:00:00Z").to_string().into_bytes())
         .collect();
 
-    let native = run_mode(config, &dir.join("native"), "native NDJSON", &reference_body, &native_bodies, &events)?;
-    let epcis = run_mode(config, &dir.join("epcis"), "EPCIS capture", &reference_body, &epcis_bodies, &events)?;
+    // Both servers judge the replayed day at its own clock, as a live hub would have (see `serve --replay-until`).
+    let until = sim.config().now;
+    let native =
+        run_mode(config, until, &dir.join("native"), "native NDJSON", &reference_body, &native_bodies, &events)?;
+    let epcis = run_mode(config, until, &dir.join("epcis"), "EPCIS capture", &reference_body, &epcis_bodies, &events)?;
     let report = EpcisBenchReport {
         epcis_to_native: epcis.events_per_second / native.events_per_second.max(1e-9),
         native,
@@ -144,6 +147,7 @@ fn split(path: &Path) -> Result<(Vec<String>, Vec<ScanEvent>), CliError> {
 
 fn run_mode(
     config: &Config,
+    until: chrono::DateTime<chrono::Utc>,
     dir: &Path,
     mode: &'static str,
     reference: &[u8],
@@ -154,7 +158,7 @@ fn run_mode(
     let mut server_config = config.clone();
     server_config.data_dir = data_dir.clone();
     let key = crate::cmd::keys::create(&server_config, "admin", None, &[], "bench")?;
-    let server = start_server(&data_dir, config.synchronous, None)?;
+    let server = start_server(&data_dir, config.synchronous, None, Some(until))?;
     let base = format!("http://{}", server.addr);
     let agent: ureq::Agent =
         ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(3600))).build().into();

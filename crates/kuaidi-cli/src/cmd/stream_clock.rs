@@ -1,7 +1,7 @@
-//! The demo's store: the real store, with ingest judged by the simulated stream's clock.
+//! A replay's store: the real store, with ingest judged by the replayed stream's clock.
 //!
-//! The demo replays a simulated day through the HTTP ingest path, whose pipeline stores each chunk with the
-//! server's clock. Stuck and loss judgements made at ingest depend on `now`, so with the wall clock they would be
+//! The demo (and `serve --replay-until`, which `bench ingest` uses) replays a simulated or recorded day through the
+//! HTTP ingest path, whose pipeline stores each chunk with the server's clock. Stuck and loss judgements made at ingest depend on `now`, so with the wall clock they would be
 //! made as if the whole day had arrived at once, at the moment the demo runs. This decorator stores each chunk as
 //! of the stream's clock instead: the latest time of a record in the chunk, never later than the simulation's `now`
 //! (nor than the clock the caller passed), which is when a live hub would have received the chunk's last record.
@@ -276,3 +276,4 @@ mod tests {
         assert!(time_alerts(&*inner) >= 1);
     }
 }
+
