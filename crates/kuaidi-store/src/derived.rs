@@ -259,6 +259,10 @@ impl Aggregates {
     /// aggregates, which means the stored states and aggregates disagree.
     pub fn apply(&mut self, old: Option<&ParcelState>, new: Option<&ParcelState>) -> Result<(), StoreError> {
         self.cube.apply(old.map(|s| &s.summary), new.map(|s| &s.summary));
+        // Most records after the first sorting centre leave the coverage row as it was: nothing to move.
+        if old.and_then(|s| s.coverage.as_ref()) == new.and_then(|s| s.coverage.as_ref()) {
+            return Ok(());
+        }
         let contribution = |state: Option<&ParcelState>| -> Result<_, StoreError> {
             state
                 .and_then(|s| s.coverage.as_ref())
