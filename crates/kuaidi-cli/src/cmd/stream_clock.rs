@@ -276,4 +276,3 @@ mod tests {
         assert!(time_alerts(&*inner) >= 1);
     }
 }
-
