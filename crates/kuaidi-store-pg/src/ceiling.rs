@@ -4,12 +4,12 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use kuaidi_model::{ScanEvent, Signer};
+use kuaidi_model::ScanEvent;
 use kuaidi_store::StoreError;
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::{ToSql, Type};
 
 use crate::conn::{pg_error, Pool};
+use crate::ingest::{write_event_row, EVENT_COPY_TYPES};
 
 /// Copies `events` into a fresh unindexed table `kuaidi_bench_ceiling` (dropped afterwards) in one binary `COPY`,
 /// and returns how long the copy took, from its start to its commit.
@@ -23,21 +23,6 @@ pub fn copy_ceiling(url: &str, events: &[ScanEvent]) -> Result<Duration, StoreEr
              CREATE TABLE kuaidi_bench_ceiling (LIKE events INCLUDING DEFAULTS);",
         )
         .map_err(|err| pg_error("creating the ceiling table", err))?;
-    let types = [
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TIMESTAMPTZ,
-        Type::TEXT,
-        Type::INT4,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TIMESTAMPTZ,
-    ];
     let received = Utc::now();
     let started = Instant::now();
     let mut tx = client.transaction().map_err(|err| pg_error("starting the ceiling copy", err))?;
@@ -47,24 +32,9 @@ pub fn copy_ceiling(url: &str, events: &[ScanEvent]) -> Result<Duration, StoreEr
              vehicle, next_facility, exception_code, signer, received_at) FROM STDIN (FORMAT binary)",
         )
         .map_err(|err| pg_error("starting the ceiling copy", err))?;
-    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    let mut writer = BinaryCopyInWriter::new(sink, &EVENT_COPY_TYPES);
     for event in events {
-        let row: [&(dyn ToSql + Sync); 13] = [
-            &event.waybill_no.as_str(),
-            &event.carrier.as_str(),
-            &event.event_id.as_str(),
-            &event.time.to_utc(),
-            &event.kind.as_str(),
-            &event.time.offset().local_minus_utc(),
-            &event.facility.as_str(),
-            &event.operator,
-            &event.vehicle,
-            &event.next_facility.as_ref().map(|f| f.as_str()),
-            &event.exception_code,
-            &event.signer.map(Signer::as_str),
-            &received,
-        ];
-        writer.write(&row).map_err(|err| pg_error("copying the ceiling rows", err))?;
+        write_event_row(&mut writer, event, &received).map_err(|err| pg_error("copying the ceiling rows", err))?;
     }
     writer.finish().map_err(|err| pg_error("copying the ceiling rows", err))?;
     tx.commit().map_err(|err| pg_error("committing the ceiling copy", err))?;

@@ -162,6 +162,47 @@ RETURNING waybill_no, carrier";
 const COPY_EVENTS: &str = "COPY events (waybill_no, carrier, event_id, time, kind, offset_s, facility, operator,
     vehicle, next_facility, exception_code, signer, received_at) FROM STDIN (FORMAT binary)";
 
+/// The column types of [`COPY_EVENTS`], in its order.
+pub(crate) const EVENT_COPY_TYPES: [Type; 13] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::INT4,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+];
+
+/// Writes one event as a row of [`COPY_EVENTS`]' columns (the benchmark's ceiling copies the same rows).
+pub(crate) fn write_event_row(
+    writer: &mut BinaryCopyInWriter<'_>,
+    event: &ScanEvent,
+    received: &DateTime<Utc>,
+) -> Result<(), postgres::Error> {
+    let row: [&(dyn ToSql + Sync); 13] = [
+        &event.waybill_no.as_str(),
+        &event.carrier.as_str(),
+        &event.event_id.as_str(),
+        &event.time.to_utc(),
+        &event.kind.as_str(),
+        &event.time.offset().local_minus_utc(),
+        &event.facility.as_str(),
+        &event.operator,
+        &event.vehicle,
+        &event.next_facility.as_ref().map(|f| f.as_str()),
+        &event.exception_code,
+        &event.signer.map(Signer::as_str),
+        received,
+    ];
+    writer.write(&row)
+}
+
 const COPY_WAYBILLS: &str = "COPY waybills (waybill_no, carrier, product, electronic, created_at, created_offset_s,
     sender_division, receiver_division, contents_category, contents_description, weight_grams, declared_value_fen,
     real_name_id_type, real_name_verified, pii, received_at) FROM STDIN (FORMAT binary)";
@@ -555,21 +596,7 @@ fn copy_events(
     received: DateTime<Utc>,
     expected: usize,
 ) -> Result<(), StoreError> {
-    let types = [
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TIMESTAMPTZ,
-        Type::TEXT,
-        Type::INT4,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TIMESTAMPTZ,
-    ];
+    let types = EVENT_COPY_TYPES;
     let sink = tx.copy_in(COPY_EVENTS).map_err(|err| pg_error("writing events", err))?;
     let mut writer = BinaryCopyInWriter::new(sink, &types);
     for idx in &prepared.first_events {
@@ -577,22 +604,7 @@ fn copy_events(
             continue;
         }
         let event = prepared.event(*idx);
-        let row: [&(dyn ToSql + Sync); 13] = [
-            &event.waybill_no.as_str(),
-            &event.carrier.as_str(),
-            &event.event_id.as_str(),
-            &event.time.to_utc(),
-            &event.kind.as_str(),
-            &event.time.offset().local_minus_utc(),
-            &event.facility.as_str(),
-            &event.operator,
-            &event.vehicle,
-            &event.next_facility.as_ref().map(|f| f.as_str()),
-            &event.exception_code,
-            &event.signer.map(Signer::as_str),
-            &received,
-        ];
-        writer.write(&row).map_err(|err| pg_error("writing an event", err))?;
+        write_event_row(&mut writer, event, &received).map_err(|err| pg_error("writing an event", err))?;
     }
     let n_written = writer.finish().map_err(|err| pg_error("writing events", err))?;
     check_written("events", n_written, expected)
