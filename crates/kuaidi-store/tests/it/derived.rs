@@ -24,6 +24,16 @@ struct Run {
     now: DateTime<Utc>,
 }
 
+impl Run {
+    /// The run's waybills, in stream order.
+    fn waybills(&self) -> impl Iterator<Item = &kuaidi_model::Waybill> {
+        self.records.iter().filter_map(|r| match r {
+            Record::Waybill(w) => Some(&**w),
+            _ => None,
+        })
+    }
+}
+
 fn simulate(geo: &Geography, n_parcels: u64) -> Run {
     let start = DateTime::parse_from_rfc3339("2026-11-09T00:00:00+08:00").unwrap();
     let mut config = SimConfig::new(start, 1, n_parcels, 20261122);
@@ -131,14 +141,7 @@ fn ingest_live(stores: &[&SqliteStore], run: &Run) {
 
 /// Every parcel's stored state, and every alert (cleared ones too) without its id.
 fn derived_state(store: &SqliteStore, run: &Run) -> (Vec<Option<kuaidi_store::ParcelState>>, Vec<String>) {
-    let states = run
-        .records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Waybill(w) => Some(store.parcel_state(&w.carrier, &w.waybill_no).unwrap()),
-            _ => None,
-        })
-        .collect();
+    let states = run.waybills().map(|w| store.parcel_state(&w.carrier, &w.waybill_no).unwrap()).collect();
     let mut alerts: Vec<String> = store
         .alerts(&AlertQuery { limit: 1_000_000, ..AlertQuery::default() })
         .unwrap()
@@ -219,7 +222,7 @@ fn a_writer_reloads_after_another_writes_the_same_file() {
         store.ingest_at(&[], run.now).unwrap();
         let (kept, recounted) = store.recount().unwrap();
         assert!(kept == recounted, "{name}: the aggregates kept differ from a recount");
-        assert_eq!(total(store).parcels, run.records.iter().filter(|r| matches!(r, Record::Waybill(_))).count() as u64);
+        assert_eq!(total(store).parcels, run.waybills().count() as u64);
     }
     // And the states match a store that saw everything alone.
     let alone_dir = tempfile::tempdir().unwrap();
@@ -266,7 +269,7 @@ fn derived_state_matches_the_ground_truth_in_any_order() {
     assert_eq!(live_total, replay_total, "stream order and shuffled order disagree");
 
     let count = |kind: &str| run.truth.values().filter(|t| t.faults.iter().any(|f| f.kind() == kind)).count() as u64;
-    let n_waybills = run.records.iter().filter(|r| matches!(r, Record::Waybill(_))).count() as u64;
+    let n_waybills = run.waybills().count() as u64;
     assert_eq!(live_total.parcels, n_waybills);
     assert_eq!(live_total.damaged, count("damage"));
     assert_eq!(live_total.lost - live_total.lost_by_silence, count("loss"));
@@ -294,14 +297,7 @@ fn derived_state_matches_the_ground_truth_in_any_order() {
     for (name, store) in [("live", &live), ("replay", &replay)] {
         let got = alerts_by_parcel(store);
         let mut mismatches = Vec::new();
-        let waybills: BTreeSet<String> = run
-            .records
-            .iter()
-            .filter_map(|r| match r {
-                Record::Waybill(w) => Some(w.waybill_no.to_string()),
-                _ => None,
-            })
-            .collect();
+        let waybills: BTreeSet<String> = run.waybills().map(|w| w.waybill_no.to_string()).collect();
         for no in &waybills {
             let faults = run.truth.get(&WaybillNo::parse(no).unwrap()).map_or(&[][..], |t| t.faults.as_slice());
             let mut want = expected(faults, name == "live");
