@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0002_complaints.sql"),
     include_str!("../migrations/sqlite/0003_epcis.sql"),
     include_str!("../migrations/sqlite/0004_derived.sql"),
+    include_str!("../migrations/sqlite/0005_unflushed.sql"),
 ];
 
 /// How hard SQLite works to make a commit durable.
@@ -61,6 +62,9 @@ pub struct SqliteConfig {
     /// How many parcels in flight the writer keeps in memory with their records and state (see `sqlite/cache.rs`);
     /// 0 turns the cache off, so that every re-derivation reads the tables.
     pub parcel_cache: usize,
+    /// How many parcels' derived states the writer keeps pending before it writes them to `parcels` in one batch
+    /// (it also writes them every [`FLUSH_EVERY`]); 0 writes them at every transaction.
+    pub flush_parcels: usize,
 }
 
 impl SqliteConfig {
@@ -73,12 +77,19 @@ impl SqliteConfig {
             cache_mib: 256,
             rules: None,
             parcel_cache: DEFAULT_PARCEL_CACHE,
+            flush_parcels: DEFAULT_FLUSH_PARCELS,
         }
     }
 }
 
 /// Parcels the writer keeps in memory by default: about 2 KiB each, so about 500 MiB when full.
 pub const DEFAULT_PARCEL_CACHE: usize = 250_000;
+
+/// Pending parcel states the writer gathers by default before writing them all: about 1 KiB each in memory.
+pub const DEFAULT_FLUSH_PARCELS: usize = 200_000;
+
+/// How often, at most, pending parcel states are written (and the aggregates' snapshot with them) while ingest runs.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the writer keeps beside its connection; locked only while the writer is held.
 #[derive(Debug)]
@@ -106,6 +117,9 @@ pub struct SqliteStore {
     writer_state: Mutex<WriterState>,
     /// The indicator and coverage aggregates, as of the last commit.
     aggregates: RwLock<Aggregates>,
+    /// Parcel states newer than their rows in `parcels`, as of the last commit; written in batches by
+    /// [`SqliteStore::flush_locked`]. Readers look here before the table.
+    pending: RwLock<derived::Pending>,
     rules: Arc<Rules>,
     /// Time spent in write transactions, and the part of it spent re-deriving parcels, in nanoseconds.
     timing: [std::sync::atomic::AtomicU64; 2],
@@ -150,11 +164,14 @@ impl SqliteStore {
         };
         let mut writer = open_connection(&config.path, &config)?;
         migrate(&mut writer)?;
-        let (mut writer_state, aggregates) = load_writer_state(&writer, config.parcel_cache)?;
-        if !writer_state.snapshot.clean_on_disk {
-            derived::write_snapshot(&mut writer, &aggregates)?;
-            writer_state.snapshot.clean_on_disk = true;
-        }
+        let (writer_state, aggregates) = {
+            let tx = writer
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|err| sql_error("starting a transaction", err))?;
+            let loaded = load_writer_state(&tx, &config, &rules)?;
+            tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
+            loaded
+        };
         let stop_checkpointer = Arc::new(AtomicBool::new(false));
         let checkpointer = open_connection(&config.path, &config)?;
         let (path, stop) = (config.path.clone(), stop_checkpointer.clone());
@@ -168,6 +185,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             writer_state: Mutex::new(writer_state),
             aggregates: RwLock::new(aggregates),
+            pending: RwLock::new(derived::Pending::new()),
             rules,
             timing: Default::default(),
             config,
@@ -193,12 +211,62 @@ impl SqliteStore {
     }
 
     /// The aggregates kept at ingest and the same counted from scratch over every parcel's stored state, taken
-    /// together under the writer's lock: they must be equal (`kuaidi verify` and the tests compare them).
+    /// together under the writer's lock after writing the pending states: they must be equal (`kuaidi verify` and the
+    /// tests compare them).
     pub fn recount(&self) -> Result<(Aggregates, Aggregates), StoreError> {
         self.write(|conn| {
+            let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.flush_locked(conn, &mut state)?;
             let kept = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
             Ok((kept, derived::recount(conn)?))
         })
+    }
+
+    /// Writes the pending parcel states now (a clean stop, an export and a recount need them in the table).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.write(|conn| {
+            let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.flush_locked(conn, &mut state)
+        })
+    }
+
+    /// How many parcel states are pending.
+    pub fn pending_states(&self) -> usize {
+        self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+
+    /// Writes the pending states, the journal's end and the snapshot in one transaction, with the writer and its state
+    /// held by the caller. When another connection committed since the writer's last transaction, the pending states
+    /// may be stale: the writer reloads instead, which re-derives the journalled parcels from the tables.
+    fn flush_locked(&self, conn: &mut Connection, state: &mut WriterState) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|err| sql_error("starting a transaction", err))?;
+        if data_version(&tx)? != state.data_version {
+            self.reload(&tx, state)?;
+        } else {
+            let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let aggregates = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            derived::flush(&tx, &pending, &aggregates)?;
+        }
+        tx.commit().map_err(|err| sql_error("committing parcel states", err))?;
+        self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        state.snapshot = derived::SnapshotState { clean_on_disk: true, written_at: std::time::Instant::now() };
+        let elapsed = started.elapsed().as_nanos() as u64;
+        self.timing[0].fetch_add(elapsed, Ordering::Relaxed);
+        self.timing[1].fetch_add(elapsed, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Replaces what the writer keeps in memory with what the database holds, inside the writer's transaction.
+    fn reload(&self, tx: &rusqlite::Transaction<'_>, state: &mut WriterState) -> Result<(), StoreError> {
+        tracing::warn!("another connection changed the database; reloading what the writer keeps in memory");
+        let (reloaded, aggregates) = load_writer_state(tx, &self.config, &self.rules)?;
+        *state = reloaded;
+        *self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = aggregates;
+        self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        Ok(())
     }
 
     fn write<T>(&self, work: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
@@ -223,27 +291,20 @@ impl SqliteStore {
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.stop_checkpointer.store(true, Ordering::Relaxed);
-        // A clean stop saves the aggregates, so the next start need not recount them.
+        // A clean stop writes the pending states and saves the aggregates, so the next start need neither re-derive
+        // the journalled parcels nor recount.
         let res = self.write(|conn| {
             let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            // Another process may have changed the database since: then these aggregates are stale, and it is up
-            // to that process (or the next start's recount) to save them.
-            if state.snapshot.clean_on_disk || data_version(conn)? != state.data_version {
+            if state.snapshot.clean_on_disk && self.pending_states() == 0 {
                 return Ok(());
             }
-            let aggregates = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            derived::write_snapshot(conn, &aggregates)?;
-            state.snapshot.clean_on_disk = true;
-            Ok(())
+            self.flush_locked(conn, &mut state)
         });
         if let Err(err) = res {
-            tracing::warn!(%err, "could not save the aggregates; the next start recounts them");
+            tracing::warn!(%err, "could not write the pending parcel states; the next start re-derives them");
         }
     }
 }
-
-/// How often, at most, the aggregates' snapshot is rewritten while ingest runs.
-const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Parcels re-derived per transaction by a sweep.
 const SWEEP_CHUNK: usize = 10_000;
@@ -270,19 +331,26 @@ impl SqliteStore {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|err| sql_error("starting a transaction", err))?;
-            let version = data_version(&tx)?;
-            if version != state.data_version {
-                tracing::warn!("another connection changed the database; reloading what the writer keeps in memory");
-                let (reloaded, aggregates) = load_writer_state(&tx, self.config.parcel_cache)?;
-                *state = reloaded;
-                *self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = aggregates;
+            if data_version(&tx)? != state.data_version {
+                self.reload(&tx, state)?;
             }
             let mut deriving = None;
             let result = (|| {
                 let (answer, touched) = work(&tx, &mut state.reference, &mut state.parcels)?;
                 let begun = std::time::Instant::now();
-                let changes =
-                    derived::rederive(&tx, key, &state.reference, &mut state.parcels, &self.rules, touched, now)?;
+                let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let changes = derived::rederive(
+                    &tx,
+                    key,
+                    &state.reference,
+                    &mut state.parcels,
+                    &pending,
+                    true,
+                    &self.rules,
+                    touched,
+                    now,
+                )?;
+                drop(pending);
                 deriving = Some(begun.elapsed());
                 if !changes.pairs.is_empty() && state.snapshot.clean_on_disk {
                     derived::mark_dirty(&tx)?;
@@ -290,7 +358,7 @@ impl SqliteStore {
                 tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
                 Ok((answer, changes))
             })();
-            let (answer, changes) = match result {
+            let (answer, mut changes) = match result {
                 Ok(done) => done,
                 Err(err) => {
                     // Rolled back: forget what the cache took in, and carriers or facilities noted on the way.
@@ -300,46 +368,88 @@ impl SqliteStore {
                 }
             };
             let derive_ns = deriving.map_or(0, |elapsed| elapsed.as_nanos() as u64);
-            if changes.pairs.is_empty() {
-                self.timing[0].fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                self.timing[1].fetch_add(derive_ns, Ordering::Relaxed);
-                return Ok((answer, changes));
-            }
-            let snapshot = &mut state.snapshot;
-            snapshot.clean_on_disk = false;
-            let mut aggregates = self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (old, new) in &changes.pairs {
-                if let Err(err) = aggregates.apply(old.as_ref(), new.as_ref()) {
-                    // The stored states are right (they committed); recount the aggregates from them.
-                    tracing::error!(%err, "the aggregates lost track; recounting");
-                    let (recounted, _) = derived::load_aggregates(conn)?;
-                    *aggregates = recounted;
-                    break;
-                }
-            }
-            if snapshot.written_at.elapsed() >= SNAPSHOT_EVERY {
-                derived::write_snapshot(conn, &aggregates)?;
-                *snapshot = derived::SnapshotState { clean_on_disk: true, written_at: std::time::Instant::now() };
-            }
             self.timing[0].fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             self.timing[1].fetch_add(derive_ns, Ordering::Relaxed);
+            if !changes.pairs.is_empty() {
+                state.snapshot.clean_on_disk = false;
+                let mut aggregates = self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                for (old, new) in &changes.pairs {
+                    if let Err(err) = aggregates.apply(old.as_ref(), new.as_ref()) {
+                        // The states are right; recount the aggregates from them once they are all in the table.
+                        tracing::error!(%err, "the aggregates lost track; recounting");
+                        drop(aggregates);
+                        self.merge_pending(&mut changes);
+                        self.flush_locked(conn, state)?;
+                        let recounted = derived::recount(conn)?;
+                        *self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = recounted;
+                        self.flush_locked(conn, state)?;
+                        return Ok((answer, changes));
+                    }
+                }
+                drop(aggregates);
+                self.merge_pending(&mut changes);
+            }
+            let due = self.pending_states() >= self.config.flush_parcels.max(1)
+                || (!state.snapshot.clean_on_disk && state.snapshot.written_at.elapsed() >= FLUSH_EVERY);
+            if due {
+                if let Err(err) = self.flush_locked(conn, state) {
+                    // The journal still names the pending parcels; the next flush, or the next start, writes them.
+                    tracing::warn!(%err, "could not write the pending parcel states; retrying later");
+                }
+            }
             Ok((answer, changes))
         })
     }
+
+    /// Makes the new states of a committed transaction pending (and visible to readers).
+    fn merge_pending(&self, changes: &mut derived::Changes) {
+        let mut pending = self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (key, (_, new)) in changes.keys.iter().zip(&mut changes.pairs) {
+            if let Some(new) = new.clone() {
+                pending.insert(key.clone(), new);
+            }
+        }
+    }
 }
 
-/// What the writer keeps in memory, loaded from the database: the reference cache, the aggregates (from the snapshot
-/// when it is clean, otherwise recounted), an empty parcel cache, and the `data_version` they are as of.
-fn load_writer_state(conn: &Connection, parcel_cache: usize) -> Result<(WriterState, Aggregates), StoreError> {
-    let reference = derived::load_reference(conn)?;
-    let (aggregates, clean_on_disk) = derived::load_aggregates(conn)?;
-    let snapshot = derived::SnapshotState { clean_on_disk, written_at: std::time::Instant::now() };
-    let state = WriterState {
-        reference,
-        snapshot,
-        parcels: cache::ParcelCache::new(parcel_cache),
-        data_version: data_version(conn)?,
-    };
+/// What the writer keeps in memory, loaded from the database inside a write transaction: the reference cache, the
+/// aggregates (from the snapshot when it is clean, otherwise recounted), an empty parcel cache, and the
+/// `data_version` they are as of. Parcels the journal names are re-derived from their records first, and their
+/// states written, so that nothing is pending afterwards.
+fn load_writer_state(
+    tx: &rusqlite::Transaction<'_>,
+    config: &SqliteConfig,
+    rules: &Rules,
+) -> Result<(WriterState, Aggregates), StoreError> {
+    let reference = derived::load_reference(tx)?;
+    let (mut aggregates, clean_on_disk) = derived::load_aggregates(tx)?;
+    let mut parcels = cache::ParcelCache::new(config.parcel_cache);
+    let (journalled, clock) = derived::journalled(tx)?;
+    if !journalled.is_empty() || !clean_on_disk {
+        tracing::warn!(n_parcels = journalled.len(), "re-deriving parcels whose states were not written");
+        let none = derived::Pending::new();
+        let changes = derived::rederive(
+            tx,
+            &config.pii_key,
+            &reference,
+            &mut parcels,
+            &none,
+            false,
+            rules,
+            journalled,
+            clock.unwrap_or_else(Utc::now),
+        )?;
+        let mut pending = derived::Pending::new();
+        for (key, (old, new)) in changes.keys.into_iter().zip(changes.pairs) {
+            aggregates.apply(old.as_ref(), new.as_ref())?;
+            if let Some(new) = new {
+                pending.insert(key, new);
+            }
+        }
+        derived::flush(tx, &pending, &aggregates)?;
+    }
+    let snapshot = derived::SnapshotState { clean_on_disk: true, written_at: std::time::Instant::now() };
+    let state = WriterState { reference, snapshot, parcels, data_version: data_version(tx)? };
     Ok((state, aggregates))
 }
 
@@ -470,6 +580,10 @@ impl Store for SqliteStore {
     }
 
     fn parcel_state(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Option<ParcelState>, StoreError> {
+        let key = (carrier.clone(), waybill_no.clone());
+        if let Some(state) = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+            return Ok(Some(state.clone()));
+        }
         self.read(|conn| derived::state(conn, carrier, waybill_no))
     }
 
@@ -489,7 +603,8 @@ impl Store for SqliteStore {
         let mut report = SweepReport::default();
         loop {
             let (n_due, changes) = self.write_derived(now, |tx, _, _| {
-                let due = derived::due(tx, now, SWEEP_CHUNK)?;
+                let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let due = derived::due(tx, &pending, now, SWEEP_CHUNK)?;
                 Ok((due.len(), due))
             })?;
             report.examined += changes.examined;
@@ -557,6 +672,10 @@ impl Store for SqliteStore {
         after: Option<(&WaybillNo, &CarrierCode)>,
         limit: usize,
     ) -> Result<Vec<(CarrierCode, WaybillNo, ParcelState)>, StoreError> {
+        // Paging goes through the table in key order, so the pending states must be in it first.
+        if self.pending_states() > 0 {
+            self.flush()?;
+        }
         self.read(|conn| derived::states_after(conn, after, limit))
     }
 

@@ -149,6 +149,8 @@ async fn internal_failure() -> Answer {
     let writer = SqliteStore::open(SqliteConfig::new(&path, PiiKey::generate())).unwrap();
     writer.ingest(&fixtures::reference()).unwrap();
     writer.ingest(&[Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000001")))]).unwrap();
+    // Closed cleanly, so that opening with another key re-derives nothing (which would need the right key).
+    drop(writer);
     let reader = Arc::new(SqliteStore::open(SqliteConfig::new(&path, PiiKey::generate())).unwrap());
     let (secret, key) = kuaidi_api::auth::generate_key(Role::Admin, "t", chrono::Utc::now());
     reader.create_key(&key).unwrap();

@@ -1,6 +1,8 @@
 //! The embedded backend's side of derived state: parcel states and alerts in tables, the aggregates in memory with a
 //! snapshot that is trusted only after a clean write (see migration `0004_derived.sql`).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, Record, WaybillNo};
 use kuaidi_rules::{CellKey, Counters};
@@ -81,20 +83,69 @@ fn corrupt_state(err: serde_json::Error) -> StoreError {
     StoreError::with_source(ErrorKind::Other, "a stored parcel state does not parse", err)
 }
 
-/// Writes the snapshot and marks it clean, in one transaction.
-pub(super) fn write_snapshot(conn: &mut Connection, aggregates: &Aggregates) -> Result<(), StoreError> {
+/// Parcel states derived but not yet written to `parcels`, journalled in `unflushed_parcels` (migration 0005).
+pub(super) type Pending = HashMap<ParcelKey, ParcelState>;
+
+/// Writes the pending states to `parcels` in key order, empties the journal, and saves the aggregates' snapshot and
+/// marks it clean: after this, `parcels` and the snapshot agree again. Runs inside the caller's transaction.
+pub(super) fn flush(conn: &Connection, pending: &Pending, aggregates: &Aggregates) -> Result<(), StoreError> {
+    let mut keys: Vec<&ParcelKey> = pending.keys().collect();
+    keys.sort_unstable_by(|a, b| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO parcels (waybill_no, carrier, check_ms, state) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (waybill_no, carrier) DO UPDATE SET check_ms = excluded.check_ms, state = excluded.state",
+        )
+        .map_err(|err| sql_error("writing parcel states", err))?;
+    let mut text = Vec::new();
+    for key @ (carrier, waybill_no) in keys {
+        let state = &pending[key];
+        text.clear();
+        serde_json::to_writer(&mut text, state)
+            .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding a parcel's state", err))?;
+        // JSON is UTF-8; stored as TEXT so that the rows stay readable with the sqlite3 shell.
+        let text = std::str::from_utf8(&text).unwrap_or_default();
+        stmt.execute(params![waybill_no.as_str(), carrier.as_str(), state.check_at, text])
+            .map_err(|err| sql_error("writing parcel states", err))?;
+    }
+    conn.execute("DELETE FROM unflushed_parcels", []).map_err(|err| sql_error("emptying the state journal", err))?;
+    write_snapshot(conn, aggregates)
+}
+
+/// The parcels the journal says have a state in `parcels` older than their records, and the latest clock it noted.
+pub(super) fn journalled(conn: &Connection) -> Result<(Vec<ParcelKey>, Option<DateTime<Utc>>), StoreError> {
+    let reading = |err| sql_error("reading the state journal", err);
+    let latest: Option<i64> =
+        conn.query_row("SELECT max(at_ms) FROM unflushed_parcels", [], |row| row.get(0)).map_err(reading)?;
+    let mut stmt = conn.prepare("SELECT DISTINCT carrier, waybill_no FROM unflushed_parcels").map_err(reading)?;
+    let keys = stmt
+        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(reading)?;
+    let keys =
+        keys.into_iter().map(|(carrier, waybill_no)| parse_key(&carrier, &waybill_no)).collect::<Result<_, _>>()?;
+    Ok((keys, latest.and_then(DateTime::<Utc>::from_timestamp_millis)))
+}
+
+fn parse_key(carrier: &str, waybill_no: &str) -> Result<ParcelKey, StoreError> {
+    let bad =
+        || StoreError::new(ErrorKind::Other, format!("a stored parcel key `{carrier}/{waybill_no}` does not parse"));
+    Ok((CarrierCode::parse(carrier).map_err(|_| bad())?, WaybillNo::parse(waybill_no).map_err(|_| bad())?))
+}
+
+/// Writes the snapshot and marks it clean, inside the caller's transaction.
+fn write_snapshot(conn: &Connection, aggregates: &Aggregates) -> Result<(), StoreError> {
     let cells: Vec<(CellKey, Counters)> = aggregates.cells().collect();
     let coverage: Vec<CoverageRow> =
         aggregates.coverage.rows().map(|(key, counts)| CoverageRow::of(key, counts)).collect();
     let encode = |err| StoreError::with_source(ErrorKind::Other, "encoding the aggregates' snapshot", err);
     let cube_text = serde_json::to_string(&cells).map_err(encode)?;
     let coverage_text = serde_json::to_string(&coverage).map_err(encode)?;
-    let tx = conn.transaction().map_err(|err| sql_error("saving the aggregates", err))?;
-    tx.execute("UPDATE aggregate_snapshot SET body = ?1 WHERE name = 'cube'", [cube_text])
-        .and_then(|_| tx.execute("UPDATE aggregate_snapshot SET body = ?1 WHERE name = 'coverage'", [coverage_text]))
-        .and_then(|_| tx.execute("UPDATE derived_meta SET value = 'clean' WHERE key = 'aggregates'", []))
+    conn.execute("UPDATE aggregate_snapshot SET body = ?1 WHERE name = 'cube'", [cube_text])
+        .and_then(|_| conn.execute("UPDATE aggregate_snapshot SET body = ?1 WHERE name = 'coverage'", [coverage_text]))
+        .and_then(|_| conn.execute("UPDATE derived_meta SET value = 'clean' WHERE key = 'aggregates'", []))
         .map_err(|err| sql_error("saving the aggregates", err))?;
-    tx.commit().map_err(|err| sql_error("saving the aggregates", err))
+    Ok(())
 }
 
 /// Marks the snapshot stale, inside the transaction that is about to change the aggregates.
@@ -117,22 +168,29 @@ pub(super) fn state(
     text.map(|text| serde_json::from_str(&text).map_err(corrupt_state)).transpose()
 }
 
-/// What re-deriving a set of parcels changed: state pairs for the aggregates, and how many alerts were raised.
+/// What re-deriving a set of parcels changed: the parcels whose state changed with their old and new states (for the
+/// aggregates, once the transaction has committed, and then for the pending states), and how many alerts were raised.
 #[derive(Debug, Default)]
 pub(super) struct Changes {
+    pub keys: Vec<ParcelKey>,
     pub pairs: Vec<(Option<ParcelState>, Option<ParcelState>)>,
     pub new_alerts: u64,
     pub examined: u64,
 }
 
-/// Re-derives the touched parcels inside the writer's transaction: stores their new states and new alerts, and
-/// returns the old and new states for the caller to apply to the aggregates once the transaction has committed.
-/// A parcel in the cache is re-derived from it; any other is read from the tables (and then cached while in flight).
+/// Re-derives the touched parcels inside the writer's transaction: raises and clears their alerts, journals those
+/// whose state changes (unless `journal` is off: recovery re-derives the journal itself), and returns the old and new
+/// states. It writes no state: the caller keeps the new ones pending until a flush.
+/// A parcel in the cache is re-derived from it; any other is read from the tables (its state from `pending` when
+/// there is one) and then cached while in flight.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn rederive(
     conn: &Connection,
     key: &PiiKey,
     reference: &RefCache,
     cache: &mut ParcelCache,
+    pending: &Pending,
+    journal: bool,
     rules: &Rules,
     touched: impl IntoIterator<Item = ParcelKey>,
     now: DateTime<Utc>,
@@ -146,7 +204,10 @@ pub(super) fn rederive(
         let CachedParcel { records, state: old } = match cache.take(&parcel_key) {
             Some(cached) => cached,
             None => CachedParcel {
-                state: state(conn, carrier, waybill_no)?,
+                state: match pending.get(&parcel_key) {
+                    Some(state) => Some(state.clone()),
+                    None => state(conn, carrier, waybill_no)?,
+                },
                 records: ParcelRecords {
                     waybill: rows::waybill(conn, key, carrier, waybill_no)?,
                     events: rows::events_of(conn, carrier, waybill_no)?,
@@ -195,24 +256,13 @@ pub(super) fn rederive(
             cache.put(parcel_key, CachedParcel { records, state: old });
             continue;
         }
-        if let Some(new) = &derivation.state {
-            let text = serde_json::to_string(new)
-                .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding a parcel's state", err))?;
-            // The old state says whether the row exists: one B-tree search instead of an upsert's two.
-            let write = |sql: &str| {
-                conn.prepare_cached(sql)
-                    .and_then(|mut stmt| {
-                        stmt.execute(params![waybill_no.as_str(), carrier.as_str(), new.check_at, text])
-                    })
-                    .map_err(|err| sql_error("writing a parcel's state", err))
-            };
-            let updated = old.is_some()
-                && write("UPDATE parcels SET check_ms = ?3, state = ?4 WHERE waybill_no = ?1 AND carrier = ?2")? == 1;
-            if !updated {
-                write("INSERT INTO parcels (waybill_no, carrier, check_ms, state) VALUES (?1, ?2, ?3, ?4)")?;
-            }
+        if journal && !pending.contains_key(&parcel_key) {
+            conn.prepare_cached("INSERT INTO unflushed_parcels (waybill_no, carrier, at_ms) VALUES (?1, ?2, ?3)")
+                .and_then(|mut stmt| stmt.execute(params![waybill_no.as_str(), carrier.as_str(), now_ms]))
+                .map_err(|err| sql_error("journalling a parcel's state", err))?;
         }
-        cache.put(parcel_key, CachedParcel { records, state: derivation.state.clone() });
+        cache.put(parcel_key.clone(), CachedParcel { records, state: derivation.state.clone() });
+        changes.keys.push(parcel_key);
         changes.pairs.push((old, derivation.state));
     }
     Ok(changes)
@@ -235,25 +285,43 @@ pub(super) fn touched_by(records: &[Record], outcomes: &[crate::Outcome]) -> Tou
     touched
 }
 
-/// Open parcels whose moment to be looked at again has come, at most `limit`.
-pub(super) fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<ParcelKey>, StoreError> {
+/// Open parcels whose moment to be looked at again has come, at most `limit`: pending states first, then stored
+/// states of parcels with none pending.
+pub(super) fn due(
+    conn: &Connection,
+    pending: &Pending,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<ParcelKey>, StoreError> {
+    let now_ms = now.timestamp_millis();
+    let mut keys: Vec<ParcelKey> = pending
+        .iter()
+        .filter(|(_, state)| state.check_at.is_some_and(|at| at <= now_ms))
+        .map(|(key, _)| key.clone())
+        .take(limit)
+        .collect();
     let mut stmt = conn
         .prepare_cached("SELECT carrier, waybill_no FROM parcels WHERE check_ms <= ?1 ORDER BY check_ms LIMIT ?2")
         .map_err(|err| sql_error("finding parcels due for a sweep", err))?;
-    let keys = stmt
-        .query_map(params![now.timestamp_millis(), i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-            let carrier: String = row.get(0)?;
-            let waybill_no: String = row.get(1)?;
-            Ok((carrier, waybill_no))
+    // Stored rows of parcels with a pending state may be due by their stale `check_ms` alone: asking for that many
+    // more rows still fills the chunk.
+    let n_rows = limit.saturating_sub(keys.len()).saturating_add(pending.len());
+    let rows = stmt
+        .query_map(params![now_ms, i64::try_from(n_rows).unwrap_or(i64::MAX)], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
         })
         .and_then(Iterator::collect::<Result<Vec<_>, _>>)
         .map_err(|err| sql_error("finding parcels due for a sweep", err))?;
-    keys.into_iter()
-        .map(|(carrier, waybill_no)| {
-            let bad = || StoreError::new(ErrorKind::Other, "a stored parcel key does not parse");
-            Ok((CarrierCode::parse(&carrier).map_err(|_| bad())?, WaybillNo::parse(&waybill_no).map_err(|_| bad())?))
-        })
-        .collect()
+    for (carrier, waybill_no) in rows {
+        if keys.len() >= limit {
+            break;
+        }
+        let key = parse_key(&carrier, &waybill_no)?;
+        if !pending.contains_key(&key) {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
 }
 
 const ALERT_COLUMNS: &str = "id, kind, reason, carrier, waybill_no, events, detail, origin_city, destination_city, \

@@ -163,20 +163,23 @@ fn derived_state(store: &SqliteStore, run: &Run) -> (Vec<Option<kuaidi_store::Pa
     (states, alerts)
 }
 
-/// The writer's parcel cache changes nothing: a store re-deriving from it, one whose cache is so small that parcels
-/// are evicted all the time, and one without a cache (every parcel read from the tables) end with the same states
-/// and alerts.
+/// The writer's parcel cache and its pending states change nothing: a store re-deriving from the cache and writing
+/// its states once at the end, one whose cache is so small that parcels are evicted all the time and which writes its
+/// states every few parcels, and one without a cache (every parcel read from the tables) writing its states at every
+/// transaction end with the same states and alerts.
 #[test]
 fn the_parcel_cache_gives_the_states_the_tables_give() {
     let Some(geo) = geo() else { return };
     let run = simulate(&geo, 1_500);
-    let open_with = |dir: &tempfile::TempDir, parcel_cache: usize| {
+    let open_with = |dir: &tempfile::TempDir, parcel_cache: usize, flush_parcels: usize| {
         let mut config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
         config.parcel_cache = parcel_cache;
+        config.flush_parcels = flush_parcels;
         SqliteStore::open(config).unwrap()
     };
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let (cached, small, uncached) = (open_with(&dirs[0], 100_000), open_with(&dirs[1], 50), open_with(&dirs[2], 0));
+    let (cached, small, uncached) =
+        (open_with(&dirs[0], 100_000, usize::MAX), open_with(&dirs[1], 50, 7), open_with(&dirs[2], 0, 0));
     ingest_live(&[&cached, &small, &uncached], &run);
 
     let (hits, misses) = cached.parcel_cache_stats();
@@ -189,6 +192,8 @@ fn the_parcel_cache_gives_the_states_the_tables_give() {
     assert!(small_misses > misses, "a 50-parcel cache must miss more ({small_hits} hits, {small_misses} misses)");
     assert_eq!(uncached.parcel_cache_stats().0, 0);
 
+    assert!(cached.pending_states() > 1_000, "the states of a whole run should still be pending");
+    assert!(small.pending_states() < 7 && uncached.pending_states() == 0);
     let want = derived_state(&uncached, &run);
     assert!(want.0.iter().all(Option::is_some) && !want.1.is_empty());
     for (name, store) in [("cached", &cached), ("small", &small)] {
@@ -199,6 +204,56 @@ fn the_parcel_cache_gives_the_states_the_tables_give() {
         let (kept, recounted) = store.recount().unwrap();
         assert!(kept == recounted, "{name}: the aggregates differ from a recount");
     }
+}
+
+/// A writer that stops without writing its pending states (a crash: here its `Drop` never runs) loses nothing: the
+/// journal names the parcels, and the next open re-derives them from their records before taking any write.
+#[test]
+fn an_unclean_stop_rederives_the_journalled_parcels() {
+    let Some(geo) = geo() else { return };
+    let run = simulate(&geo, 1_000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
+    config.flush_parcels = usize::MAX;
+    // Split at a batch boundary: alerts depend on what each batch shows together.
+    let (first_half, second_half) = run.records.split_at(run.records.len() / 600 * 300);
+    let crashed = SqliteStore::open(config.clone()).unwrap();
+    for batch in first_half.chunks(300) {
+        crashed.ingest_at(batch, run.now).unwrap();
+    }
+    assert!(crashed.pending_states() > 100, "the states should still be pending when the writer stops");
+    let before_crash = total(&crashed);
+    std::mem::forget(crashed);
+
+    let reopened = SqliteStore::open(config).unwrap();
+    assert_eq!(reopened.pending_states(), 0, "the open writes the re-derived states");
+    assert_eq!(total(&reopened), before_crash, "the indicators must be those acknowledged before the stop");
+    for batch in second_half.chunks(300) {
+        reopened.ingest_at(batch, run.now).unwrap();
+    }
+    reopened.sweep(run.now).unwrap();
+    let (kept, recounted) = reopened.recount().unwrap();
+    assert!(kept == recounted, "the aggregates kept differ from a recount");
+
+    let alone_dir = tempfile::tempdir().unwrap();
+    let alone = open(&alone_dir);
+    for batch in run.records.chunks(300) {
+        alone.ingest_at(batch, run.now).unwrap();
+    }
+    alone.sweep(run.now).unwrap();
+    let (got, want) = (derived_state(&reopened, &run), derived_state(&alone, &run));
+    let differing: Vec<String> = got
+        .0
+        .iter()
+        .zip(&want.0)
+        .filter(|(a, b)| a != b)
+        .take(2)
+        .map(|(a, b)| format!("got {a:?}\nwant {b:?}"))
+        .collect();
+    assert!(differing.is_empty(), "states differ from a writer that never stopped:\n{}", differing.join("\n"));
+    let alerts_differing: Vec<_> = got.1.iter().filter(|a| !want.1.contains(a)).take(3).collect();
+    assert!(got.1 == want.1, "alerts differ from a writer that never stopped: {alerts_differing:?}");
+    assert_eq!(total(&reopened), total(&alone));
 }
 
 /// A second writer on the same database file (another process, here another store) makes the first one's memory
