@@ -84,6 +84,10 @@ pub struct Options {
     /// Commit durability [default: normal].
     #[arg(long, global = true, env = "KUAIDI_DURABILITY", value_enum)]
     pub durability: Option<Durability>,
+    /// Parcels in flight the embedded store's writer keeps in memory with their records, about 5 KiB each; 0 turns
+    /// the cache off [default: 250000].
+    #[arg(long, global = true, env = "KUAIDI_PARCEL_CACHE", value_name = "N")]
+    pub parcel_cache: Option<usize>,
     /// Public tracking requests allowed per client address per minute [default: 60].
     #[arg(long, global = true, env = "KUAIDI_TRACK_PER_MINUTE", value_name = "N")]
     pub track_per_minute: Option<u32>,
@@ -116,6 +120,7 @@ impl Options {
             database: self.database.or(file.database),
             retention_days: self.retention_days.or(file.retention_days),
             durability: self.durability.or(file.durability),
+            parcel_cache: self.parcel_cache.or(file.parcel_cache),
             track_per_minute: self.track_per_minute.or(file.track_per_minute),
             max_body_bytes: self.max_body_bytes.or(file.max_body_bytes),
             max_batch_records: self.max_batch_records.or(file.max_batch_records),
@@ -146,6 +151,8 @@ pub struct Config {
     pub retention_days: Option<u32>,
     /// Store durability.
     pub synchronous: Synchronous,
+    /// Parcels the embedded store's writer caches.
+    pub parcel_cache: usize,
     /// API limits and policy.
     pub api: ApiConfig,
     /// The rules of derived state, read from the `rules` file; `None` for the standard rules.
@@ -228,6 +235,7 @@ impl Config {
                 Some(Durability::Full) => Synchronous::Full,
                 _ => Synchronous::Normal,
             },
+            parcel_cache: merged.parcel_cache.unwrap_or(kuaidi_store::DEFAULT_PARCEL_CACHE),
             api,
         })
     }
@@ -265,6 +273,7 @@ impl Config {
         let key = self.pii_key()?;
         let mut sqlite = SqliteConfig::new(self.data_dir.join("kuaidi.db"), key);
         sqlite.synchronous = self.synchronous;
+        sqlite.parcel_cache = self.parcel_cache;
         sqlite.rules = self.rules.clone();
         Ok(Arc::new(SqliteStore::open(sqlite)?))
     }

@@ -16,7 +16,7 @@ mod types;
 
 pub use error::{ErrorKind, StoreError};
 pub use seal::{PersonalData, PiiKey};
-pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
+pub use sqlite::{SqliteConfig, SqliteStore, Synchronous, DEFAULT_FLUSH_PARCELS, DEFAULT_PARCEL_CACHE};
 pub use types::{
     Alert, AlertChange, AlertQuery, AlertStatus, ApiKey, AuditEntry, CaptureJob, Counts, CoverageFilter, CoverageGroup,
     EpcisQuery, EpcisRecord, Handler, NewApiKey, Outcome, StoredEpcis, SweepReport,
