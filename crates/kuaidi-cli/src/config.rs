@@ -84,8 +84,8 @@ pub struct Options {
     /// Commit durability [default: normal].
     #[arg(long, global = true, env = "KUAIDI_DURABILITY", value_enum)]
     pub durability: Option<Durability>,
-    /// Parcels in flight the embedded store's writer keeps in memory with their records, about 5 KiB each; 0 turns
-    /// the cache off [default: 250000].
+    /// Parcels in flight the embedded store's writer keeps in memory with their records, about 3.5 KiB each; 0 turns
+    /// the cache off [default: what a quarter of the machine's memory holds, between 250000 and 1500000].
     #[arg(long, global = true, env = "KUAIDI_PARCEL_CACHE", value_name = "N")]
     pub parcel_cache: Option<usize>,
     /// Public tracking requests allowed per client address per minute [default: 60].
@@ -235,7 +235,10 @@ impl Config {
                 Some(Durability::Full) => Synchronous::Full,
                 _ => Synchronous::Normal,
             },
-            parcel_cache: merged.parcel_cache.unwrap_or(kuaidi_store::DEFAULT_PARCEL_CACHE),
+            parcel_cache: merged.parcel_cache.unwrap_or_else(|| {
+                let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| mem_total_bytes(&text));
+                default_parcel_cache(total)
+            }),
             api,
         })
     }
@@ -288,6 +291,23 @@ impl Config {
         let store = self.open_store()?;
         Ok(AppState::new(store, self.api.clone(), Arc::new(chrono::Utc::now))?)
     }
+}
+
+/// Memory one cached parcel takes, measured (`docs/BENCHMARKS.md`: the demo's peak RSS against the cache's size).
+const CACHED_PARCEL_BYTES: u64 = 3_500;
+
+/// The parcel cache for a machine with `total` bytes of memory: what a quarter of it holds, at least the store's
+/// default and at most 1,500,000 parcels (a one-day demo of a million parcels and `bench ingest`'s 1.25 million fit).
+fn default_parcel_cache(total: Option<u64>) -> usize {
+    let fits = total.map_or(0, |bytes| bytes / 4 / CACHED_PARCEL_BYTES);
+    usize::try_from(fits).unwrap_or(usize::MAX).clamp(kuaidi_store::DEFAULT_PARCEL_CACHE, 1_500_000)
+}
+
+/// `MemTotal` of `/proc/meminfo`, in bytes.
+fn mem_total_bytes(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|line| line.starts_with("MemTotal:"))?;
+    let kib: u64 = line.trim_start_matches("MemTotal:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// The URL without its password, for messages.
@@ -357,6 +377,21 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_parcel_cache_takes_a_quarter_of_the_memory_within_bounds() {
+        let meminfo = "MemTotal:       24591660 kB\nMemFree:         1000 kB\n";
+        assert_eq!(mem_total_bytes(meminfo), Some(24_591_660 * 1024));
+        assert_eq!(mem_total_bytes("MemFree: 12 kB\n"), None);
+        assert_eq!(mem_total_bytes("MemTotal: lots\n"), None);
+        // 24 GiB: a quarter holds about 1.8 million parcels, capped at 1.5 million.
+        assert_eq!(default_parcel_cache(mem_total_bytes(meminfo)), 1_500_000);
+        // 4 GiB: a quarter holds about 307,000.
+        assert_eq!(default_parcel_cache(Some(4 << 30)), (4u64 << 30) as usize / 4 / 3_500);
+        // Small machines and unknown memory get the store's default.
+        assert_eq!(default_parcel_cache(Some(512 << 20)), kuaidi_store::DEFAULT_PARCEL_CACHE);
+        assert_eq!(default_parcel_cache(None), kuaidi_store::DEFAULT_PARCEL_CACHE);
+    }
 
     fn resolve(database: Option<&str>, retention_days: Option<u32>) -> Result<Config, CliError> {
         let dir = std::env::temp_dir().join("kuaidi-config-test-without-a-file");
