@@ -296,7 +296,9 @@ impl Drop for SqliteStore {
         let res = self.write(|conn| {
             let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let (hits, misses) = (state.parcels.hits, state.parcels.misses);
-            tracing::info!(hits, misses, "the parcel cache answered {hits} re-derivations and missed {misses}");
+            if hits + misses > 0 {
+                tracing::info!(hits, misses, "the parcel cache answered {hits} re-derivations and missed {misses}");
+            }
             if state.snapshot.clean_on_disk && self.pending_states() == 0 {
                 return Ok(());
             }
