@@ -85,11 +85,13 @@ impl SqliteConfig {
 /// Parcels the writer keeps in memory by default: about 2 KiB each, so about 500 MiB when full.
 pub const DEFAULT_PARCEL_CACHE: usize = 250_000;
 
-/// Pending parcel states the writer gathers by default before writing them all: about 1 KiB each in memory.
-pub const DEFAULT_FLUSH_PARCELS: usize = 200_000;
+/// Pending parcel states the writer gathers by default before writing them all. A pending state shares its memory
+/// with the parcel cache while the parcel is cached (about 1 KiB once evicted). A larger batch writes each parcel's
+/// state fewer times; an open after a crash re-derives up to this many parcels from their records.
+pub const DEFAULT_FLUSH_PARCELS: usize = 500_000;
 
 /// How often, at most, pending parcel states are written (and the aggregates' snapshot with them) while ingest runs.
-pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the writer keeps beside its connection; locked only while the writer is held.
 #[derive(Debug)]
@@ -378,7 +380,7 @@ impl SqliteStore {
                 state.snapshot.clean_on_disk = false;
                 let mut aggregates = self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner);
                 for (old, new) in &changes.pairs {
-                    if let Err(err) = aggregates.apply(old.as_ref(), new.as_ref()) {
+                    if let Err(err) = aggregates.apply(old.as_deref(), new.as_deref()) {
                         // The states are right; recount the aggregates from them once they are all in the table.
                         tracing::error!(%err, "the aggregates lost track; recounting");
                         drop(aggregates);
@@ -408,9 +410,9 @@ impl SqliteStore {
     /// Makes the new states of a committed transaction pending (and visible to readers).
     fn merge_pending(&self, changes: &mut derived::Changes) {
         let mut pending = self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (key, (_, new)) in changes.keys.iter().zip(&mut changes.pairs) {
-            if let Some(new) = new.clone() {
-                pending.insert(key.clone(), new);
+        for (key, (_, new)) in changes.keys.iter().zip(&changes.pairs) {
+            if let Some(new) = new {
+                pending.insert(key.clone(), Arc::clone(new));
             }
         }
     }
@@ -445,7 +447,7 @@ fn load_writer_state(
         )?;
         let mut pending = derived::Pending::new();
         for (key, (old, new)) in changes.keys.into_iter().zip(changes.pairs) {
-            aggregates.apply(old.as_ref(), new.as_ref())?;
+            aggregates.apply(old.as_deref(), new.as_deref())?;
             if let Some(new) = new {
                 pending.insert(key, new);
             }
@@ -586,7 +588,7 @@ impl Store for SqliteStore {
     fn parcel_state(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Option<ParcelState>, StoreError> {
         let key = (carrier.clone(), waybill_no.clone());
         if let Some(state) = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
-            return Ok(Some(state.clone()));
+            return Ok(Some(ParcelState::clone(state)));
         }
         self.read(|conn| derived::state(conn, carrier, waybill_no))
     }

@@ -13,6 +13,8 @@
 //! Parcels leave the cache when they reach a final outcome (late records for them are rare and read the tables) and,
 //! least recently touched first, when it is full.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, FixedOffset, SubsecRound};
 use hashlink::LruCache;
 use kuaidi_model::{Complaint, Record, ScanEvent, Waybill};
@@ -25,8 +27,8 @@ use crate::Outcome;
 pub(super) struct CachedParcel {
     /// Its records, as the tables would return them.
     pub records: ParcelRecords,
-    /// Its stored state, `None` when it has none yet.
-    pub state: Option<ParcelState>,
+    /// Its state (shared with the pending states), `None` when it has none yet.
+    pub state: Option<Arc<ParcelState>>,
 }
 
 /// Parcels in flight, least recently touched first out.

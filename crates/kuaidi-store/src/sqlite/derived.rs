@@ -2,6 +2,7 @@
 //! snapshot that is trusted only after a clean write (see migration `0004_derived.sql`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, Record, WaybillNo};
@@ -84,7 +85,10 @@ fn corrupt_state(err: serde_json::Error) -> StoreError {
 }
 
 /// Parcel states derived but not yet written to `parcels`, journalled in `unflushed_parcels` (migration 0005).
-pub(super) type Pending = HashMap<ParcelKey, ParcelState>;
+pub(super) type Pending = HashMap<ParcelKey, Arc<ParcelState>>;
+
+/// A parcel's state as the writer shares it between its cache, the pending states and the change pairs.
+pub(super) type SharedState = Option<Arc<ParcelState>>;
 
 /// Writes the pending states to `parcels` in key order, empties the journal, and saves the aggregates' snapshot and
 /// marks it clean: after this, `parcels` and the snapshot agree again. Runs inside the caller's transaction.
@@ -101,7 +105,7 @@ pub(super) fn flush(conn: &Connection, pending: &Pending, aggregates: &Aggregate
     for key @ (carrier, waybill_no) in keys {
         let state = &pending[key];
         text.clear();
-        serde_json::to_writer(&mut text, state)
+        serde_json::to_writer(&mut text, &**state)
             .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding a parcel's state", err))?;
         // JSON is UTF-8; stored as TEXT so that the rows stay readable with the sqlite3 shell.
         let text = std::str::from_utf8(&text).unwrap_or_default();
@@ -173,7 +177,7 @@ pub(super) fn state(
 #[derive(Debug, Default)]
 pub(super) struct Changes {
     pub keys: Vec<ParcelKey>,
-    pub pairs: Vec<(Option<ParcelState>, Option<ParcelState>)>,
+    pub pairs: Vec<(SharedState, SharedState)>,
     pub new_alerts: u64,
     pub examined: u64,
 }
@@ -205,8 +209,8 @@ pub(super) fn rederive(
             Some(cached) => cached,
             None => CachedParcel {
                 state: match pending.get(&parcel_key) {
-                    Some(state) => Some(state.clone()),
-                    None => state(conn, carrier, waybill_no)?,
+                    Some(state) => Some(Arc::clone(state)),
+                    None => state(conn, carrier, waybill_no)?.map(Arc::new),
                 },
                 records: ParcelRecords {
                     waybill: rows::waybill(conn, key, carrier, waybill_no)?,
@@ -215,7 +219,7 @@ pub(super) fn rederive(
                 },
             },
         };
-        let derivation = derive(&records, old.as_ref(), reference, rules, now);
+        let derivation = derive(&records, old.as_deref(), reference, rules, now);
         for alert in &derivation.new_alerts {
             let draft = &alert.draft;
             let events: Vec<&str> = draft.events.iter().map(|id| id.as_str()).collect();
@@ -252,7 +256,7 @@ pub(super) fn rederive(
             .and_then(|mut stmt| stmt.execute(params![waybill_no.as_str(), carrier.as_str(), dedup_key, now_ms]))
             .map_err(|err| sql_error("clearing an alert", err))?;
         }
-        if derivation.state == old {
+        if derivation.state.as_ref() == old.as_deref() {
             cache.put(parcel_key, CachedParcel { records, state: old });
             continue;
         }
@@ -261,9 +265,10 @@ pub(super) fn rederive(
                 .and_then(|mut stmt| stmt.execute(params![waybill_no.as_str(), carrier.as_str(), now_ms]))
                 .map_err(|err| sql_error("journalling a parcel's state", err))?;
         }
-        cache.put(parcel_key.clone(), CachedParcel { records, state: derivation.state.clone() });
+        let new = derivation.state.map(Arc::new);
+        cache.put(parcel_key.clone(), CachedParcel { records, state: new.clone() });
         changes.keys.push(parcel_key);
-        changes.pairs.push((old, derivation.state));
+        changes.pairs.push((old, new));
     }
     Ok(changes)
 }
