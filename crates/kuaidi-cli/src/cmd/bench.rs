@@ -42,8 +42,9 @@ pub struct IngestArgs {
     /// An NDJSON file of records to send instead of simulating.
     #[arg(long)]
     input: Option<PathBuf>,
-    /// Records per HTTP request.
-    #[arg(long, default_value_t = 50_000)]
+    /// Records per HTTP request; the server stores each request in one transaction (`--ingest-chunk`), and larger
+    /// transactions share more index pages (docs/BENCHMARKS.md).
+    #[arg(long, default_value_t = BULK_CHUNK)]
     request_lines: usize,
     /// Concurrent HTTP connections.
     #[arg(long, default_value_t = 2)]
@@ -77,6 +78,11 @@ struct Body {
     lines: u64,
     events: u64,
 }
+
+/// Records per request, and per store transaction, of a bulk load (the demo's and the benchmarks'): measured on the
+/// default demo, 50,000 ran at 19,114 events/s, 200,000 at 26,444, 500,000 at 31,590 and 1,000,000 at 33,618 with
+/// 1.4 GB more memory than 500,000 (docs/BENCHMARKS.md).
+pub const BULK_CHUNK: usize = 500_000;
 
 /// Reads `path` into request bodies of `request_lines` lines on one thread, and sends them on `connections` threads.
 /// Every answer's summary is added up; any HTTP error ends the run with that error.
@@ -220,12 +226,14 @@ impl Drop for ServerProcess {
 }
 
 /// Starts `kuaidi serve` on a free loopback port; with `replay_until`, it judges ingest at the replayed stream's
-/// clock up to that time (`serve --replay-until`), as a live hub receiving the simulated day would have.
+/// clock up to that time (`serve --replay-until`), as a live hub receiving the simulated day would have; with
+/// `ingest_chunk`, it stores that many records of a stream per transaction.
 fn start_server(
     data_dir: &Path,
     synchronous: kuaidi_store::Synchronous,
     database: Option<&str>,
     replay_until: Option<chrono::DateTime<chrono::Utc>>,
+    ingest_chunk: Option<usize>,
 ) -> Result<ServerProcess, CliError> {
     let durability = match synchronous {
         kuaidi_store::Synchronous::Normal => "normal",
@@ -235,6 +243,9 @@ fn start_server(
     let mut command = Command::new(exe);
     if let Some(url) = database {
         command.args(["--database", url]);
+    }
+    if let Some(chunk) = ingest_chunk {
+        command.args(["--ingest-chunk".to_owned(), chunk.to_string()]);
     }
     let mut child = command
         .arg("--data-dir")
@@ -326,7 +337,14 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
             .map_err(|err| CliError::Database { database: crate::config::redact_url(url), source: err })?;
     }
     let key = crate::cmd::keys::create(&server_config, "admin", None, &[], "bench")?;
-    let server = start_server(&data_dir, config.synchronous, config.database.as_deref(), replay_until)?;
+    // One request is one store transaction: larger transactions share more index pages (docs/BENCHMARKS.md).
+    let server = start_server(
+        &data_dir,
+        config.synchronous,
+        config.database.as_deref(),
+        replay_until,
+        Some(args.request_lines.max(1)),
+    )?;
     let base = format!("http://{}", server.addr);
 
     let total = File::open(&input).and_then(|f| f.metadata()).map(|m| m.len() / 330).unwrap_or(0);

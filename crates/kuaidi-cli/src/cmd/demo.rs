@@ -106,7 +106,7 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
     eprintln!("simulated {} waybills and {} events in {simulate_seconds:.1} s", stats.waybills, stats.events);
 
     // A bulk load: larger transactions share more index pages between inserts (see docs/BENCHMARKS.md).
-    config.api.ingest_chunk = config.api.ingest_chunk.max(50_000);
+    config.api.ingest_chunk = config.api.ingest_chunk.max(crate::cmd::bench::BULK_CHUNK);
     let key = crate::cmd::keys::create(&config, "admin", None, &[], "demo")?;
     let store = config.open_store()?;
     let sim_now = sim.config().now;
@@ -125,7 +125,8 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
     let bar = progress::items(stats.waybills + stats.events + 1_000, "ingesting");
     let base = format!("http://{ingest_addr}");
     let mut first_waybill: Option<String> = None;
-    let sent = send_file(&base, &key, &records, 50_000, 2, &bar, |line| {
+    // One request is one store transaction.
+    let sent = send_file(&base, &key, &records, config.api.ingest_chunk, 2, &bar, |line| {
         if first_waybill.is_none() {
             first_waybill = Some(String::from_utf8_lossy(line).into_owned());
         }

@@ -158,7 +158,7 @@ fn run_mode(
     let mut server_config = config.clone();
     server_config.data_dir = data_dir.clone();
     let key = crate::cmd::keys::create(&server_config, "admin", None, &[], "bench")?;
-    let server = start_server(&data_dir, config.synchronous, None, Some(until))?;
+    let server = start_server(&data_dir, config.synchronous, None, Some(until), None)?;
     let base = format!("http://{}", server.addr);
     let agent: ureq::Agent =
         ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(3600))).build().into();
