@@ -242,12 +242,8 @@ impl SqliteStore {
     /// may be stale: the writer reloads instead, which re-derives the journalled parcels from the tables.
     fn flush_locked(&self, conn: &mut Connection, state: &mut WriterState) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|err| sql_error("starting a transaction", err))?;
-        if data_version(&tx)? != state.data_version {
-            self.reload(&tx, state)?;
-        } else {
+        let (tx, reloaded) = self.begin(conn, state)?;
+        if !reloaded {
             let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             let aggregates = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             derived::flush(&tx, &pending, &aggregates)?;
@@ -259,6 +255,24 @@ impl SqliteStore {
         self.timing[0].fetch_add(elapsed, Ordering::Relaxed);
         self.timing[1].fetch_add(elapsed, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Starts the writer's transaction, reloading what the writer keeps in memory first when another connection has
+    /// committed since its last one; says whether it reloaded. IMMEDIATE takes the write lock now, so no other
+    /// connection can commit between the check of `data_version` and the transaction's writes.
+    fn begin<'c>(
+        &self,
+        conn: &'c mut Connection,
+        state: &mut WriterState,
+    ) -> Result<(rusqlite::Transaction<'c>, bool), StoreError> {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|err| sql_error("starting a transaction", err))?;
+        let stale = data_version(&tx)? != state.data_version;
+        if stale {
+            self.reload(&tx, state)?;
+        }
+        Ok((tx, stale))
     }
 
     /// Replaces what the writer keeps in memory with what the database holds, inside the writer's transaction.
@@ -332,14 +346,7 @@ impl SqliteStore {
             let mut guard = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let state = &mut *guard;
             let started = std::time::Instant::now();
-            // IMMEDIATE takes the write lock now, so no other connection can commit between the check of
-            // `data_version` below and this transaction's writes.
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|err| sql_error("starting a transaction", err))?;
-            if data_version(&tx)? != state.data_version {
-                self.reload(&tx, state)?;
-            }
+            let (tx, _) = self.begin(conn, state)?;
             let mut deriving = None;
             let result = (|| {
                 let (answer, touched) = work(&tx, &mut state.reference, &mut state.parcels)?;
