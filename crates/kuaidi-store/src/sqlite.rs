@@ -218,7 +218,7 @@ impl SqliteStore {
     pub fn recount(&self) -> Result<(Aggregates, Aggregates), StoreError> {
         self.write(|conn| {
             let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            self.flush_locked(conn, &mut state)?;
+            self.flush_locked(conn, &mut state, false)?;
             let kept = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
             Ok((kept, derived::recount(conn)?))
         })
@@ -228,7 +228,7 @@ impl SqliteStore {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.write(|conn| {
             let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            self.flush_locked(conn, &mut state)
+            self.flush_locked(conn, &mut state, false)
         })
     }
 
@@ -238,15 +238,19 @@ impl SqliteStore {
     }
 
     /// Writes the pending states, the journal's end and the snapshot in one transaction, with the writer and its state
-    /// held by the caller. When another connection committed since the writer's last transaction, the pending states
-    /// may be stale: the writer reloads instead, which re-derives the journalled parcels from the tables.
-    fn flush_locked(&self, conn: &mut Connection, state: &mut WriterState) -> Result<(), StoreError> {
+    /// held by the caller; with `recount`, the aggregates are first counted again from the states just written. When
+    /// another connection committed since the writer's last transaction, the pending states may be stale: the writer
+    /// reloads instead, which re-derives the journalled parcels from the tables.
+    fn flush_locked(&self, conn: &mut Connection, state: &mut WriterState, recount: bool) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
         let (tx, reloaded) = self.begin(conn, state)?;
         if !reloaded {
-            let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let aggregates = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            derived::flush(&tx, &pending, &aggregates)?;
+            derived::write_pending(&tx, &self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner))?;
+            if recount {
+                let recounted = derived::recount(&tx)?;
+                *self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = recounted;
+            }
+            derived::write_snapshot(&tx, &self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner))?;
         }
         tx.commit().map_err(|err| sql_error("committing parcel states", err))?;
         self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
@@ -318,7 +322,7 @@ impl Drop for SqliteStore {
             if state.snapshot.clean_on_disk && self.pending_states() == 0 {
                 return Ok(());
             }
-            self.flush_locked(conn, &mut state)
+            self.flush_locked(conn, &mut state, false)
         });
         if let Err(err) = res {
             tracing::warn!(%err, "could not write the pending parcel states; the next start re-derives them");
@@ -392,10 +396,7 @@ impl SqliteStore {
                         tracing::error!(%err, "the aggregates lost track; recounting");
                         drop(aggregates);
                         self.merge_pending(&mut changes);
-                        self.flush_locked(conn, state)?;
-                        let recounted = derived::recount(conn)?;
-                        *self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = recounted;
-                        self.flush_locked(conn, state)?;
+                        self.flush_locked(conn, state, true)?;
                         return Ok((answer, changes));
                     }
                 }
@@ -405,7 +406,7 @@ impl SqliteStore {
             let due = self.pending_states() >= self.config.flush_parcels.max(1)
                 || (!state.snapshot.clean_on_disk && state.snapshot.written_at.elapsed() >= FLUSH_EVERY);
             if due {
-                if let Err(err) = self.flush_locked(conn, state) {
+                if let Err(err) = self.flush_locked(conn, state, false) {
                     // The journal still names the pending parcels; the next flush, or the next start, writes them.
                     tracing::warn!(%err, "could not write the pending parcel states; retrying later");
                 }
@@ -459,7 +460,8 @@ fn load_writer_state(
                 pending.insert(key, new);
             }
         }
-        derived::flush(tx, &pending, &aggregates)?;
+        derived::write_pending(tx, &pending)?;
+        derived::write_snapshot(tx, &aggregates)?;
     }
     let snapshot = derived::SnapshotState { clean_on_disk: true, written_at: std::time::Instant::now() };
     let state = WriterState { reference, snapshot, parcels, data_version: data_version(tx)? };

@@ -90,9 +90,9 @@ pub(super) type Pending = HashMap<ParcelKey, Arc<ParcelState>>;
 /// A parcel's state as the writer shares it between its cache, the pending states and the change pairs.
 pub(super) type SharedState = Option<Arc<ParcelState>>;
 
-/// Writes the pending states to `parcels` in key order, empties the journal, and saves the aggregates' snapshot and
-/// marks it clean: after this, `parcels` and the snapshot agree again. Runs inside the caller's transaction.
-pub(super) fn flush(conn: &Connection, pending: &Pending, aggregates: &Aggregates) -> Result<(), StoreError> {
+/// Writes the pending states to `parcels` in key order and empties the journal, inside the caller's transaction,
+/// which then saves the aggregates' snapshot ([`write_snapshot`]) so that `parcels` and the snapshot agree again.
+pub(super) fn write_pending(conn: &Connection, pending: &Pending) -> Result<(), StoreError> {
     let mut keys: Vec<&ParcelKey> = pending.keys().collect();
     keys.sort_unstable_by(|a, b| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
     let mut stmt = conn
@@ -113,7 +113,7 @@ pub(super) fn flush(conn: &Connection, pending: &Pending, aggregates: &Aggregate
             .map_err(|err| sql_error("writing parcel states", err))?;
     }
     conn.execute("DELETE FROM unflushed_parcels", []).map_err(|err| sql_error("emptying the state journal", err))?;
-    write_snapshot(conn, aggregates)
+    Ok(())
 }
 
 /// The parcels the journal says have a state in `parcels` older than their records, and the latest clock it noted.
@@ -138,7 +138,7 @@ fn parse_key(carrier: &str, waybill_no: &str) -> Result<ParcelKey, StoreError> {
 }
 
 /// Writes the snapshot and marks it clean, inside the caller's transaction.
-fn write_snapshot(conn: &Connection, aggregates: &Aggregates) -> Result<(), StoreError> {
+pub(super) fn write_snapshot(conn: &Connection, aggregates: &Aggregates) -> Result<(), StoreError> {
     let cells: Vec<(CellKey, Counters)> = aggregates.cells().collect();
     let coverage: Vec<CoverageRow> =
         aggregates.coverage.rows().map(|(key, counts)| CoverageRow::of(key, counts)).collect();
