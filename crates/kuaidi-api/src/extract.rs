@@ -3,10 +3,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 
 use crate::error::{ApiError, Code};
 
@@ -14,6 +15,47 @@ use crate::error::{ApiError, Code};
 #[derive(Debug, FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct AppJson<T>(pub T);
+
+/// A JSON body read as a [`serde_json::Value`], parsed straight from its bytes. [`AppJson`] (axum's `Json`) tracks the
+/// path of every value it reads, for error messages a `Value` never needs; on a large EPCIS document that tracking
+/// cost as much as the parse. Same checks and errors as [`AppJson`]: the content type, the body limit, the syntax.
+#[derive(Debug)]
+pub struct JsonValue(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonValue {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<JsonValue, ApiError> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                Code::UnsupportedMediaType,
+                "The body must be sent with `Content-Type: application/json`.",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                Code::PayloadTooLarge,
+                "The request body is larger than the limit.\nHint: send large volumes as NDJSON to `/v1/ingest`.",
+            ),
+            _ => ApiError::new(Code::InvalidJson, format!("The body could not be read: {}.", rejection.body_text())),
+        })?;
+        serde_json::from_slice(&bytes).map(JsonValue).map_err(|err| {
+            ApiError::new(
+                Code::InvalidJson,
+                format!("The body is not valid JSON: Failed to parse the request body as JSON: {err}."),
+            )
+        })
+    }
+}
+
+/// `application/json`, or any `application/…+json` (such as EPCIS's `application/ld+json`), as axum's `Json` accepts.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(Ok(value)) = headers.get(header::CONTENT_TYPE).map(|value| value.to_str()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
 
 /// `axum::extract::Query` with `ApiError` rejections.
 #[derive(Debug, FromRequestParts)]

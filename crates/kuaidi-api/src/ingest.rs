@@ -127,7 +127,8 @@ pub fn record_type(record: &Record) -> &'static str {
     }
 }
 
-fn record_key(record: &Record) -> String {
+/// The record's key on the wire: event id, waybill number, facility or carrier code.
+pub fn record_key(record: &Record) -> String {
     match record {
         Record::Carrier(carrier) => carrier.code.to_string(),
         Record::Facility(facility) => facility.code.to_string(),
@@ -247,41 +248,46 @@ pub fn ingest_chunk(
     let reference_changed = to_store.iter().any(|r| matches!(r, Record::Carrier(_) | Record::Facility(_)));
     let outcomes = if to_store.is_empty() { Vec::new() } else { state.store().ingest_at(&to_store, state.now())? };
     for ((slot, index, kind, key), outcome) in stored_slots.into_iter().zip(outcomes) {
-        let status = match outcome {
-            Outcome::Accepted => ItemStatus::Accepted,
-            Outcome::Duplicate => ItemStatus::Duplicate,
-            Outcome::Updated => ItemStatus::Updated,
-            Outcome::Conflict => ItemStatus::Rejected,
-        };
-        let mut result = ItemResult {
-            index,
-            status,
-            record_type: Some(kind),
-            key: Some(key),
-            code: None,
-            field: None,
-            value: None,
-            message: None,
-        };
-        if outcome == Outcome::Conflict {
-            let (code, what, field) = match kind {
-                "event" => (Code::EventConflict, "An event", "event_id"),
-                _ => (Code::WaybillConflict, "A waybill", "waybill_no"),
-            };
-            let key = result.key.clone().unwrap_or_default();
-            result.code = Some(code.name());
-            result.message = Some(format!(
-                "{what} with the key `{key}` is already stored with different content; the stored one is kept."
-            ));
-            result.field = Some(field.to_owned());
-            result.value = Some(key);
-        }
-        results[slot] = Some(result);
+        results[slot] = Some(answer(index, kind, key, outcome));
     }
     if reference_changed {
         state.reload_reference(None)?;
     }
     Ok(results.into_iter().flatten().collect())
+}
+
+/// The answer for an item the store took: what its outcome means, and for a conflict the error, its field and value.
+pub fn answer(index: u64, kind: &'static str, key: String, outcome: Outcome) -> ItemResult {
+    let status = match outcome {
+        Outcome::Accepted => ItemStatus::Accepted,
+        Outcome::Duplicate => ItemStatus::Duplicate,
+        Outcome::Updated => ItemStatus::Updated,
+        Outcome::Conflict => ItemStatus::Rejected,
+    };
+    let mut result = ItemResult {
+        index,
+        status,
+        record_type: Some(kind),
+        key: None,
+        code: None,
+        field: None,
+        value: None,
+        message: None,
+    };
+    if outcome == Outcome::Conflict {
+        let (code, what, field) = match kind {
+            "event" => (Code::EventConflict, "An event", "event_id"),
+            _ => (Code::WaybillConflict, "A waybill", "waybill_no"),
+        };
+        result.code = Some(code.name());
+        result.message = Some(format!(
+            "{what} with the key `{key}` is already stored with different content; the stored one is kept."
+        ));
+        result.field = Some(field.to_owned());
+        result.value = Some(key.clone());
+    }
+    result.key = Some(key);
+    result
 }
 
 /// Authorises and validates records as [`ingest_chunk`] would, storing nothing: for all-or-nothing capture, which must

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod error;
 mod extract;
 pub mod ingest;
+mod parallel;
 mod params;
 mod routes;
 mod scope;

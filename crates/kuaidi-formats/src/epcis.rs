@@ -326,24 +326,30 @@ pub fn parse_document_events(value: &Value) -> Result<Vec<Result<EpcisEvent, Dec
 
 /// [`parse_document_events`] on a document the caller hands over: each event's body is the event itself, moved rather
 /// than copied (the capture endpoint's path, where the document is not needed afterwards).
-pub fn parse_document_events_owned(mut value: Value) -> Result<Vec<Result<EpcisEvent, DecodeError>>, DecodeError> {
+pub fn parse_document_events_owned(value: Value) -> Result<Vec<Result<EpcisEvent, DecodeError>>, DecodeError> {
+    let (namespaces, events) = split_document(value)?;
+    Ok(events.into_iter().enumerate().map(|(idx, event)| parse_document_event(event, &namespaces, idx)).collect())
+}
+
+/// Checks a capture document's envelope and hands back its namespaces and its events, unchecked, for the caller to
+/// check one by one with [`parse_document_event`] (the capture endpoint does so on several threads).
+pub fn split_document(mut value: Value) -> Result<(Namespaces, Vec<Value>), DecodeError> {
     let namespaces = envelope(&value)?.0;
-    let events = match value.pointer_mut("/epcisBody/eventList").map(Value::take) {
-        Some(Value::Array(events)) => events,
-        _ => return Err(ValidationError::Missing { field: "epcisBody.eventList".into() }.into()),
-    };
-    Ok(events
-        .into_iter()
-        .enumerate()
-        .map(|(idx, event)| {
-            let path = format!("epcisBody.eventList[{idx}]");
-            let checked = check_event(&event, &namespaces, &path)?;
-            match event {
-                Value::Object(map) => Ok(checked.into_event(map)),
-                other => Err(invalid(&path, &other, "must be an object")),
-            }
-        })
-        .collect())
+    match value.pointer_mut("/epcisBody/eventList").map(Value::take) {
+        Some(Value::Array(events)) => Ok((namespaces, events)),
+        _ => Err(ValidationError::Missing { field: "epcisBody.eventList".into() }.into()),
+    }
+}
+
+/// Checks and reads the event at `idx` of a document's event list, under the document's `namespaces`; every error
+/// names its field as `epcisBody.eventList[idx].…`.
+pub fn parse_document_event(event: Value, namespaces: &Namespaces, idx: usize) -> Result<EpcisEvent, DecodeError> {
+    let path = format!("epcisBody.eventList[{idx}]");
+    let checked = check_event(&event, namespaces, &path)?;
+    match event {
+        Value::Object(map) => Ok(checked.into_event(map)),
+        other => Err(invalid(&path, &other, "must be an object")),
+    }
 }
 
 /// Checks a capture document's envelope: its prefixes, type, creation date and event list.

@@ -18,8 +18,8 @@ pub use error::{ErrorKind, StoreError};
 pub use seal::{PersonalData, PiiKey};
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous, DEFAULT_FLUSH_PARCELS, DEFAULT_PARCEL_CACHE};
 pub use types::{
-    Alert, AlertChange, AlertQuery, AlertStatus, ApiKey, AuditEntry, CaptureJob, Counts, CoverageFilter, CoverageGroup,
-    EpcisQuery, EpcisRecord, Handler, NewApiKey, Outcome, StoredEpcis, SweepReport,
+    Alert, AlertChange, AlertQuery, AlertStatus, ApiKey, AuditEntry, Capture, CaptureJob, Counts, CoverageFilter,
+    CoverageGroup, EpcisQuery, EpcisRecord, Handler, NewApiKey, Outcome, StoredEpcis, SweepReport,
 };
 
 use chrono::{DateTime, Utc};
@@ -151,6 +151,25 @@ pub trait Store: Send + Sync {
     /// Keeps EPCIS events in one transaction, answering each in order: `Accepted`, or `Duplicate` when an event with
     /// the same hash is stored (the stored one is kept).
     fn capture_epcis(&self, events: &[EpcisRecord]) -> Result<Vec<Outcome>, StoreError>;
+
+    /// Captures an EPCIS document, in one transaction where the backend can: ingests the scan events as
+    /// [`Store::ingest_at`] would at `now`, keeps the EPCIS events whose scan event was not refused as a conflict
+    /// ([`Capture::keeps`]), and stores the job. Answers the scan events' outcomes in order. When one is a conflict,
+    /// the caller stores the job again with that error. This default takes three transactions.
+    fn capture_at(&self, capture: &Capture<'_>, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
+        let outcomes = if capture.records.is_empty() { Vec::new() } else { self.ingest_at(capture.records, now)? };
+        if outcomes.contains(&Outcome::Conflict) {
+            let kept: Vec<EpcisRecord> = (0..capture.events.len())
+                .filter(|&idx| capture.keeps(idx, &outcomes))
+                .map(|idx| capture.events[idx].clone())
+                .collect();
+            self.capture_epcis(&kept)?;
+        } else {
+            self.capture_epcis(capture.events)?;
+        }
+        self.put_capture_job(capture.job)?;
+        Ok(outcomes)
+    }
 
     /// Stored EPCIS events matching a query, in store order, after `after_seq`, at most `limit`.
     fn query_epcis(&self, query: &EpcisQuery) -> Result<Vec<StoredEpcis>, StoreError>;

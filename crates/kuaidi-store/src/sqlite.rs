@@ -21,7 +21,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use crate::derived::{Aggregates, ParcelKey};
 use crate::seal::PiiKey;
 use crate::{
-    Alert, AlertChange, AlertQuery, ApiKey, AuditEntry, CaptureJob, Counts, CoverageCounts, CoverageFilter,
+    Alert, AlertChange, AlertQuery, ApiKey, AuditEntry, Capture, CaptureJob, Counts, CoverageCounts, CoverageFilter,
     CoverageGroup, EpcisQuery, EpcisRecord, ErrorKind, Handler, NewApiKey, Outcome, ParcelState, Rules, Store,
     StoreError, StoredEpcis, SweepReport,
 };
@@ -554,27 +554,53 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+impl SqliteStore {
+    /// Stores records inside a writing transaction, noting what the reference data and the parcel cache must learn.
+    fn put_records(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        records: &[Record],
+        reference: &mut crate::derived::RefCache,
+        parcels: &mut cache::ParcelCache,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let key = &self.config.pii_key;
+        let received_ms = Utc::now().timestamp_millis();
+        let mut outcomes = Vec::with_capacity(records.len());
+        for record in records {
+            let outcome = match record {
+                Record::Carrier(carrier) => rows::put_carrier(tx, carrier)?,
+                Record::Facility(facility) => rows::put_facility(tx, facility)?,
+                Record::Waybill(waybill) => rows::put_waybill(tx, key, waybill, received_ms)?,
+                Record::Event(event) => rows::put_event(tx, event, received_ms)?,
+                Record::Complaint(complaint) => rows::put_complaint(tx, key, complaint, received_ms)?,
+            };
+            if matches!(outcome, Outcome::Accepted | Outcome::Updated) {
+                reference.note(record);
+            }
+            parcels.note(record, outcome);
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+}
+
 impl Store for SqliteStore {
     fn ingest_at(&self, records: &[Record], now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
-        let key = &self.config.pii_key;
         let (outcomes, _) = self.write_derived(now, |tx, reference, parcels| {
-            let received_ms = Utc::now().timestamp_millis();
-            let mut outcomes = Vec::with_capacity(records.len());
-            for record in records {
-                let outcome = match record {
-                    Record::Carrier(carrier) => rows::put_carrier(tx, carrier)?,
-                    Record::Facility(facility) => rows::put_facility(tx, facility)?,
-                    Record::Waybill(waybill) => rows::put_waybill(tx, key, waybill, received_ms)?,
-                    Record::Event(event) => rows::put_event(tx, event, received_ms)?,
-                    Record::Complaint(complaint) => rows::put_complaint(tx, key, complaint, received_ms)?,
-                };
-                if matches!(outcome, Outcome::Accepted | Outcome::Updated) {
-                    reference.note(record);
-                }
-                parcels.note(record, outcome);
-                outcomes.push(outcome);
-            }
+            let outcomes = self.put_records(tx, records, reference, parcels)?;
             let touched = derived::touched_by(records, &outcomes).into_keys().collect();
+            Ok((outcomes, touched))
+        })?;
+        Ok(outcomes)
+    }
+
+    fn capture_at(&self, capture: &Capture<'_>, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
+        let (outcomes, _) = self.write_derived(now, |tx, reference, parcels| {
+            let outcomes = self.put_records(tx, capture.records, reference, parcels)?;
+            let kept = capture.events.iter().enumerate().filter(|(idx, _)| capture.keeps(*idx, &outcomes));
+            epcis::capture_in(tx, kept.map(|(_, event)| event))?;
+            epcis::put_job(tx, capture.job)?;
+            let touched = derived::touched_by(capture.records, &outcomes).into_keys().collect();
             Ok((outcomes, touched))
         })?;
         Ok(outcomes)

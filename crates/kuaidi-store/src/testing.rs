@@ -531,6 +531,69 @@ pub fn capture_jobs_round_trip(store: &dyn Store) {
     assert_eq!(store.capture_job("nope").unwrap(), None);
 }
 
+/// One capture stores its scan events, its EPCIS events and its job; derived state follows the scan events. An EPCIS
+/// event whose scan event is refused as a conflict is not kept, and the others of the capture are.
+pub fn capture_stores_scan_events_epcis_events_and_job_together(store: &dyn Store) {
+    ingest(store, &reference());
+    let chain = chain("yto", "YT0000000009");
+    let created_at = fixtures::base_time().with_timezone(&chrono::Utc);
+    let job = |id: &str| crate::CaptureJob {
+        id: id.into(),
+        created_at,
+        finished_at: Some(created_at),
+        running: false,
+        success: true,
+        behaviour: "rollback".into(),
+        n_events: 3,
+        errors: "[]".into(),
+    };
+    let records = events(chain[..2].iter().cloned());
+    let epcis = [
+        epcis_record("ni:///sha-256;c0", 0, "urn:epcglobal:cbv:bizstep:accepting", &["urn:epc:id:sscc:1"]),
+        epcis_record("ni:///sha-256;c1", 1, "urn:epcglobal:cbv:bizstep:inspecting", &["urn:epc:id:sscc:1"]),
+        epcis_record("ni:///sha-256;c2", 2, "urn:epcglobal:cbv:bizstep:receiving", &[]),
+    ];
+    let first = job("cap-1");
+    let capture = crate::Capture { records: &records, events: &epcis, scan_of: &[Some(0), Some(1), None], job: &first };
+    let outcomes = store.capture_at(&capture, created_at + Duration::hours(1)).unwrap();
+    assert_eq!(outcomes, [Outcome::Accepted, Outcome::Accepted]);
+    assert_eq!(store.events_of(&carrier_code("yto"), &waybill_no("YT0000000009")).unwrap(), chain[..2]);
+    assert_eq!(store.capture_job("cap-1").unwrap(), Some(first));
+    let all = store.query_epcis(&crate::EpcisQuery { limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.body.clone()).collect::<Vec<_>>(),
+        epcis.iter().map(|e| e.body.clone()).collect::<Vec<_>>()
+    );
+    let state = state_of(store, "yto", "YT0000000009");
+    assert_eq!(state.summary.last_scan_at, Some(chain[1].time), "derived state follows the scan events");
+
+    // Again, with the second scan event changed: a conflict, so its EPCIS event is not kept; a new one is.
+    let mut changed = chain[1].clone();
+    changed.operator = Some("C999".to_owned());
+    let records = events([chain[0].clone(), changed]);
+    let epcis = [
+        epcis_record("ni:///sha-256;c0", 0, "urn:epcglobal:cbv:bizstep:accepting", &[]),
+        epcis_record("ni:///sha-256;c9", 1, "urn:epcglobal:cbv:bizstep:inspecting", &[]),
+        epcis_record("ni:///sha-256;c3", 3, "urn:epcglobal:cbv:bizstep:receiving", &[]),
+    ];
+    let second = job("cap-2");
+    let capture =
+        crate::Capture { records: &records, events: &epcis, scan_of: &[Some(0), Some(1), None], job: &second };
+    let outcomes = store.capture_at(&capture, created_at + Duration::hours(1)).unwrap();
+    assert_eq!(outcomes, [Outcome::Duplicate, Outcome::Conflict]);
+    let hashes: Vec<String> = store
+        .query_epcis(&crate::EpcisQuery { limit: 10, ..Default::default() })
+        .unwrap()
+        .into_iter()
+        .map(|e| e.body)
+        .collect();
+    assert_eq!(hashes.len(), 4, "c0 is a duplicate, c9 is not kept, c3 is new: {hashes:?}");
+    assert!(!hashes.iter().any(|body| body.contains("c9")), "{hashes:?}");
+    assert!(hashes.iter().any(|body| body.contains("c3")), "{hashes:?}");
+    assert_eq!(store.capture_job("cap-2").unwrap(), Some(second));
+    assert_eq!(store.events_of(&carrier_code("yto"), &waybill_no("YT0000000009")).unwrap(), chain[..2]);
+}
+
 fn state_of(store: &dyn Store, carrier: &str, no: &str) -> crate::ParcelState {
     store
         .parcel_state(&carrier_code(carrier), &waybill_no(no))
@@ -730,6 +793,7 @@ macro_rules! store_contract_tests {
             epcis_capture_is_idempotent_by_hash,
             epcis_query_filters_and_pages,
             capture_jobs_round_trip,
+            capture_stores_scan_events_epcis_events_and_job_together,
             indicators_match_a_recount,
             alerts_are_raised_once_and_swept,
             late_records_clear_alerts,

@@ -1,7 +1,7 @@
 //! Plain types the store trait speaks in, beyond the model's.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use kuaidi_model::{AdminCode, CarrierCode, Role, WaybillNo};
+use kuaidi_model::{AdminCode, CarrierCode, Record, Role, WaybillNo};
 
 /// The answer for one record of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +156,31 @@ pub struct EpcisQuery {
     pub after_seq: Option<i64>,
     /// At most this many events.
     pub limit: usize,
+}
+
+/// One EPCIS capture, stored in one transaction by [`crate::Store::capture_at`]: the scan events its events map to
+/// (already authorised and validated), the EPCIS events kept whole, and the capture job.
+#[derive(Debug, Clone, Copy)]
+pub struct Capture<'a> {
+    /// Scan events, ingested as [`crate::Store::ingest_at`] ingests records.
+    pub records: &'a [Record],
+    /// EPCIS events, kept as [`crate::Store::capture_epcis`] keeps them.
+    pub events: &'a [EpcisRecord],
+    /// For each of `events`, the position in `records` of the scan event it maps to, if it maps to one.
+    pub scan_of: &'a [Option<usize>],
+    /// The job, as it stands when every scan event is stored.
+    pub job: &'a CaptureJob,
+}
+
+impl Capture<'_> {
+    /// Whether the EPCIS event at `idx` is to be kept, given the scan events' outcomes: not when its scan event was
+    /// refused as a conflict, so that an EPCIS event is never stored beside a scan event that says otherwise.
+    pub fn keeps(&self, idx: usize, outcomes: &[Outcome]) -> bool {
+        match self.scan_of.get(idx).copied().flatten() {
+            Some(pos) => outcomes.get(pos).is_some_and(|outcome| *outcome != Outcome::Conflict),
+            None => true,
+        }
+    }
 }
 
 /// A capture job: one EPCIS document captured, and what came of it.

@@ -16,15 +16,16 @@ use chrono::{DateTime, Utc};
 use kuaidi_formats::epcis::{self, EpcisEvent, VocabKind};
 use kuaidi_formats::DecodeError;
 use kuaidi_model::{Record, Role};
-use kuaidi_store::{CaptureJob, EpcisQuery, EpcisRecord};
+use kuaidi_store::{Capture, CaptureJob, EpcisQuery, EpcisRecord, Outcome};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, Code};
-use crate::extract::{AppJson, AppPath, AppQuery};
-use crate::ingest::{ingest_chunk, validate_chunk};
+use crate::extract::{AppPath, AppQuery, JsonValue};
+use crate::ingest::{answer, record_key, validate_chunk};
+use crate::parallel;
 use crate::AppState;
 
 /// An error as an RFC 7807 problem document with the GS1 exception type.
@@ -150,42 +151,54 @@ fn record_of(event: EpcisEvent) -> EpcisRecord {
     }
 }
 
-/// Captures parsed events: checks, maps parcel events to scan events, stores, and records the job.
-fn capture(
-    state: &AppState,
-    role: &Role,
-    events: Vec<Result<EpcisEvent, DecodeError>>,
-    rollback: bool,
-) -> Result<CaptureJob, ApiError> {
+/// One event of a document after checking: its record to keep and, when it names a parcel, its scan event.
+type Prepared = Result<(EpcisRecord, Option<Record>), Value>;
+
+/// Checks one event, hashes it, maps it to a scan event and renders its body: the per-event work of a capture, which
+/// runs on several threads. An error is the job's error entry for the event.
+fn prepare(idx: usize, event: Result<EpcisEvent, DecodeError>) -> Prepared {
+    let event =
+        event.map_err(|err| json!({ "index": idx, "code": Code::InvalidEpcis.name(), "message": err.to_string() }))?;
+    let scan = match epcis::to_scan_event(&event) {
+        Some(Err(err)) => {
+            return Err(json!({ "index": idx, "code": err.code(), "field": err.field(), "message": err.to_string() }))
+        }
+        Some(Ok(scan)) => Some(Record::Event(Box::new(scan))),
+        None => None,
+    };
+    Ok((record_of(event), scan))
+}
+
+fn error_entry(idx: usize, err: &kuaidi_model::ValidationError) -> Value {
+    json!({ "index": idx, "code": err.code(), "field": err.field(), "message": err.to_string() })
+}
+
+/// Captures checked events: validates their scan events, then stores the scan events, the EPCIS events and the job
+/// in one store call ([`kuaidi_store::Store::capture_at`]).
+fn capture(state: &AppState, role: &Role, events: Vec<Prepared>, rollback: bool) -> Result<CaptureJob, ApiError> {
     let created_at = state.now();
     let n_events = events.len() as u64;
     let mut errors = Vec::new();
-    let mut good: Vec<(usize, EpcisEvent, Option<Record>)> = Vec::new();
+    let mut good: Vec<(usize, EpcisRecord, Option<Record>)> = Vec::with_capacity(events.len());
     for (idx, event) in events.into_iter().enumerate() {
         match event {
-            Err(err) => {
-                errors.push(json!({ "index": idx, "code": Code::InvalidEpcis.name(), "message": err.to_string() }))
-            }
-            Ok(event) => match epcis::to_scan_event(&event) {
-                Some(Err(err)) => errors.push(
-                    json!({ "index": idx, "code": err.code(), "field": err.field(), "message": err.to_string() }),
-                ),
-                Some(Ok(scan)) => good.push((idx, event, Some(Record::Event(Box::new(scan))))),
-                None => good.push((idx, event, None)),
-            },
+            Ok((record, scan)) => good.push((idx, record, scan)),
+            Err(entry) => errors.push(entry),
         }
     }
-    if rollback && errors.is_empty() {
-        let records: Vec<Record> = good.iter().filter_map(|(_, _, record)| record.clone()).collect();
-        let indices: Vec<usize> = good.iter().filter(|(_, _, r)| r.is_some()).map(|(idx, _, _)| *idx).collect();
-        for (idx, verdict) in indices.into_iter().zip(validate_chunk(state, role, records)?) {
-            if let Err(err) = verdict {
-                errors.push(
-                    json!({ "index": idx, "code": err.code(), "field": err.field(), "message": err.to_string() }),
-                );
+    let scans: Vec<Record> = good.iter().filter_map(|(_, _, scan)| scan.clone()).collect();
+    let verdicts = validate_chunk(state, role, scans)?;
+    let mut verdicts = verdicts.into_iter();
+    let mut invalid = std::collections::HashSet::new();
+    for (idx, _, scan) in &good {
+        if scan.is_some() {
+            if let Some(Err(err)) = verdicts.next() {
+                errors.push(error_entry(*idx, &err));
+                invalid.insert(*idx);
             }
         }
     }
+    errors.sort_by_key(|e| e["index"].as_u64());
     if rollback && !errors.is_empty() {
         let messages: Vec<String> = errors
             .iter()
@@ -196,21 +209,23 @@ fn capture(
             format!("Nothing was captured, because the capture is all or nothing: {}.\nHint: send `GS1-Capture-Error-Behaviour: proceed` to keep the valid events.", messages.join("; ")),
         ));
     }
-    let items: Vec<(u64, Result<Record, DecodeError>)> =
-        good.iter_mut().filter_map(|(idx, _, record)| record.take().map(|r| (*idx as u64, Ok(r)))).collect();
-    let mut rejected = std::collections::HashSet::new();
-    if !items.is_empty() {
-        for result in ingest_chunk(state, role, items)? {
-            if result.status == crate::ingest::ItemStatus::Rejected {
-                rejected.insert(result.index as usize);
-                errors.push(json!({ "index": result.index, "code": result.code, "field": result.field, "message": result.message }));
-            }
+    // What is stored: every event whose scan event (if any) is valid; the scan events beside them.
+    let mut records = Vec::with_capacity(good.len());
+    let mut kept = Vec::with_capacity(good.len());
+    let mut scan_of = Vec::with_capacity(good.len());
+    let mut index_of = Vec::with_capacity(good.len());
+    for (idx, record, scan) in good {
+        if invalid.contains(&idx) {
+            continue;
         }
+        scan_of.push(scan.map(|scan| {
+            records.push(scan);
+            index_of.push(idx);
+            records.len() - 1
+        }));
+        kept.push(record);
     }
-    let records: Vec<EpcisRecord> =
-        good.into_iter().filter(|(idx, _, _)| !rejected.contains(idx)).map(|(_, event, _)| record_of(event)).collect();
-    state.store().capture_epcis(&records)?;
-    let job = CaptureJob {
+    let mut job = CaptureJob {
         id: format!("cap_{:016x}", rand::random::<u64>()),
         created_at,
         finished_at: Some(state.now()),
@@ -218,9 +233,28 @@ fn capture(
         success: errors.is_empty(),
         behaviour: if rollback { "rollback" } else { "proceed" }.to_owned(),
         n_events,
-        errors: Value::Array(errors).to_string(),
+        errors: Value::Array(errors.clone()).to_string(),
     };
-    state.store().put_capture_job(&job)?;
+    let outcomes = state
+        .store()
+        .capture_at(&Capture { records: &records, events: &kept, scan_of: &scan_of, job: &job }, state.now())?;
+    let conflicts: Vec<Value> = outcomes
+        .iter()
+        .zip(&records)
+        .zip(&index_of)
+        .filter(|((outcome, _), _)| **outcome == Outcome::Conflict)
+        .map(|((outcome, record), idx)| {
+            let result = answer(*idx as u64, "event", record_key(record), *outcome);
+            json!({ "index": idx, "code": result.code, "field": result.field, "message": result.message })
+        })
+        .collect();
+    if !conflicts.is_empty() {
+        errors.extend(conflicts);
+        errors.sort_by_key(|e| e["index"].as_u64());
+        job.success = false;
+        job.errors = Value::Array(errors).to_string();
+        state.store().put_capture_job(&job)?;
+    }
     Ok(job)
 }
 
@@ -263,15 +297,21 @@ pub async fn post_capture(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    AppJson(body): AppJson<Value>,
+    body: Result<JsonValue, ApiError>,
 ) -> Result<Response, EpcisError> {
     may_capture(&caller.role)?;
     let rollback = rollback(&headers)?;
-    let events = epcis::parse_document_events_owned(body).map_err(|err| invalid_epcis(&err))?;
+    // A body that is not JSON answers as an EPCIS problem too.
+    let JsonValue(body) = body?;
     let role = caller.role.clone();
-    let job = tokio::task::spawn_blocking(move || capture(&state, &role, events, rollback))
-        .await
-        .map_err(ApiError::from)??;
+    let job = tokio::task::spawn_blocking(move || {
+        let (namespaces, events) = epcis::split_document(body).map_err(|err| invalid_epcis(&err))?;
+        let events =
+            parallel::map(events, |idx, event| prepare(idx, epcis::parse_document_event(event, &namespaces, idx)));
+        capture(&state, &role, events, rollback)
+    })
+    .await
+    .map_err(ApiError::from)??;
     Ok(accepted(job))
 }
 
@@ -285,12 +325,13 @@ pub async fn post_capture(
 pub async fn post_event(
     State(state): State<AppState>,
     caller: Caller,
-    AppJson(body): AppJson<Value>,
+    body: Result<JsonValue, ApiError>,
 ) -> Result<Response, EpcisError> {
     may_capture(&caller.role)?;
+    let JsonValue(body) = body?;
     let event = epcis::parse_event(&body).map_err(|err| invalid_epcis(&err))?;
     let role = caller.role.clone();
-    let job = tokio::task::spawn_blocking(move || capture(&state, &role, vec![Ok(event)], true))
+    let job = tokio::task::spawn_blocking(move || capture(&state, &role, vec![prepare(0, Ok(event))], true))
         .await
         .map_err(ApiError::from)??;
     Ok(accepted(job))

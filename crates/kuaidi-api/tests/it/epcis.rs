@@ -172,3 +172,103 @@ async fn access_and_single_events() {
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.body["type"], "epcisException:NoSuchResourceException");
 }
+
+/// A parcel event re-sent under the same `kd:eventId` with other content is a conflict: best effort keeps the rest
+/// and names it in the job; all or nothing stores none of the document.
+#[tokio::test]
+async fn a_conflicting_scan_event_is_named_and_its_epcis_event_not_kept() {
+    let app = app();
+    let mut first = parcel_event("accepting", 0);
+    first["kd:eventId"] = json!("E-CONFLICT-1");
+    let (status, job) = capture(&app, &app.yto, &document(vec![first.clone()]), None).await;
+    assert_eq!((status, &job["success"]), (StatusCode::ACCEPTED, &json!(true)), "{job}");
+
+    let mut changed = first.clone();
+    changed["kd:operator"] = json!("C999");
+    let body = document(vec![sensor_event(), changed, parcel_event("departing", 30)]);
+    let (status, job) = capture(&app, &app.yto, &body, Some("proceed")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    assert_eq!(job["success"], false, "{job}");
+    assert_eq!(job["errors"].as_array().unwrap().len(), 1, "{job}");
+    assert_eq!(job["errors"][0]["index"], 1, "{job}");
+    assert_eq!(job["errors"][0]["code"], "event_conflict", "{job}");
+    assert_eq!(job["errors"][0]["field"], "event_id", "{job}");
+    // The job as stored says the same as the answer.
+    let stored = app.get(job["location"].as_str().unwrap(), Some(&app.yto)).await;
+    assert_eq!(stored.body["errors"], job["errors"]);
+    assert_eq!(stored.body["success"], false);
+    // Kept: the first capture's event, the sensor event and the departure; not the changed one.
+    let all = app.get("/v1/epcis/events", Some(&app.admin)).await;
+    let list = all.body["epcisBody"]["queryResults"]["resultsBody"]["eventList"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 3, "{list:?}");
+    assert!(!list.iter().any(|event| event["kd:operator"] == "C999"), "{list:?}");
+    let events = app.state.store().events_of(
+        &kuaidi_store::testing::fixtures::carrier_code("yto"),
+        &kuaidi_store::testing::fixtures::waybill_no("YT0000000777"),
+    );
+    let operators: Vec<_> = events.unwrap().iter().map(|e| e.operator.clone().unwrap_or_default()).collect();
+    assert_eq!(operators, ["C001", "C001"], "the stored scan event is kept");
+}
+
+/// A document large enough to be checked on several threads answers each bad event at its own position, in order.
+#[tokio::test]
+async fn a_large_document_names_each_bad_event_at_its_position() {
+    let app = app();
+    let bad_at = [3_usize, 130, 299];
+    let events: Vec<Value> = (0..300)
+        .map(|idx| {
+            let mut event = parcel_event("arriving", (idx % 60) as u32);
+            event["kd:eventId"] = json!(format!("E-LARGE-{idx:04}"));
+            if bad_at.contains(&idx) {
+                event["readPoint"] = json!({"id": format!("https://kuaidi.example/facility/NOWHERE-{idx}")});
+            }
+            event
+        })
+        .collect();
+    let body = document(events);
+    let (status, problem) = capture(&app, &app.yto, &body, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    let detail = problem["detail"].as_str().unwrap();
+    let positions: Vec<usize> = bad_at.iter().map(|idx| detail.find(&format!("event {idx}:")).unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "in document order: {detail}");
+    assert!(detail.contains("NOWHERE-130"), "{detail}");
+
+    let (status, job) = capture(&app, &app.yto, &body, Some("proceed")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let indices: Vec<u64> = job["errors"].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
+    assert_eq!(indices, [3, 130, 299], "{job}");
+    let all = app.get("/v1/epcis/events?perPage=1000", Some(&app.admin)).await;
+    assert_eq!(all.body["epcisBody"]["queryResults"]["resultsBody"]["eventList"].as_array().unwrap().len(), 297);
+}
+
+/// The body must be JSON, sent as JSON: a clear EPCIS problem otherwise.
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_validation_problem() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let app = app();
+    let send = |content_type: &'static str, body: &'static str| {
+        let request = axum::http::Request::builder()
+            .method(Method::POST)
+            .uri("/v1/epcis/capture")
+            .header("content-type", content_type)
+            .header("authorization", format!("Bearer {}", app.yto))
+            .body(Body::from(body))
+            .unwrap();
+        let router = app.router.clone();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let (status, problem) = send("application/ld+json", "{\"type\": ").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["type"], "epcisException:ValidationException");
+    assert_eq!(problem["code"], "invalid_json");
+    assert!(problem["detail"].as_str().unwrap().contains("line 1"), "{problem}");
+    let (status, problem) = send("text/plain", "{}").await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{problem}");
+    assert_eq!(problem["code"], "unsupported_media_type");
+}

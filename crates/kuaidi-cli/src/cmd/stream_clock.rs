@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use kuaidi_model::{Carrier, CarrierCode, Complaint, EventId, Facility, Record, ScanEvent, Waybill, WaybillNo};
 use kuaidi_rules::{Counters, Dimension, Filter, GroupKey};
 use kuaidi_store::{
-    Alert, AlertChange, AlertQuery, ApiKey, AuditEntry, CaptureJob, Counts, CoverageCounts, CoverageFilter,
+    Alert, AlertChange, AlertQuery, ApiKey, AuditEntry, Capture, CaptureJob, Counts, CoverageCounts, CoverageFilter,
     CoverageGroup, EpcisQuery, EpcisRecord, Handler, NewApiKey, Outcome, ParcelState, Store, StoreError, StoredEpcis,
     SweepReport,
 };
@@ -55,6 +55,14 @@ impl Store for StreamClock {
         let clock = self.clock_for(records, now);
         self.latest_ms.fetch_max(clock.timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
         self.inner.ingest_at(records, clock)
+    }
+
+    fn capture_at(&self, capture: &Capture<'_>, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
+        let clock = self.clock_for(capture.records, now);
+        if !capture.records.is_empty() {
+            self.latest_ms.fetch_max(clock.timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+        }
+        self.inner.capture_at(capture, clock)
     }
 
     fn indicators(&self, filter: &Filter, group_by: &[Dimension]) -> Result<Vec<(GroupKey, Counters)>, StoreError> {

@@ -13,8 +13,18 @@ fn from_ms(ms: i64) -> DateTime<Utc> {
 
 pub(super) fn capture(conn: &mut Connection, events: &[EpcisRecord]) -> Result<Vec<Outcome>, StoreError> {
     let tx = conn.transaction().map_err(|err| sql_error("starting an EPCIS capture transaction", err))?;
+    let outcomes = capture_in(&tx, events.iter())?;
+    tx.commit().map_err(|err| sql_error("committing an EPCIS capture", err))?;
+    Ok(outcomes)
+}
+
+/// Keeps EPCIS events inside the caller's transaction, answering each in order.
+pub(super) fn capture_in<'a>(
+    tx: &Connection,
+    events: impl Iterator<Item = &'a EpcisRecord>,
+) -> Result<Vec<Outcome>, StoreError> {
     let record_ms = Utc::now().timestamp_millis();
-    let mut outcomes = Vec::with_capacity(events.len());
+    let mut outcomes = Vec::with_capacity(events.size_hint().0);
     {
         let mut insert = tx
             .prepare_cached(
@@ -52,7 +62,6 @@ pub(super) fn capture(conn: &mut Connection, events: &[EpcisRecord]) -> Result<V
             outcomes.push(Outcome::Accepted);
         }
     }
-    tx.commit().map_err(|err| sql_error("committing an EPCIS capture", err))?;
     Ok(outcomes)
 }
 
@@ -100,7 +109,7 @@ pub(super) fn query(conn: &Connection, query: &EpcisQuery) -> Result<Vec<StoredE
     rows.collect::<Result<Vec<_>, _>>().map_err(|err| sql_error("reading EPCIS events", err))
 }
 
-pub(super) fn put_job(conn: &mut Connection, job: &CaptureJob) -> Result<(), StoreError> {
+pub(super) fn put_job(conn: &Connection, job: &CaptureJob) -> Result<(), StoreError> {
     conn.execute(
         "INSERT OR REPLACE INTO capture_jobs (id, created_ms, finished_ms, running, success, behaviour, n_events, errors) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
