@@ -10,7 +10,6 @@ pub mod auth;
 pub mod error;
 mod extract;
 pub mod ingest;
-mod parallel;
 mod params;
 mod routes;
 mod scope;

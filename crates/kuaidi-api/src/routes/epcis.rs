@@ -17,6 +17,7 @@ use kuaidi_formats::epcis::{self, EpcisEvent, VocabKind};
 use kuaidi_formats::DecodeError;
 use kuaidi_model::{Record, Role};
 use kuaidi_store::{Capture, CaptureJob, EpcisQuery, EpcisRecord, Outcome};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -25,7 +26,6 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Code};
 use crate::extract::{AppPath, AppQuery, JsonValue};
 use crate::ingest::{answer, record_key, validate_chunk};
-use crate::parallel;
 use crate::AppState;
 
 /// An error as an RFC 7807 problem document with the GS1 exception type.
@@ -306,8 +306,12 @@ pub async fn post_capture(
     let role = caller.role.clone();
     let job = tokio::task::spawn_blocking(move || {
         let (namespaces, events) = epcis::split_document(body).map_err(|err| invalid_epcis(&err))?;
-        let events =
-            parallel::map(events, |idx, event| prepare(idx, epcis::parse_document_event(event, &namespaces, idx)));
+        // Checking, hashing and rendering each event is independent work: rayon spreads it over the cores, in order.
+        let events: Vec<Prepared> = events
+            .into_par_iter()
+            .enumerate()
+            .map(|(idx, event)| prepare(idx, epcis::parse_document_event(event, &namespaces, idx)))
+            .collect();
         capture(&state, &role, events, rollback)
     })
     .await
