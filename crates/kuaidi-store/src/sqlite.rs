@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use kuaidi_model::{Carrier, CarrierCode, Complaint, EventId, Facility, Record, ScanEvent, Waybill, WaybillNo};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use crate::derived::{Aggregates, ParcelKey};
+use crate::derived::Aggregates;
 use crate::seal::PiiKey;
 use crate::{
     Alert, AlertChange, AlertQuery, ApiKey, AuditEntry, CaptureJob, Counts, CoverageCounts, CoverageFilter,
@@ -125,6 +125,9 @@ pub struct SqliteStore {
     rules: Arc<Rules>,
     /// Time spent in write transactions, and the part of it spent re-deriving parcels, in nanoseconds.
     timing: [std::sync::atomic::AtomicU64; 2],
+    /// How many times the pending states were emptied (written, or dropped by a reload): a sweep's cursor over
+    /// `parcels` starts again after one, since rows behind it may have become due (see `Store::sweep`).
+    pending_cleared: std::sync::atomic::AtomicU64,
     config: SqliteConfig,
 }
 
@@ -190,6 +193,7 @@ impl SqliteStore {
             pending: RwLock::new(derived::Pending::new()),
             rules,
             timing: Default::default(),
+            pending_cleared: Default::default(),
             config,
         })
     }
@@ -254,6 +258,7 @@ impl SqliteStore {
         }
         tx.commit().map_err(|err| sql_error("committing parcel states", err))?;
         self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.pending_cleared.fetch_add(1, Ordering::Relaxed);
         state.snapshot = derived::SnapshotState { clean_on_disk: true, written_at: std::time::Instant::now() };
         let elapsed = started.elapsed().as_nanos() as u64;
         self.timing[0].fetch_add(elapsed, Ordering::Relaxed);
@@ -286,6 +291,7 @@ impl SqliteStore {
         *state = reloaded;
         *self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = aggregates;
         self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.pending_cleared.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -331,7 +337,7 @@ impl Drop for SqliteStore {
 }
 
 /// Parcels re-derived per transaction by a sweep.
-const SWEEP_CHUNK: usize = 10_000;
+const SWEEP_CHUNK: usize = 100_000;
 
 impl SqliteStore {
     /// Runs `work` (which writes records and returns the parcels it touched) and re-derives those parcels, all in one
@@ -343,7 +349,7 @@ impl SqliteStore {
             &rusqlite::Transaction<'_>,
             &mut crate::derived::RefCache,
             &mut cache::ParcelCache,
-        ) -> Result<(T, Vec<ParcelKey>), StoreError>,
+        ) -> Result<(T, derived::Work), StoreError>,
     ) -> Result<(T, derived::Changes), StoreError> {
         let key = &self.config.pii_key;
         self.write(|conn| {
@@ -353,7 +359,7 @@ impl SqliteStore {
             let (tx, _) = self.begin(conn, state)?;
             let mut deriving = None;
             let result = (|| {
-                let (answer, touched) = work(&tx, &mut state.reference, &mut state.parcels)?;
+                let (answer, parcels) = work(&tx, &mut state.reference, &mut state.parcels)?;
                 let begun = std::time::Instant::now();
                 let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let changes = derived::rederive(
@@ -364,7 +370,7 @@ impl SqliteStore {
                     &pending,
                     true,
                     &self.rules,
-                    touched,
+                    parcels,
                     now,
                 )?;
                 drop(pending);
@@ -450,7 +456,7 @@ fn load_writer_state(
             &none,
             false,
             rules,
-            journalled,
+            derived::Work::Touched(journalled),
             clock.unwrap_or_else(Utc::now),
         )?;
         let mut pending = derived::Pending::new();
@@ -575,7 +581,7 @@ impl Store for SqliteStore {
                 outcomes.push(outcome);
             }
             let touched = derived::touched_by(records, &outcomes).into_keys().collect();
-            Ok((outcomes, touched))
+            Ok((outcomes, derived::Work::Touched(touched)))
         })?;
         Ok(outcomes)
     }
@@ -616,11 +622,21 @@ impl Store for SqliteStore {
 
     fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError> {
         let mut report = SweepReport::default();
+        // Where the previous round stopped in `parcels`, as of which emptying of the pending states. Rows behind the
+        // cursor were re-derived at `now` (so they are due only later), or skipped because they had a pending state,
+        // which the pending states still hold until they are emptied: then the cursor starts again. Without it,
+        // every round would walk again past every row whose new state is still pending.
+        let mut cursor: Option<derived::DueCursor> = None;
+        let mut cursor_epoch = self.pending_cleared.load(Ordering::Relaxed);
         loop {
             let (n_due, changes) = self.write_derived(now, |tx, _, _| {
+                let epoch = self.pending_cleared.load(Ordering::Relaxed);
+                if epoch != cursor_epoch {
+                    (cursor, cursor_epoch) = (None, epoch);
+                }
                 let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let due = derived::due(tx, &pending, now, SWEEP_CHUNK)?;
-                Ok((due.len(), due))
+                let due = derived::due(tx, &pending, now, SWEEP_CHUNK, &mut cursor)?;
+                Ok((due.len(), derived::Work::Due(due)))
             })?;
             report.examined += changes.examined;
             report.changed += changes.pairs.len() as u64;
