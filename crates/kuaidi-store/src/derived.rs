@@ -363,7 +363,10 @@ impl Aggregates {
     /// Replaces a parcel's old contribution with its new one. Fails when the old contribution is not in the
     /// aggregates, which means the stored states and aggregates disagree.
     pub fn apply(&mut self, old: Option<&ParcelState>, new: Option<&ParcelState>) -> Result<(), StoreError> {
-        self.cube.apply(old.map(|s| &s.summary), new.map(|s| &s.summary));
+        // A sweep mostly changes a parcel's alerts and next check, not its summary: nothing to move in the cube.
+        if old.map(|s| &s.summary) != new.map(|s| &s.summary) {
+            self.cube.apply(old.map(|s| &s.summary), new.map(|s| &s.summary));
+        }
         // Most records after the first sorting centre leave the coverage row as it was: nothing to move.
         if old.and_then(|s| s.coverage.as_ref()) == new.and_then(|s| s.coverage.as_ref()) {
             return Ok(());

@@ -362,17 +362,22 @@ impl SqliteStore {
                 let (answer, parcels) = work(&tx, &mut state.reference, &mut state.parcels)?;
                 let begun = std::time::Instant::now();
                 let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let changes = derived::rederive(
+                // A sweep changes no record, so it journals nothing: see `derived::write_swept`.
+                let sweeping = matches!(parcels, derived::Work::Due(_));
+                let mut changes = derived::rederive(
                     &tx,
                     key,
                     &state.reference,
                     &mut state.parcels,
                     &pending,
-                    true,
+                    !sweeping,
                     &self.rules,
                     parcels,
                     now,
                 )?;
+                if sweeping {
+                    derived::write_swept(&tx, &pending, &mut changes, now)?;
+                }
                 drop(pending);
                 deriving = Some(begun.elapsed());
                 if !changes.pairs.is_empty() && state.snapshot.clean_on_disk {
@@ -421,10 +426,14 @@ impl SqliteStore {
         })
     }
 
-    /// Makes the new states of a committed transaction pending (and visible to readers).
+    /// Makes the new states of a committed transaction pending (and visible to readers), except those a sweep wrote
+    /// to `parcels` already.
     fn merge_pending(&self, changes: &mut derived::Changes) {
         let mut pending = self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (key, (_, new)) in changes.keys.iter().zip(&changes.pairs) {
+        for (idx, (key, (_, new))) in changes.keys.iter().zip(&changes.pairs).enumerate() {
+            if changes.written.get(idx).copied().unwrap_or(false) {
+                continue;
+            }
             if let Some(new) = new {
                 pending.insert(key.clone(), Arc::clone(new));
             }

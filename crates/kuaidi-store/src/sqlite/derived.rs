@@ -96,25 +96,76 @@ pub(super) type SharedState = Option<Arc<ParcelState>>;
 pub(super) fn write_pending(conn: &Connection, pending: &Pending) -> Result<(), StoreError> {
     let mut keys: Vec<&ParcelKey> = pending.keys().collect();
     keys.sort_unstable_by(|a, b| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO parcels (waybill_no, carrier, check_ms, state) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (waybill_no, carrier) DO UPDATE SET check_ms = excluded.check_ms, state = excluded.state",
-        )
-        .map_err(|err| sql_error("writing parcel states", err))?;
-    let mut text = Vec::new();
-    for key @ (carrier, waybill_no) in keys {
-        let state = &pending[key];
-        text.clear();
-        serde_json::to_writer(&mut text, &**state)
-            .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding a parcel's state", err))?;
-        // JSON is UTF-8; stored as TEXT so that the rows stay readable with the sqlite3 shell.
-        let text = std::str::from_utf8(&text).unwrap_or_default();
-        stmt.execute(params![waybill_no.as_str(), carrier.as_str(), state.check_at, text])
-            .map_err(|err| sql_error("writing parcel states", err))?;
+    let mut writer = StateWriter::new(conn)?;
+    for key in keys {
+        writer.write(key, &pending[key])?;
     }
     conn.execute("DELETE FROM unflushed_parcels", []).map_err(|err| sql_error("emptying the state journal", err))?;
     Ok(())
+}
+
+/// Writes the new states a sweep derived for parcels with no pending state straight to `parcels`, inside the
+/// sweep's transaction, and marks them in `changes.written`: their records did not change, so there is nothing to
+/// journal, and the table is then as current as the pending states would be. A parcel with a pending state keeps it
+/// (the journal names it already) and gets its new state pending too ([`Changes::written`] false); the journal notes
+/// it again with the sweep's clock, so that an open after a crash re-derives it as of the sweep, not as of its last
+/// record.
+pub(super) fn write_swept(
+    conn: &Connection,
+    pending: &Pending,
+    changes: &mut Changes,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut writer = StateWriter::new(conn)?;
+    changes.written = Vec::with_capacity(changes.keys.len());
+    for (key @ (carrier, waybill_no), (_, new)) in changes.keys.iter().zip(&changes.pairs) {
+        let written = match new {
+            Some(new) if !pending.contains_key(key) => {
+                writer.write(key, new)?;
+                true
+            }
+            _ => {
+                conn.prepare_cached("INSERT INTO unflushed_parcels (waybill_no, carrier, at_ms) VALUES (?1, ?2, ?3)")
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![waybill_no.as_str(), carrier.as_str(), now.timestamp_millis()])
+                    })
+                    .map_err(|err| sql_error("journalling a parcel's state", err))?;
+                false
+            }
+        };
+        changes.written.push(written);
+    }
+    Ok(())
+}
+
+/// Writes parcel states to `parcels`, one prepared statement and one encoding buffer for all.
+struct StateWriter<'c> {
+    stmt: rusqlite::CachedStatement<'c>,
+    text: Vec<u8>,
+}
+
+impl<'c> StateWriter<'c> {
+    fn new(conn: &'c Connection) -> Result<StateWriter<'c>, StoreError> {
+        let stmt = conn
+            .prepare_cached(
+                "INSERT INTO parcels (waybill_no, carrier, check_ms, state) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (waybill_no, carrier) DO UPDATE SET check_ms = excluded.check_ms, state = excluded.state",
+            )
+            .map_err(|err| sql_error("writing parcel states", err))?;
+        Ok(StateWriter { stmt, text: Vec::new() })
+    }
+
+    fn write(&mut self, (carrier, waybill_no): &ParcelKey, state: &ParcelState) -> Result<(), StoreError> {
+        self.text.clear();
+        serde_json::to_writer(&mut self.text, state)
+            .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding a parcel's state", err))?;
+        // JSON is UTF-8; stored as TEXT so that the rows stay readable with the sqlite3 shell.
+        let text = std::str::from_utf8(&self.text).unwrap_or_default();
+        self.stmt
+            .execute(params![waybill_no.as_str(), carrier.as_str(), state.check_at, text])
+            .map_err(|err| sql_error("writing parcel states", err))?;
+        Ok(())
+    }
 }
 
 /// The parcels the journal says have a state in `parcels` older than their records, and the latest clock it noted.
@@ -179,6 +230,8 @@ pub(super) fn state(
 pub(super) struct Changes {
     pub keys: Vec<ParcelKey>,
     pub pairs: Vec<(SharedState, SharedState)>,
+    /// Beside `keys`, when a sweep wrote the new state to `parcels` already ([`write_swept`]); empty when none did.
+    pub written: Vec<bool>,
     pub new_alerts: u64,
     pub examined: u64,
 }
@@ -377,19 +430,26 @@ pub(super) fn due(
         conn.prepare_cached("SELECT state FROM parcels WHERE waybill_no = ?1 AND carrier = ?2").map_err(finding)?;
     let (after_ms, after_waybill, after_carrier) = cursor.clone().unwrap_or((i64::MIN, String::new(), String::new()));
     let mut rows = keys.query(params![now_ms, after_ms, after_waybill, after_carrier]).map_err(finding)?;
-    while due.len() < limit {
+    let mut stored = Vec::new();
+    while due.len() + stored.len() < limit {
         let Some(row) = rows.next().map_err(finding)? else { break };
         let (check_ms, waybill_no, carrier): (i64, String, String) =
             (row.get(0).map_err(finding)?, row.get(1).map_err(finding)?, row.get(2).map_err(finding)?);
         let key = parse_key(&carrier, &waybill_no)?;
         *cursor = Some((check_ms, waybill_no, carrier));
-        if pending.contains_key(&key) {
-            continue;
+        if !pending.contains_key(&key) {
+            stored.push(key);
         }
+    }
+    // Read in key order, the order of `parcels`, so that neighbouring parcels share pages; the alerts' unique index
+    // is in the same order.
+    stored.sort_unstable_by(|a, b| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
+    for key in stored {
         let text: String = state_of.query_row([key.1.as_str(), key.0.as_str()], |row| row.get(0)).map_err(finding)?;
         let state: ParcelState = serde_json::from_str(&text).map_err(corrupt_state)?;
         due.push((key, Arc::new(state)));
     }
+    due.sort_by(|(a, _), (b, _)| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
     Ok(due)
 }
 
