@@ -61,6 +61,22 @@ pub struct ParcelState {
     pub alert_keys: Vec<String>,
     /// The next moment its state can change with time alone (unix milliseconds); `None` when it cannot.
     pub check_at: Option<i64>,
+    /// Its last event in the rules' order (`compliance::ordered_events`), which the stuck and likely-loss verdicts
+    /// and `check_at` read: with it, a sweep re-derives a parcel whose records have not changed from this state
+    /// alone ([`derive_after_clock`]). `None` without events, and in states stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event: Option<LastEvent>,
+}
+
+/// A parcel's last event, as much of it as the time-dependent rules read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastEvent {
+    /// Its event id.
+    pub id: String,
+    /// Its kind's code (`EventKind::as_str`).
+    pub kind: String,
+    /// Its time, unix milliseconds.
+    pub at_ms: i64,
 }
 
 /// A coverage contribution in a storable form.
@@ -166,15 +182,7 @@ pub fn derive(
     let assessment = alert::assess(records.waybill.as_ref(), &records.events, &Dyn(reference), &alert_rules, now);
     let was_active: &[String] = old.map_or(&[], |state| state.alert_keys.as_slice());
     let mut alert_keys: Vec<String> = assessment.alerts.iter().map(|draft| draft.dedup_key.clone()).collect();
-    // A likely loss is a parcel still stuck: the rules name only the graver verdict, but the stuck alert stands.
-    for key in was_active {
-        let still_stuck = key
-            .strip_prefix("stuck:")
-            .is_some_and(|event| alert_keys.iter().any(|active| active.strip_prefix("loss:silent:") == Some(event)));
-        if still_stuck && !alert_keys.contains(key) {
-            alert_keys.push(key.clone());
-        }
-    }
+    keep_still_stuck(was_active, &mut alert_keys);
     let cleared = was_active.iter().filter(|key| !alert_keys.contains(key)).cloned().collect();
     let mut new_alerts = Vec::new();
     for draft in assessment.alerts {
@@ -188,22 +196,119 @@ pub fn derive(
             draft,
         });
     }
-    let check_at = next_check(&summary, &records.events, rules, now);
+    // The last of `compliance::ordered_events`, which `alert::assess` judges for silence.
+    let last = records.events.iter().max_by(|a, b| (a.time, a.kind, &a.event_id).cmp(&(b.time, b.kind, &b.event_id)));
+    let last_event = last.map(|event| LastEvent {
+        id: event.event_id.as_str().to_owned(),
+        kind: event.kind.as_str().to_owned(),
+        at_ms: event.time.timestamp_millis(),
+    });
+    let check_at = next_check(&summary, last.map(|event| (event.time.timestamp_millis(), event.kind)), rules, now);
     let coverage = assessment.coverage.as_ref().map(|(key, counts)| CoverageRow::of(key, counts));
-    Derivation { state: Some(ParcelState { summary, coverage, alert_keys, check_at }), new_alerts, cleared }
+    Derivation { state: Some(ParcelState { summary, coverage, alert_keys, check_at, last_event }), new_alerts, cleared }
+}
+
+/// Re-derives at `now` a parcel whose records, reference data and rules are those `old` was derived from: only the
+/// clock moved, as for every parcel a sweep takes. Equal to [`derive`] over the parcel's records (the store tests
+/// compare the two on simulated traffic), without reading them: the summary's loss by silence, the stuck and
+/// likely-loss verdicts on the last event and the next check are the only parts that depend on `now`, and the
+/// state holds what they read. `None` when the state lacks its last event (stored before it was kept, or a parcel
+/// without events): derive it from its records instead.
+pub fn derive_after_clock(old: &ParcelState, rules: &Rules, now: DateTime<Utc>) -> Option<Derivation> {
+    let last = old.last_event.as_ref()?;
+    let kind = kuaidi_model::EventKind::parse(&last.kind).ok()?;
+    let event_id = kuaidi_model::EventId::parse(&last.id).ok()?;
+    let mut summary = old.summary.clone();
+    // `summarize` falls back on silence only when no outcome event decided the parcel: it is in transit or damaged
+    // unless silent, so those outcomes (and a loss by silence) are judged again; every other outcome is final.
+    let undecided = summary.lost_by_silence
+        || matches!(summary.outcome, kuaidi_rules::Outcome::InTransit | kuaidi_rules::Outcome::Damaged);
+    if undecided {
+        let silence = chrono::Duration::days(i64::from(rules.time_limits.lost_after_days));
+        let silent = summary.last_scan_at.is_some_and(|last| now.signed_duration_since(last) > silence);
+        summary.lost_by_silence = silent;
+        summary.outcome = match (silent, summary.damaged) {
+            (true, _) => kuaidi_rules::Outcome::Lost,
+            (false, true) => kuaidi_rules::Outcome::Damaged,
+            (false, false) => kuaidi_rules::Outcome::InTransit,
+        };
+        summary.open = true;
+        summary.silent_lost_at = if silent { None } else { summary.last_scan_at.map(|last| last + silence) };
+    }
+    // The alerts that do not depend on the clock are those of the old state less its verdict on the last event.
+    let is_verdict =
+        |key: &str| key.strip_prefix("stuck:").or_else(|| key.strip_prefix("loss:silent:")) == Some(last.id.as_str());
+    let was_active = old.alert_keys.as_slice();
+    let mut alert_keys: Vec<String> = was_active.iter().filter(|key| !is_verdict(key)).cloned().collect();
+    let mut new_alerts = Vec::new();
+    if let Some(stage) = Stage::after(kind) {
+        let scan = StuckScan::new(&rules.stuck);
+        let verdict = scan.judge(stage, last.at_ms.div_euclid(1000), now.timestamp());
+        if let Some(draft) = alert::inactivity_alert(&summary.carrier, &summary.waybill_no, &event_id, verdict) {
+            // `assess` orders its drafts by kind and key.
+            let rank = |key: &str| {
+                alert::AlertKind::ALL
+                    .iter()
+                    .position(|kind| key.strip_prefix(kind.as_str()).is_some_and(|rest| rest.starts_with(':')))
+            };
+            let new_rank = alert::AlertKind::ALL.iter().position(|kind| *kind == draft.kind);
+            debug_assert_eq!(rank(&draft.dedup_key), new_rank);
+            let at = alert_keys
+                .iter()
+                .position(|key| (rank(key), key.as_str()) > (new_rank, draft.dedup_key.as_str()))
+                .unwrap_or(alert_keys.len());
+            alert_keys.insert(at, draft.dedup_key.clone());
+            if !was_active.contains(&draft.dedup_key) {
+                new_alerts.push(NewAlert {
+                    detail: detail_json(&draft.detail),
+                    origin_city: summary.origin_city,
+                    destination_city: summary.destination_city,
+                    draft,
+                });
+            }
+        }
+    }
+    keep_still_stuck(was_active, &mut alert_keys);
+    let cleared = was_active.iter().filter(|key| !alert_keys.contains(key)).cloned().collect();
+    let check_at = next_check(&summary, Some((last.at_ms, kind)), rules, now);
+    let state = ParcelState {
+        summary,
+        coverage: old.coverage.clone(),
+        alert_keys,
+        check_at,
+        last_event: old.last_event.clone(),
+    };
+    Some(Derivation { state: Some(state), new_alerts, cleared })
+}
+
+/// A likely loss is a parcel still stuck: the rules name only the graver verdict, but the stuck alert stands.
+fn keep_still_stuck(was_active: &[String], alert_keys: &mut Vec<String>) {
+    for key in was_active {
+        let still_stuck = key
+            .strip_prefix("stuck:")
+            .is_some_and(|event| alert_keys.iter().any(|active| active.strip_prefix("loss:silent:") == Some(event)));
+        if still_stuck && !alert_keys.contains(key) {
+            alert_keys.push(key.clone());
+        }
+    }
 }
 
 /// The next moment an open parcel can change with time alone: it turns stuck in its stage, likely lost, or lost by
-/// silence; the earliest of those still after `now`.
-fn next_check(summary: &ParcelSummary, events: &[ScanEvent], rules: &Rules, now: DateTime<Utc>) -> Option<i64> {
+/// silence; the earliest of those still after `now`. `last` is the time (unix milliseconds) and kind of its last
+/// event.
+fn next_check(
+    summary: &ParcelSummary,
+    last: Option<(i64, kuaidi_model::EventKind)>,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Option<i64> {
     if !summary.open {
         return None;
     }
     let now_ms = now.timestamp_millis();
-    let last = events.iter().max_by_key(|e| e.time)?;
-    let last_ms = last.time.timestamp_millis();
+    let (last_ms, last_kind) = last?;
     let mut moments = vec![last_ms + i64::from(rules.stuck.likely_loss_hours) * 3_600_000];
-    if let Some(stage) = Stage::after(last.kind) {
+    if let Some(stage) = Stage::after(last_kind) {
         // The stuck scan judges "silent for longer than the limit", so the moment is one millisecond past it.
         moments.push(last_ms + i64::from(rules.stuck.hours(stage)) * 3_600_000 + 1);
     }
@@ -258,7 +363,10 @@ impl Aggregates {
     /// Replaces a parcel's old contribution with its new one. Fails when the old contribution is not in the
     /// aggregates, which means the stored states and aggregates disagree.
     pub fn apply(&mut self, old: Option<&ParcelState>, new: Option<&ParcelState>) -> Result<(), StoreError> {
-        self.cube.apply(old.map(|s| &s.summary), new.map(|s| &s.summary));
+        // A sweep mostly changes a parcel's alerts and next check, not its summary: nothing to move in the cube.
+        if old.map(|s| &s.summary) != new.map(|s| &s.summary) {
+            self.cube.apply(old.map(|s| &s.summary), new.map(|s| &s.summary));
+        }
         // Most records after the first sorting centre leave the coverage row as it was: nothing to move.
         if old.and_then(|s| s.coverage.as_ref()) == new.and_then(|s| s.coverage.as_ref()) {
             return Ok(());
@@ -403,3 +511,6 @@ impl RefCache {
             && facilities.into_iter().all(|f| self.facilities.contains_key(f))
     }
 }
+
+#[cfg(test)]
+mod tests;

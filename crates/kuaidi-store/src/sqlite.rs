@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use kuaidi_model::{Carrier, CarrierCode, Complaint, EventId, Facility, Record, ScanEvent, Waybill, WaybillNo};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use crate::derived::{Aggregates, ParcelKey};
+use crate::derived::Aggregates;
 use crate::seal::PiiKey;
 use crate::{
     Alert, AlertChange, AlertQuery, ApiKey, AuditEntry, Capture, CaptureJob, Counts, CoverageCounts, CoverageFilter,
@@ -63,8 +63,11 @@ pub struct SqliteConfig {
     /// 0 turns the cache off, so that every re-derivation reads the tables.
     pub parcel_cache: usize,
     /// How many parcels' derived states the writer keeps pending before it writes them to `parcels` in one batch
-    /// (it also writes them every [`FLUSH_EVERY`]); 0 writes them at every transaction.
+    /// (it also writes them every `flush_every`); 0 writes them at every transaction.
     pub flush_parcels: usize,
+    /// How often, at most, pending states are written while ingest runs ([`FLUSH_EVERY`] by default). Tests that
+    /// look at pending states set it out of reach, so that a slow machine does not flush under them.
+    pub flush_every: std::time::Duration,
 }
 
 impl SqliteConfig {
@@ -78,6 +81,7 @@ impl SqliteConfig {
             rules: None,
             parcel_cache: DEFAULT_PARCEL_CACHE,
             flush_parcels: DEFAULT_FLUSH_PARCELS,
+            flush_every: FLUSH_EVERY,
         }
     }
 }
@@ -125,6 +129,9 @@ pub struct SqliteStore {
     rules: Arc<Rules>,
     /// Time spent in write transactions, and the part of it spent re-deriving parcels, in nanoseconds.
     timing: [std::sync::atomic::AtomicU64; 2],
+    /// How many times the pending states were emptied (written, or dropped by a reload): a sweep's cursor over
+    /// `parcels` starts again after one, since rows behind it may have become due (see `Store::sweep`).
+    pending_cleared: std::sync::atomic::AtomicU64,
     config: SqliteConfig,
 }
 
@@ -190,6 +197,7 @@ impl SqliteStore {
             pending: RwLock::new(derived::Pending::new()),
             rules,
             timing: Default::default(),
+            pending_cleared: Default::default(),
             config,
         })
     }
@@ -254,6 +262,7 @@ impl SqliteStore {
         }
         tx.commit().map_err(|err| sql_error("committing parcel states", err))?;
         self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.pending_cleared.fetch_add(1, Ordering::Relaxed);
         state.snapshot = derived::SnapshotState { clean_on_disk: true, written_at: std::time::Instant::now() };
         let elapsed = started.elapsed().as_nanos() as u64;
         self.timing[0].fetch_add(elapsed, Ordering::Relaxed);
@@ -286,6 +295,7 @@ impl SqliteStore {
         *state = reloaded;
         *self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = aggregates;
         self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.pending_cleared.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -331,7 +341,7 @@ impl Drop for SqliteStore {
 }
 
 /// Parcels re-derived per transaction by a sweep.
-const SWEEP_CHUNK: usize = 10_000;
+const SWEEP_CHUNK: usize = 100_000;
 
 impl SqliteStore {
     /// Runs `work` (which writes records and returns the parcels it touched) and re-derives those parcels, all in one
@@ -343,7 +353,7 @@ impl SqliteStore {
             &rusqlite::Transaction<'_>,
             &mut crate::derived::RefCache,
             &mut cache::ParcelCache,
-        ) -> Result<(T, Vec<ParcelKey>), StoreError>,
+        ) -> Result<(T, derived::Work), StoreError>,
     ) -> Result<(T, derived::Changes), StoreError> {
         let key = &self.config.pii_key;
         self.write(|conn| {
@@ -353,20 +363,25 @@ impl SqliteStore {
             let (tx, _) = self.begin(conn, state)?;
             let mut deriving = None;
             let result = (|| {
-                let (answer, touched) = work(&tx, &mut state.reference, &mut state.parcels)?;
+                let (answer, parcels) = work(&tx, &mut state.reference, &mut state.parcels)?;
                 let begun = std::time::Instant::now();
                 let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let changes = derived::rederive(
+                // A sweep changes no record, so it journals nothing: see `derived::write_swept`.
+                let sweeping = matches!(parcels, derived::Work::Due(_));
+                let mut changes = derived::rederive(
                     &tx,
                     key,
                     &state.reference,
                     &mut state.parcels,
                     &pending,
-                    true,
+                    !sweeping,
                     &self.rules,
-                    touched,
+                    parcels,
                     now,
                 )?;
+                if sweeping {
+                    derived::write_swept(&tx, &pending, &mut changes, now)?;
+                }
                 drop(pending);
                 deriving = Some(begun.elapsed());
                 if !changes.pairs.is_empty() && state.snapshot.clean_on_disk {
@@ -404,7 +419,7 @@ impl SqliteStore {
                 self.merge_pending(&mut changes);
             }
             let due = self.pending_states() >= self.config.flush_parcels.max(1)
-                || (!state.snapshot.clean_on_disk && state.snapshot.written_at.elapsed() >= FLUSH_EVERY);
+                || (!state.snapshot.clean_on_disk && state.snapshot.written_at.elapsed() >= self.config.flush_every);
             if due {
                 if let Err(err) = self.flush_locked(conn, state, false) {
                     // The journal still names the pending parcels; the next flush, or the next start, writes them.
@@ -415,10 +430,14 @@ impl SqliteStore {
         })
     }
 
-    /// Makes the new states of a committed transaction pending (and visible to readers).
+    /// Makes the new states of a committed transaction pending (and visible to readers), except those a sweep wrote
+    /// to `parcels` already.
     fn merge_pending(&self, changes: &mut derived::Changes) {
         let mut pending = self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (key, (_, new)) in changes.keys.iter().zip(&changes.pairs) {
+        for (idx, (key, (_, new))) in changes.keys.iter().zip(&changes.pairs).enumerate() {
+            if changes.written.get(idx).copied().unwrap_or(false) {
+                continue;
+            }
             if let Some(new) = new {
                 pending.insert(key.clone(), Arc::clone(new));
             }
@@ -450,7 +469,7 @@ fn load_writer_state(
             &none,
             false,
             rules,
-            journalled,
+            derived::Work::Touched(journalled),
             clock.unwrap_or_else(Utc::now),
         )?;
         let mut pending = derived::Pending::new();
@@ -589,7 +608,7 @@ impl Store for SqliteStore {
         let (outcomes, _) = self.write_derived(now, |tx, reference, parcels| {
             let outcomes = self.put_records(tx, records, reference, parcels)?;
             let touched = derived::touched_by(records, &outcomes).into_keys().collect();
-            Ok((outcomes, touched))
+            Ok((outcomes, derived::Work::Touched(touched)))
         })?;
         Ok(outcomes)
     }
@@ -601,7 +620,7 @@ impl Store for SqliteStore {
             epcis::capture_in(tx, kept.map(|(_, event)| event))?;
             epcis::put_job(tx, capture.job)?;
             let touched = derived::touched_by(capture.records, &outcomes).into_keys().collect();
-            Ok((outcomes, touched))
+            Ok((outcomes, derived::Work::Touched(touched)))
         })?;
         Ok(outcomes)
     }
@@ -642,11 +661,21 @@ impl Store for SqliteStore {
 
     fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError> {
         let mut report = SweepReport::default();
+        // Where the previous round stopped in `parcels`, as of which emptying of the pending states. Rows behind the
+        // cursor were re-derived at `now` (so they are due only later), or skipped because they had a pending state,
+        // which the pending states still hold until they are emptied: then the cursor starts again. Without it,
+        // every round would walk again past every row whose new state is still pending.
+        let mut cursor: Option<derived::DueCursor> = None;
+        let mut cursor_epoch = self.pending_cleared.load(Ordering::Relaxed);
         loop {
             let (n_due, changes) = self.write_derived(now, |tx, _, _| {
+                let epoch = self.pending_cleared.load(Ordering::Relaxed);
+                if epoch != cursor_epoch {
+                    (cursor, cursor_epoch) = (None, epoch);
+                }
                 let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let due = derived::due(tx, &pending, now, SWEEP_CHUNK)?;
-                Ok((due.len(), due))
+                let due = derived::due(tx, &pending, now, SWEEP_CHUNK, &mut cursor)?;
+                Ok((due.len(), derived::Work::Due(due)))
             })?;
             report.examined += changes.examined;
             report.changed += changes.pairs.len() as u64;

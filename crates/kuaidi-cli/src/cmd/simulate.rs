@@ -15,6 +15,10 @@ use serde::Serialize;
 
 use crate::{output, progress, CliError, Config};
 
+mod open_only;
+
+pub use open_only::OpenOnly;
+
 /// Where the delta's geography is looked for, relative to the working directory, when `--geo` is not given.
 const GEO_CANDIDATES: &[&str] =
     &["../shared/data/yrd_geo/yrd_prefecture_cities.csv", "shared/data/yrd_geo/yrd_prefecture_cities.csv"];
@@ -69,6 +73,10 @@ pub struct SimulateArgs {
     /// Write only the NDJSON files, not `events.parquet` and `waybills.parquet`.
     #[arg(long)]
     no_parquet: bool,
+    /// Keep every parcel open: its waybill and only its first one to three scans before delivery, no complaint (a
+    /// store of open parcels for the stuck-parcel scan's benchmark).
+    #[arg(long)]
+    open_only: bool,
     #[command(flatten)]
     sim: SimArgs,
 }
@@ -203,6 +211,17 @@ pub fn generate(
     show_progress: bool,
     parquet: bool,
 ) -> Result<(SimStats, PathBuf), CliError> {
+    generate_filtered(sim, dir, show_progress, parquet, |_| true)
+}
+
+/// Like [`generate`], writing only the records `keep` takes; the statistics still count every simulated record.
+pub fn generate_filtered(
+    sim: &Simulation,
+    dir: &Path,
+    show_progress: bool,
+    parquet: bool,
+    mut keep: impl FnMut(&Record) -> bool,
+) -> Result<(SimStats, PathBuf), CliError> {
     std::fs::create_dir_all(dir).map_err(|err| CliError::io("create", dir, err))?;
     let records_path = dir.join("records.ndjson");
     let truth_path = dir.join("truth.ndjson");
@@ -221,6 +240,9 @@ pub fn generate(
     // feeds both the NDJSON and the Parquet files.
     let mut stats = sim.try_run(
         |record| -> Result<(), CliError> {
+            if !keep(&record) {
+                return Ok(());
+            }
             serde_json::to_writer(&mut records, &kuaidi_formats::encode_record(&record))
                 .map_err(|err| CliError::io("write", &records_path, err.into()))?;
             records.write_all(b"\n").map_err(|err| CliError::io("write", &records_path, err))?;
@@ -252,6 +274,9 @@ struct SimulateReport {
     duplicates: u64,
     out_of_order: u64,
     faulty_parcels: u64,
+    /// With `--open-only`, the events written (the other counts are of the whole simulation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events_kept: Option<u64>,
     records_file: String,
     truth_file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -270,7 +295,15 @@ pub fn run(args: SimulateArgs, config: &Config) -> Result<(), CliError> {
         .transpose()?;
     let sim = simulation(&args.sim, args.parcels, args.days, start)?;
     let clock = std::time::Instant::now();
-    let (stats, records) = generate(&sim, &args.out, true, !args.no_parquet)?;
+    let (stats, records, kept_events) = if args.open_only {
+        let mut filter = OpenOnly::default();
+        let (stats, records) =
+            generate_filtered(&sim, &args.out, true, !args.no_parquet, |record| filter.keep(record))?;
+        (stats, records, Some(filter.kept_events))
+    } else {
+        let (stats, records) = generate(&sim, &args.out, true, !args.no_parquet)?;
+        (stats, records, None)
+    };
     let seconds = clock.elapsed().as_secs_f64();
     let parquet_file = |name: &str| (!args.no_parquet).then(|| args.out.join(name).display().to_string());
     let report = SimulateReport {
@@ -280,6 +313,7 @@ pub fn run(args: SimulateArgs, config: &Config) -> Result<(), CliError> {
         duplicates: stats.duplicates,
         out_of_order: stats.out_of_order,
         faulty_parcels: stats.truth_entries,
+        events_kept: kept_events,
         records_file: records.display().to_string(),
         truth_file: args.out.join("truth.ndjson").display().to_string(),
         events_parquet_file: parquet_file(EVENTS_PARQUET),

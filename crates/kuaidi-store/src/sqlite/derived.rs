@@ -12,7 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::cache::{CachedParcel, ParcelCache};
 use super::{rows, sql_error};
 use crate::derived::{
-    derive, Aggregates, CoverageRow, ParcelKey, ParcelRecords, ParcelState, RefCache, Rules, Touched,
+    derive, derive_after_clock, Aggregates, CoverageRow, ParcelKey, ParcelRecords, ParcelState, RefCache, Rules,
+    Touched,
 };
 use crate::seal::PiiKey;
 use crate::{Alert, AlertChange, AlertQuery, AlertStatus, ErrorKind, StoreError};
@@ -95,25 +96,76 @@ pub(super) type SharedState = Option<Arc<ParcelState>>;
 pub(super) fn write_pending(conn: &Connection, pending: &Pending) -> Result<(), StoreError> {
     let mut keys: Vec<&ParcelKey> = pending.keys().collect();
     keys.sort_unstable_by(|a, b| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO parcels (waybill_no, carrier, check_ms, state) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (waybill_no, carrier) DO UPDATE SET check_ms = excluded.check_ms, state = excluded.state",
-        )
-        .map_err(|err| sql_error("writing parcel states", err))?;
-    let mut text = Vec::new();
-    for key @ (carrier, waybill_no) in keys {
-        let state = &pending[key];
-        text.clear();
-        serde_json::to_writer(&mut text, &**state)
-            .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding a parcel's state", err))?;
-        // JSON is UTF-8; stored as TEXT so that the rows stay readable with the sqlite3 shell.
-        let text = std::str::from_utf8(&text).unwrap_or_default();
-        stmt.execute(params![waybill_no.as_str(), carrier.as_str(), state.check_at, text])
-            .map_err(|err| sql_error("writing parcel states", err))?;
+    let mut writer = StateWriter::new(conn)?;
+    for key in keys {
+        writer.write(key, &pending[key])?;
     }
     conn.execute("DELETE FROM unflushed_parcels", []).map_err(|err| sql_error("emptying the state journal", err))?;
     Ok(())
+}
+
+/// Writes the new states a sweep derived for parcels with no pending state straight to `parcels`, inside the
+/// sweep's transaction, and marks them in `changes.written`: their records did not change, so there is nothing to
+/// journal, and the table is then as current as the pending states would be. A parcel with a pending state keeps it
+/// (the journal names it already) and gets its new state pending too ([`Changes::written`] false); the journal notes
+/// it again with the sweep's clock, so that an open after a crash re-derives it as of the sweep, not as of its last
+/// record.
+pub(super) fn write_swept(
+    conn: &Connection,
+    pending: &Pending,
+    changes: &mut Changes,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut writer = StateWriter::new(conn)?;
+    changes.written = Vec::with_capacity(changes.keys.len());
+    for (key @ (carrier, waybill_no), (_, new)) in changes.keys.iter().zip(&changes.pairs) {
+        let written = match new {
+            Some(new) if !pending.contains_key(key) => {
+                writer.write(key, new)?;
+                true
+            }
+            _ => {
+                conn.prepare_cached("INSERT INTO unflushed_parcels (waybill_no, carrier, at_ms) VALUES (?1, ?2, ?3)")
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![waybill_no.as_str(), carrier.as_str(), now.timestamp_millis()])
+                    })
+                    .map_err(|err| sql_error("journalling a parcel's state", err))?;
+                false
+            }
+        };
+        changes.written.push(written);
+    }
+    Ok(())
+}
+
+/// Writes parcel states to `parcels`, one prepared statement and one encoding buffer for all.
+struct StateWriter<'c> {
+    stmt: rusqlite::CachedStatement<'c>,
+    text: Vec<u8>,
+}
+
+impl<'c> StateWriter<'c> {
+    fn new(conn: &'c Connection) -> Result<StateWriter<'c>, StoreError> {
+        let stmt = conn
+            .prepare_cached(
+                "INSERT INTO parcels (waybill_no, carrier, check_ms, state) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (waybill_no, carrier) DO UPDATE SET check_ms = excluded.check_ms, state = excluded.state",
+            )
+            .map_err(|err| sql_error("writing parcel states", err))?;
+        Ok(StateWriter { stmt, text: Vec::new() })
+    }
+
+    fn write(&mut self, (carrier, waybill_no): &ParcelKey, state: &ParcelState) -> Result<(), StoreError> {
+        self.text.clear();
+        serde_json::to_writer(&mut self.text, state)
+            .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding a parcel's state", err))?;
+        // JSON is UTF-8; stored as TEXT so that the rows stay readable with the sqlite3 shell.
+        let text = std::str::from_utf8(&self.text).unwrap_or_default();
+        self.stmt
+            .execute(params![waybill_no.as_str(), carrier.as_str(), state.check_at, text])
+            .map_err(|err| sql_error("writing parcel states", err))?;
+        Ok(())
+    }
 }
 
 /// The parcels the journal says have a state in `parcels` older than their records, and the latest clock it noted.
@@ -178,15 +230,37 @@ pub(super) fn state(
 pub(super) struct Changes {
     pub keys: Vec<ParcelKey>,
     pub pairs: Vec<(SharedState, SharedState)>,
+    /// Beside `keys`, when a sweep wrote the new state to `parcels` already ([`write_swept`]); empty when none did.
+    pub written: Vec<bool>,
     pub new_alerts: u64,
     pub examined: u64,
 }
 
-/// Re-derives the touched parcels inside the writer's transaction: raises and clears their alerts, journals those
-/// whose state changes (unless `journal` is off: recovery re-derives the journal itself), and returns the old and new
-/// states. It writes no state: the caller keeps the new ones pending until a flush.
-/// A parcel in the cache is re-derived from it; any other is read from the tables (its state from `pending` when
-/// there is one) and then cached while in flight.
+/// Which parcels to re-derive, and why.
+#[derive(Debug)]
+pub(super) enum Work {
+    /// Parcels whose records a transaction changed: each is re-derived from its records.
+    Touched(Vec<ParcelKey>),
+    /// Parcels due for a sweep, with their current state (pending or stored): only the clock moved since that state
+    /// was derived, so a parcel not in the cache is re-derived from its state alone ([`derive_after_clock`]), unless
+    /// the state predates what that needs.
+    Due(Vec<(ParcelKey, Arc<ParcelState>)>),
+}
+
+impl Work {
+    pub fn len(&self) -> usize {
+        match self {
+            Work::Touched(keys) => keys.len(),
+            Work::Due(due) => due.len(),
+        }
+    }
+}
+
+/// Re-derives parcels inside the writer's transaction: raises and clears their alerts, journals those whose state
+/// changes (unless `journal` is off: recovery re-derives the journal itself), and returns the old and new states. It
+/// writes no state: the caller keeps the new ones pending until a flush.
+/// A parcel in the cache is re-derived from it; a due parcel from its state; any other is read from the tables (its
+/// state from `pending` when there is one) and then cached while in flight.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn rederive(
     conn: &Connection,
@@ -196,21 +270,32 @@ pub(super) fn rederive(
     pending: &Pending,
     journal: bool,
     rules: &Rules,
-    touched: impl IntoIterator<Item = ParcelKey>,
+    work: Work,
     now: DateTime<Utc>,
 ) -> Result<Changes, StoreError> {
-    let touched = touched.into_iter();
-    let mut changes = Changes { pairs: Vec::with_capacity(touched.size_hint().0), ..Changes::default() };
+    let mut changes = Changes { pairs: Vec::with_capacity(work.len()), ..Changes::default() };
     let now_ms = now.timestamp_millis();
-    for parcel_key in touched {
+    let parcels: Box<dyn Iterator<Item = (ParcelKey, Option<Arc<ParcelState>>)>> = match work {
+        Work::Touched(keys) => Box::new(keys.into_iter().map(|key| (key, None))),
+        Work::Due(due) => Box::new(due.into_iter().map(|(key, state)| (key, Some(state)))),
+    };
+    for (parcel_key, known) in parcels {
         changes.examined += 1;
         let (carrier, waybill_no) = &parcel_key;
-        let CachedParcel { records, state: old } = match cache.take(&parcel_key) {
+        let cached = cache.take(&parcel_key);
+        if let (None, Some(old)) = (&cached, &known) {
+            if let Some(derivation) = derive_after_clock(old, rules, now) {
+                record(conn, &parcel_key, derivation, Some(Arc::clone(old)), pending, journal, now_ms, &mut changes)?;
+                continue;
+            }
+        }
+        let CachedParcel { records, state: old } = match cached {
             Some(cached) => cached,
             None => CachedParcel {
-                state: match pending.get(&parcel_key) {
-                    Some(state) => Some(Arc::clone(state)),
-                    None => state(conn, carrier, waybill_no)?.map(Arc::new),
+                state: match (known, pending.get(&parcel_key)) {
+                    (Some(state), _) => Some(state),
+                    (None, Some(state)) => Some(Arc::clone(state)),
+                    (None, None) => state(conn, carrier, waybill_no)?.map(Arc::new),
                 },
                 records: ParcelRecords {
                     waybill: rows::waybill(conn, key, carrier, waybill_no)?,
@@ -220,6 +305,27 @@ pub(super) fn rederive(
             },
         };
         let derivation = derive(&records, old.as_deref(), reference, rules, now);
+        let new = record(conn, &parcel_key, derivation, old, pending, journal, now_ms, &mut changes)?;
+        cache.put(parcel_key, CachedParcel { records, state: new });
+    }
+    Ok(changes)
+}
+
+/// Stores what a derivation raised and cleared, journals the parcel when its state changed, and notes the change;
+/// returns the parcel's state from now on.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    conn: &Connection,
+    parcel_key: &ParcelKey,
+    derivation: crate::derived::Derivation,
+    old: SharedState,
+    pending: &Pending,
+    journal: bool,
+    now_ms: i64,
+    changes: &mut Changes,
+) -> Result<SharedState, StoreError> {
+    let (carrier, waybill_no) = parcel_key;
+    {
         for alert in &derivation.new_alerts {
             let draft = &alert.draft;
             let events: Vec<&str> = draft.events.iter().map(|id| id.as_str()).collect();
@@ -257,20 +363,18 @@ pub(super) fn rederive(
             .map_err(|err| sql_error("clearing an alert", err))?;
         }
         if derivation.state.as_ref() == old.as_deref() {
-            cache.put(parcel_key, CachedParcel { records, state: old });
-            continue;
+            return Ok(old);
         }
-        if journal && !pending.contains_key(&parcel_key) {
+        if journal && !pending.contains_key(parcel_key) {
             conn.prepare_cached("INSERT INTO unflushed_parcels (waybill_no, carrier, at_ms) VALUES (?1, ?2, ?3)")
                 .and_then(|mut stmt| stmt.execute(params![waybill_no.as_str(), carrier.as_str(), now_ms]))
                 .map_err(|err| sql_error("journalling a parcel's state", err))?;
         }
         let new = derivation.state.map(Arc::new);
-        cache.put(parcel_key.clone(), CachedParcel { records, state: new.clone() });
-        changes.keys.push(parcel_key);
-        changes.pairs.push((old, new));
+        changes.keys.push(parcel_key.clone());
+        changes.pairs.push((old, new.clone()));
+        Ok(new)
     }
-    Ok(changes)
 }
 
 /// The parcels touched by a batch whose outcomes are known: new or changed waybills, events and complaints.
@@ -290,43 +394,63 @@ pub(super) fn touched_by(records: &[Record], outcomes: &[crate::Outcome]) -> Tou
     touched
 }
 
-/// Open parcels whose moment to be looked at again has come, at most `limit`: pending states first, then stored
-/// states of parcels with none pending.
+/// Where a sweep stopped in `parcels`: the last row it took or passed, in the order of `parcels_due`.
+pub(super) type DueCursor = (i64, String, String);
+
+/// Open parcels whose moment to be looked at again has come, at most `limit`, with their current states: pending
+/// states first, then stored states of parcels with none pending, after `cursor` in `(check_ms, waybill_no,
+/// carrier)` order (the index `parcels_due`, whose rows carry the table's key); `cursor` moves to the last row read.
 pub(super) fn due(
     conn: &Connection,
     pending: &Pending,
     now: DateTime<Utc>,
     limit: usize,
-) -> Result<Vec<ParcelKey>, StoreError> {
+    cursor: &mut Option<DueCursor>,
+) -> Result<Vec<(ParcelKey, Arc<ParcelState>)>, StoreError> {
     let now_ms = now.timestamp_millis();
-    let mut keys: Vec<ParcelKey> = pending
+    let mut due: Vec<(ParcelKey, Arc<ParcelState>)> = pending
         .iter()
         .filter(|(_, state)| state.check_at.is_some_and(|at| at <= now_ms))
-        .map(|(key, _)| key.clone())
+        .map(|(key, state)| (key.clone(), Arc::clone(state)))
         .take(limit)
         .collect();
-    let mut stmt = conn
-        .prepare_cached("SELECT carrier, waybill_no FROM parcels WHERE check_ms <= ?1 ORDER BY check_ms LIMIT ?2")
-        .map_err(|err| sql_error("finding parcels due for a sweep", err))?;
-    // Stored rows of parcels with a pending state may be due by their stale `check_ms` alone: asking for that many
-    // more rows still fills the chunk.
-    let n_rows = limit.saturating_sub(keys.len()).saturating_add(pending.len());
-    let rows = stmt
-        .query_map(params![now_ms, i64::try_from(n_rows).unwrap_or(i64::MAX)], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-        })
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .map_err(|err| sql_error("finding parcels due for a sweep", err))?;
-    for (carrier, waybill_no) in rows {
-        if keys.len() >= limit {
-            break;
-        }
+    if due.len() >= limit {
+        return Ok(due);
+    }
+    let finding = |err| sql_error("finding parcels due for a sweep", err);
+    // Keys first, from the index alone: rows with a pending state are passed without reading their stored state.
+    let mut keys = conn
+        .prepare_cached(
+            "SELECT check_ms, waybill_no, carrier FROM parcels INDEXED BY parcels_due \
+             WHERE check_ms <= ?1 AND (check_ms, waybill_no, carrier) > (?2, ?3, ?4) \
+             ORDER BY check_ms, waybill_no, carrier",
+        )
+        .map_err(finding)?;
+    let mut state_of =
+        conn.prepare_cached("SELECT state FROM parcels WHERE waybill_no = ?1 AND carrier = ?2").map_err(finding)?;
+    let (after_ms, after_waybill, after_carrier) = cursor.clone().unwrap_or((i64::MIN, String::new(), String::new()));
+    let mut rows = keys.query(params![now_ms, after_ms, after_waybill, after_carrier]).map_err(finding)?;
+    let mut stored = Vec::new();
+    while due.len() + stored.len() < limit {
+        let Some(row) = rows.next().map_err(finding)? else { break };
+        let (check_ms, waybill_no, carrier): (i64, String, String) =
+            (row.get(0).map_err(finding)?, row.get(1).map_err(finding)?, row.get(2).map_err(finding)?);
         let key = parse_key(&carrier, &waybill_no)?;
+        *cursor = Some((check_ms, waybill_no, carrier));
         if !pending.contains_key(&key) {
-            keys.push(key);
+            stored.push(key);
         }
     }
-    Ok(keys)
+    // Read in key order, the order of `parcels`, so that neighbouring parcels share pages; the alerts' unique index
+    // is in the same order.
+    stored.sort_unstable_by(|a, b| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
+    for key in stored {
+        let text: String = state_of.query_row([key.1.as_str(), key.0.as_str()], |row| row.get(0)).map_err(finding)?;
+        let state: ParcelState = serde_json::from_str(&text).map_err(corrupt_state)?;
+        due.push((key, Arc::new(state)));
+    }
+    due.sort_by(|(a, _), (b, _)| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
+    Ok(due)
 }
 
 const ALERT_COLUMNS: &str = "id, kind, reason, carrier, waybill_no, events, detail, origin_city, destination_city, \

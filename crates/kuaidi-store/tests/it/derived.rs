@@ -175,6 +175,7 @@ fn the_parcel_cache_gives_the_states_the_tables_give() {
         let mut config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
         config.parcel_cache = parcel_cache;
         config.flush_parcels = flush_parcels;
+        config.flush_every = std::time::Duration::MAX;
         SqliteStore::open(config).unwrap()
     };
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
@@ -215,6 +216,7 @@ fn an_unclean_stop_rederives_the_journalled_parcels() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
     config.flush_parcels = usize::MAX;
+    config.flush_every = std::time::Duration::MAX;
     // Split at a batch boundary: alerts depend on what each batch shows together.
     let (first_half, second_half) = run.records.split_at(run.records.len() / 600 * 300);
     let crashed = SqliteStore::open(config.clone()).unwrap();
@@ -374,4 +376,122 @@ fn derived_state_matches_the_ground_truth_in_any_order() {
             mismatches[..mismatches.len().min(10)].join("\n")
         );
     }
+}
+
+/// A sweep re-derives a due parcel that is not in the writer's cache from its state alone (only the clock moved
+/// since it was derived). That must give exactly what re-deriving from the records gives: a store whose cache holds
+/// every parcel (so its sweeps read records), one without a cache whose states are all still pending, one without a
+/// cache that writes its states at every transaction, and one with a tiny cache, all swept at the same moments
+/// (across every stage limit and the loss limits), end each sweep with the same report, states, alerts and aggregates.
+#[test]
+fn a_sweep_from_states_gives_what_a_sweep_from_records_gives() {
+    let Some(geo) = geo() else { return };
+    let run = simulate(&geo, 1_500);
+    // Only the first 30 hours of records: most parcels are still open, at every stage.
+    let start = DateTime::parse_from_rfc3339("2026-11-09T00:00:00+08:00").unwrap().with_timezone(&Utc);
+    let cut = start + Duration::hours(30);
+    let records: Vec<Record> =
+        run.records.iter().filter(|r| record_time(r).is_none_or(|at| at <= cut)).cloned().collect();
+    let open_with = |dir: &tempfile::TempDir, parcel_cache: usize, flush_parcels: usize| {
+        let mut config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
+        config.parcel_cache = parcel_cache;
+        config.flush_parcels = flush_parcels;
+        config.flush_every = std::time::Duration::MAX;
+        SqliteStore::open(config).unwrap()
+    };
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let stores = [
+        ("from records", open_with(&dirs[0], 100_000, usize::MAX)),
+        ("pending states", open_with(&dirs[1], 0, usize::MAX)),
+        ("stored states", open_with(&dirs[2], 0, 0)),
+        ("tiny cache", open_with(&dirs[3], 50, 7)),
+    ];
+    let mut clock = DateTime::<Utc>::MIN_UTC;
+    for batch in records.chunks(250) {
+        clock = batch.iter().filter_map(record_time).fold(clock, DateTime::max);
+        for (_, store) in &stores {
+            store.ingest_at(batch, clock).unwrap();
+        }
+    }
+    assert!(stores[1].1.pending_states() > 1_000, "the states should still be pending");
+    let open = stores[0]
+        .1
+        .parcel_states_after(None, 100_000)
+        .unwrap()
+        .into_iter()
+        .filter(|(_, _, state)| state.check_at.is_some())
+        .count();
+    assert!(open > 500, "only {open} parcels are open");
+    let mut total_changed = 0;
+    for hours in [1, 20, 30, 49, 72, 24 * 7, 24 * 7 + 30, 24 * 9, 24 * 30] {
+        let now = cut + Duration::hours(hours);
+        let reports: Vec<_> = stores.iter().map(|(_, store)| store.sweep(now).unwrap()).collect();
+        let want = derived_state(&stores[0].1, &run);
+        for ((name, store), report) in stores.iter().zip(&reports) {
+            assert_eq!(format!("{report:?}"), format!("{:?}", reports[0]), "{name}: sweep at +{hours} h");
+            let got = derived_state(store, &run);
+            let differing = want.0.iter().zip(&got.0).filter(|(a, b)| a != b).count();
+            assert_eq!(differing, 0, "{name}: {differing} parcel states differ after the sweep at +{hours} h");
+            assert!(got.1 == want.1, "{name}: the alerts differ after the sweep at +{hours} h");
+            assert_eq!(total(store), total(&stores[0].1), "{name}: indicators after the sweep at +{hours} h");
+        }
+        total_changed += reports[0].changed;
+        eprintln!("sweep at +{hours} h: {:?}", reports[0]);
+    }
+    assert!(total_changed > 1_000, "the sweeps changed only {total_changed} parcels");
+    for (name, store) in &stores {
+        let (kept, recounted) = store.recount().unwrap();
+        assert!(kept == recounted, "{name}: the aggregates differ from a recount");
+    }
+}
+
+/// A sweep writes the states of parcels with no pending state straight to `parcels` and journals nothing, as their
+/// records did not change; parcels with a pending state keep it pending. A writer that stops right after a sweep
+/// without writing its pending states (a crash) reopens with the same states, alerts and indicators as one that
+/// stopped cleanly, and aggregates equal to a recount.
+#[test]
+fn a_sweep_survives_an_unclean_stop() {
+    let Some(geo) = geo() else { return };
+    let run = simulate(&geo, 1_000);
+    let start = DateTime::parse_from_rfc3339("2026-11-09T00:00:00+08:00").unwrap().with_timezone(&Utc);
+    let cut = start + Duration::hours(30);
+    let records: Vec<Record> =
+        run.records.iter().filter(|r| record_time(r).is_none_or(|at| at <= cut)).cloned().collect();
+    let (crash_dir, clean_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config = |dir: &tempfile::TempDir| {
+        let mut config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
+        config.flush_parcels = usize::MAX;
+        config.flush_every = std::time::Duration::MAX;
+        config
+    };
+    let (crash_config, clean_config) = (config(&crash_dir), config(&clean_dir));
+    let (crashed, clean) =
+        (SqliteStore::open(crash_config.clone()).unwrap(), SqliteStore::open(clean_config.clone()).unwrap());
+    let (first, second) = records.split_at(records.len() / 2);
+    for store in [&crashed, &clean] {
+        for batch in first.chunks(250) {
+            store.ingest_at(batch, cut).unwrap();
+        }
+        // Half the parcels' states were written, half are pending when the sweep runs.
+        store.flush().unwrap();
+        for batch in second.chunks(250) {
+            store.ingest_at(batch, cut).unwrap();
+        }
+    }
+    let pending_before = crashed.pending_states();
+    assert!(pending_before > 100);
+    let reports = [crashed.sweep(cut + Duration::hours(49)).unwrap(), clean.sweep(cut + Duration::hours(49)).unwrap()];
+    assert_eq!(format!("{:?}", reports[0]), format!("{:?}", reports[1]));
+    assert!(reports[0].changed > 100, "{:?}", reports[0]);
+    // Only parcels that had a pending state are pending after the sweep: the others went to the table.
+    assert_eq!(crashed.pending_states(), pending_before);
+    std::mem::forget(crashed);
+    drop(clean);
+    let (reopened, clean) = (SqliteStore::open(crash_config).unwrap(), SqliteStore::open(clean_config).unwrap());
+    let (got, want) = (derived_state(&reopened, &run), derived_state(&clean, &run));
+    assert!(got.0 == want.0, "parcel states differ after an unclean stop");
+    assert!(got.1 == want.1, "alerts differ after an unclean stop");
+    assert_eq!(total(&reopened), total(&clean));
+    let (kept, recounted) = reopened.recount().unwrap();
+    assert!(kept == recounted, "the aggregates differ from a recount");
 }
