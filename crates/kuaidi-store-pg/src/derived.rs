@@ -20,7 +20,7 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, WaybillNo};
 use kuaidi_rules::{CellKey, Counters};
-use kuaidi_store::derived::{derive, Aggregates, CoverageRow, ParcelRecords, ParcelState, RefCache, Rules};
+use kuaidi_store::derived::{derive, Aggregates, CoverageRow, Derivation, ParcelRecords, ParcelState, RefCache, Rules};
 use kuaidi_store::{Alert, AlertChange, AlertQuery, AlertStatus, ErrorKind, PiiKey, StoreError};
 use postgres::types::ToSql;
 use postgres::{GenericClient, Row, Transaction};
@@ -30,7 +30,7 @@ use crate::rows;
 
 /// Loads the rules' reference cache (carriers and facilities) inside the transaction that needs it: when a batch
 /// brought reference records, or a parcel names a carrier or facility the cache does not hold.
-fn load_reference(client: &mut impl GenericClient) -> Result<RefCache, StoreError> {
+pub(crate) fn load_reference(client: &mut impl GenericClient) -> Result<RefCache, StoreError> {
     let carriers = client
         .query("SELECT code FROM carriers", &[])
         .map_err(|err| pg_error("loading carriers for the rules", err))?
@@ -59,10 +59,6 @@ pub(crate) struct Changes {
     pub examined: u64,
     pub changed: u64,
     pub new_alerts: u64,
-}
-
-fn corrupt_state(err: serde_json::Error) -> StoreError {
-    StoreError::with_source(ErrorKind::Other, "a stored parcel state does not parse", err)
 }
 
 fn encode(what: &str, err: serde_json::Error) -> StoreError {
@@ -121,8 +117,7 @@ pub(crate) fn load(
         .map_err(|err| pg_error("reading parcels", err))?
     {
         let Some(parcel) = id(&row, 0, 1) else { continue };
-        let state =
-            row.get::<_, Option<&str>>(5).map(|text| serde_json::from_str(text).map_err(corrupt_state)).transpose()?;
+        let state = row.get::<_, Option<&[u8]>>(5).map(crate::state::decode).transpose()?;
         let stored = StoredParcel {
             first_event: row.get(2),
             last_event: row.get(3),
@@ -196,6 +191,9 @@ pub(crate) struct ToDerive {
     pub parcel: ParcelText,
     pub records: ParcelRecords,
     pub old: Option<ParcelState>,
+    /// A new parcel's derivation from its records, whose state its row was inserted with (`ingest::speculate`):
+    /// used as it is, and the row is not written again.
+    pub written: Option<Derivation>,
 }
 
 /// What an ingest changes in a parcel's row besides its state: the range of its events' times and its latest
@@ -236,8 +234,13 @@ pub(crate) fn rederive(
     let mut row_updates = RowUpdates::default();
     let mut alert_rows = AlertRows::default();
     let mut cleared: (Vec<&str>, Vec<&str>, Vec<String>) = (Vec::new(), Vec::new(), Vec::new());
-    for parcel in &parcels {
-        let derivation = derive(&parcel.records, parcel.old.as_ref(), reference.as_ref(), deriver.rules, now);
+    for parcel in &mut parcels {
+        let written = parcel.written.take();
+        let row_written = written.is_some();
+        let derivation = match written {
+            Some(derivation) => derivation,
+            None => derive(&parcel.records, parcel.old.as_ref(), reference.as_ref(), deriver.rules, now),
+        };
         for alert in &derivation.new_alerts {
             alert_rows.push(&parcel.parcel, alert);
         }
@@ -247,6 +250,10 @@ pub(crate) fn rederive(
             cleared.2.push(dedup_key.clone());
         }
         let row_change = row_changes.remove(&parcel.parcel);
+        if row_written {
+            pairs.push((parcel.old.clone(), derivation.state));
+            continue;
+        }
         if derivation.state == parcel.old {
             if let Some(row_change) = row_change {
                 row_updates.push(&parcel.parcel, row_change, None)?;
@@ -295,7 +302,7 @@ struct RowUpdates {
     last_events: Vec<Option<DateTime<Utc>>>,
     last_activity: Vec<Option<DateTime<Utc>>>,
     set_state: Vec<bool>,
-    states: Vec<Option<String>>,
+    states: Vec<Option<Vec<u8>>>,
     check_at: Vec<Option<DateTime<Utc>>>,
 }
 
@@ -314,7 +321,7 @@ impl RowUpdates {
         self.last_activity.push(change.last_activity);
         self.set_state.push(state.is_some());
         let state = state.flatten();
-        self.states.push(state.map(serde_json::to_string).transpose().map_err(|err| encode("a parcel's state", err))?);
+        self.states.push(state.map(crate::state::encode).transpose()?);
         self.check_at.push(state.and_then(|s| s.check_at).and_then(DateTime::<Utc>::from_timestamp_millis));
         Ok(())
     }
@@ -332,7 +339,7 @@ impl RowUpdates {
              state = CASE WHEN u.set_state THEN u.state ELSE p.state END, \
              check_at = CASE WHEN u.set_state THEN u.check_at ELSE p.check_at END \
              FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[], \
-                 $6::boolean[], $7::text[], $8::timestamptz[]) \
+                 $6::boolean[], $7::bytea[], $8::timestamptz[]) \
                  AS u (waybill_no, carrier, first_event, last_event, last_activity, set_state, state, check_at) \
              WHERE p.waybill_no = u.waybill_no AND p.carrier = u.carrier",
             &[
@@ -591,8 +598,8 @@ pub(crate) fn state(
             &[&waybill_no.as_str(), &carrier.as_str()],
         )
         .map_err(|err| pg_error("reading a parcel's state", err))?;
-    let text: Option<&str> = row.as_ref().and_then(|row| row.get(0));
-    text.map(|text| serde_json::from_str(text).map_err(corrupt_state)).transpose()
+    let bytes: Option<&[u8]> = row.as_ref().and_then(|row| row.get(0));
+    bytes.map(crate::state::decode).transpose()
 }
 
 /// Re-derives, in one transaction, up to `limit` parcels whose moment to be looked at again has come, locked in key
@@ -616,7 +623,7 @@ pub(crate) fn sweep_chunk(
         .collect();
     let to_derive = load(tx, deriver.key, &due)?
         .into_iter()
-        .map(|(parcel, stored)| ToDerive { parcel, records: stored.records, old: stored.state })
+        .map(|(parcel, stored)| ToDerive { parcel, records: stored.records, old: stored.state, written: None })
         .collect();
     let changes = rederive(tx, deriver, to_derive, BTreeMap::new(), false, now)?;
     Ok((due.len(), changes))
@@ -750,7 +757,7 @@ pub(crate) fn states_after(
         .map_err(|err| pg_error("paging through parcel states", err))?;
     rows.iter()
         .map(|row| {
-            let state: ParcelState = serde_json::from_str(row.get::<_, &str>(0)).map_err(corrupt_state)?;
+            let state = crate::state::decode(row.get::<_, &[u8]>(0))?;
             Ok((state.summary.carrier.clone(), state.summary.waybill_no.clone(), state))
         })
         .collect()

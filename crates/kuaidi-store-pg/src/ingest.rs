@@ -4,7 +4,10 @@
 //! 1. carriers and facilities (reference data) are upserted row by row (there are few);
 //! 2. every parcel the batch touches is locked **in key order** by one `INSERT … ON CONFLICT DO UPDATE … WHERE
 //!    false`: a new parcel's row is inserted, a stored one is locked without being written. Two servers writing the
-//!    same parcel therefore take turns, and cannot deadlock, since both lock in the same order;
+//!    same parcel therefore take turns, and cannot deadlock, since both lock in the same order. A parcel whose
+//!    waybill the batch brings is most likely new, so before the transaction it is derived as if it were
+//!    ([`speculate`]) and its row is inserted with that state: a new parcel's row is written once, not inserted and
+//!    then updated. The insert itself tells which parcels were new; a stored one's speculation is dropped;
 //! 3. the stored parcels' rows, waybills, events and complaints are loaded with one query per table
 //!    (`derived::load`, by `waybill_no = ANY($1)`); events by key within the parcels' time range (the primary key
 //!    holds the partition column `time`, so the key alone is not unique in the database: a re-send with a changed
@@ -15,12 +18,16 @@
 //!    still guard against a double write), complaints with one statement for new ones and one for new verdicts;
 //! 6. every parcel whose records changed is re-derived from what was loaded plus what was written
 //!    (`derived::rederive`): its state, new alerts and the aggregate rows, still under the parcels' locks, and each
-//!    parcel row is written once, with its state, widened event range and activity time together.
+//!    parcel row is written once, with its state, widened event range and activity time together. A new parcel
+//!    inserted with its speculated state is not derived again: its records are exactly those the speculation read
+//!    (nothing was stored for it), so the derivation would be the same.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kuaidi_model::{Carrier, CarrierCode, Complaint, Facility, Record, ScanEvent, Signer, Waybill, WaybillNo};
+use kuaidi_store::derived::{derive, Derivation, ParcelRecords};
 use kuaidi_store::{ErrorKind, Outcome, PiiKey, StoreError};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
@@ -134,6 +141,13 @@ impl<'a> Prepared<'a> {
             .collect()
     }
 
+    /// The batch's touch of `parcel` (the touches are in key order).
+    fn touch(&self, parcel: &ParcelText) -> Option<&ParcelTouch<'a>> {
+        let wanted = (parcel.0.as_str(), parcel.1.as_str());
+        let found = self.parcels.binary_search_by(|touch| (touch.waybill_no, touch.carrier).cmp(&wanted));
+        found.ok().map(|idx| &self.parcels[idx])
+    }
+
     fn event(&self, idx: usize) -> &'a ScanEvent {
         match &self.records[idx] {
             Record::Event(event) => event,
@@ -152,9 +166,12 @@ impl<'a> Prepared<'a> {
 /// Locks every parcel of the batch, in key order (bytewise, as `COLLATE "C"` sorts): a new parcel by inserting its
 /// row, a stored one by `ON CONFLICT DO UPDATE … WHERE false`, which takes the row lock without writing a new row
 /// version. Answers the keys it inserted.
-const LOCK_PARCELS: &str = "INSERT INTO parcels (waybill_no, carrier, first_event, last_event, last_activity)
-SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[])
-    AS touch (waybill_no, carrier, first_event, last_event, last_activity)
+/// A new parcel's row is inserted with its speculated state and `check_at` (null when not speculated).
+const LOCK_PARCELS: &str = "INSERT INTO parcels (waybill_no, carrier, first_event, last_event, last_activity, state,
+    check_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[], $6::bytea[],
+    $7::timestamptz[])
+    AS touch (waybill_no, carrier, first_event, last_event, last_activity, state, check_at)
 ORDER BY waybill_no COLLATE \"C\", carrier COLLATE \"C\"
 ON CONFLICT (waybill_no, carrier) DO UPDATE SET last_activity = parcels.last_activity WHERE false
 RETURNING waybill_no, carrier";
@@ -216,6 +233,11 @@ pub(crate) fn ingest(
 ) -> Result<Vec<Outcome>, StoreError> {
     let key = deriver.key;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; prepared.records.len()];
+    // A batch bringing carriers or facilities is speculated inside its transaction, once the rules can see them.
+    let mut speculated = match prepared.has_reference {
+        true => HashMap::new(),
+        false => speculate(&mut conn.client, prepared, deriver, now, false)?,
+    };
     let lock_parcels = conn.statement(LOCK_PARCELS)?;
     let mut tx = conn.client.transaction().map_err(|err| pg_error("starting an ingest transaction", err))?;
 
@@ -226,6 +248,10 @@ pub(crate) fn ingest(
             _ => {}
         }
     }
+    if prepared.has_reference {
+        speculated = speculate(&mut tx, prepared, deriver, now, true)?;
+    }
+    let n_speculated = speculated.len();
 
     // Lock, then load what the stored parcels hold; a new parcel holds nothing yet.
     let mut parcels: BTreeMap<ParcelText, StoredParcel> = BTreeMap::new();
@@ -238,8 +264,15 @@ pub(crate) fn ingest(
         let carriers: Vec<&str> = prepared.parcels.iter().map(|p| p.carrier).collect();
         let (firsts, lasts, activity) =
             (column(&|p| p.first_event), column(&|p| p.last_event), column(&|p| Some(p.last_activity)));
+        let mut states: Vec<Option<&[u8]>> = Vec::with_capacity(prepared.parcels.len());
+        let mut check_at: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(prepared.parcels.len());
+        for touch in &prepared.parcels {
+            let guess = speculated.get(&(touch.waybill_no, touch.carrier));
+            states.push(guess.map(|guess| guess.encoded.as_slice()));
+            check_at.push(guess.and_then(|guess| guess.check_at));
+        }
         inserted = tx
-            .query(&lock_parcels, &[&waybill_nos, &carriers, &firsts, &lasts, &activity])
+            .query(&lock_parcels, &[&waybill_nos, &carriers, &firsts, &lasts, &activity, &states, &check_at])
             .map_err(|err| pg_error("locking the batch's parcels", err))?
             .iter()
             .map(|row| (row.get(0), row.get(1)))
@@ -299,8 +332,25 @@ pub(crate) fn ingest(
     let to_derive: Vec<ToDerive> = parcels
         .into_iter()
         .filter(|(parcel, _)| touched.contains(&(parcel.0.as_str(), parcel.1.as_str())))
-        .map(|(parcel, stored)| ToDerive { parcel, records: stored.records, old: stored.state })
+        .map(|(parcel, stored)| {
+            // Only a parcel this batch inserted keeps its speculation: its row already holds that state.
+            let written = match inserted.contains(&parcel) {
+                true => prepared
+                    .touch(&parcel)
+                    .and_then(|touch| speculated.remove(&(touch.waybill_no, touch.carrier)))
+                    .map(|guess| guess.derivation),
+                false => None,
+            };
+            ToDerive { parcel, records: stored.records, old: stored.state, written }
+        })
         .collect();
+    tracing::debug!(
+        parcels = prepared.parcels.len(),
+        new = inserted.len(),
+        speculated = n_speculated,
+        kept = to_derive.iter().filter(|parcel| parcel.written.is_some()).count(),
+        "ingest batch locked and answered"
+    );
     derived::rederive(&mut tx, deriver, to_derive, row_changes, prepared.has_reference, now)?;
     tx.commit().map_err(|err| pg_error("committing an ingest transaction", err))?;
 
@@ -318,6 +368,71 @@ pub(crate) fn ingest(
         answers.push(outcome);
     }
     Ok(answers)
+}
+
+/// A parcel derived before the transaction as if the batch brought its first records.
+pub(crate) struct Speculation {
+    derivation: Derivation,
+    /// Its state as `parcels.state` holds it.
+    encoded: Vec<u8>,
+    check_at: Option<DateTime<Utc>>,
+}
+
+/// Derives, before any parcel is locked, each parcel whose waybill the batch brings, as if nothing were stored for it:
+/// its records are then the batch's first waybill and first events of its key. Parcels the batch brings complaints
+/// for are left out (their answers depend on what is stored), and so is one naming a carrier or facility the rules'
+/// reference cache lacks after it is reloaded once (as the transaction would reload it). With `fresh_reference`
+/// (a batch bringing carriers or facilities, speculated inside its transaction after writing them) the reference is
+/// read afresh through `client` and not shared, as the transaction may still roll back.
+/// A waybill usually comes with a parcel's first scan, so most guesses are new parcels; a wrong guess costs only its
+/// derivation, since the lock's insert says which parcels were new.
+fn speculate<'a>(
+    client: &mut impl postgres::GenericClient,
+    prepared: &Prepared<'a>,
+    deriver: &Deriver<'_>,
+    now: DateTime<Utc>,
+    fresh_reference: bool,
+) -> Result<HashMap<(&'a str, &'a str), Speculation>, StoreError> {
+    let mut guesses: HashMap<(&'a str, &'a str), Speculation> = HashMap::new();
+    if prepared.first_waybills.is_empty() {
+        return Ok(guesses);
+    }
+    let mut records: HashMap<(&'a str, &'a str), ParcelRecords> = HashMap::new();
+    for (idx, _) in &prepared.first_waybills {
+        let waybill = prepared.waybill(*idx);
+        let parcel = (waybill.waybill_no.as_str(), waybill.carrier.as_str());
+        records.insert(parcel, ParcelRecords { waybill: Some(waybill.clone()), ..ParcelRecords::default() });
+    }
+    for idx in &prepared.complaints {
+        if let Record::Complaint(complaint) = &prepared.records[*idx] {
+            records.remove(&(complaint.waybill_no.as_str(), complaint.carrier.as_str()));
+        }
+    }
+    for idx in &prepared.first_events {
+        let event = prepared.event(*idx);
+        if let Some(parcel) = records.get_mut(&(event.waybill_no.as_str(), event.carrier.as_str())) {
+            parcel.events.push(event.clone());
+        }
+    }
+    let mut reference = deriver.reference.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    if fresh_reference {
+        reference = Arc::new(derived::load_reference(client)?);
+    } else if !records.values().all(|parcel_records| reference.covers(parcel_records)) {
+        reference = Arc::new(derived::load_reference(client)?);
+        *deriver.reference.write().unwrap_or_else(std::sync::PoisonError::into_inner) = reference.clone();
+    }
+    for (parcel, mut parcel_records) in records {
+        if !reference.covers(&parcel_records) {
+            continue;
+        }
+        kuaidi_model::order_events(&mut parcel_records.events);
+        let derivation = derive(&parcel_records, None, reference.as_ref(), deriver.rules, now);
+        let Some(state) = &derivation.state else { continue };
+        let encoded = crate::state::encode(state)?;
+        let check_at = state.check_at.and_then(DateTime::<Utc>::from_timestamp_millis);
+        guesses.insert(parcel, Speculation { derivation, encoded, check_at });
+    }
+    Ok(guesses)
 }
 
 /// How a stored parcel's row must widen for the batch: the times of its events the batch brings (a rejected re-send
@@ -589,6 +704,9 @@ fn copy_waybills(
 }
 
 /// Writes the accepted events with one binary `COPY` into `events`, which routes each row to its day partition.
+/// Rows go in primary-key order: a batch arrives in time order, which is random in the key, and sorted rows insert
+/// into each index leaf page once rather than once per row (an insert of 800,000 rows into the events' indexes took
+/// a fifth less time sorted, docs/BENCHMARKS.md).
 fn copy_events(
     tx: &mut Transaction<'_>,
     prepared: &Prepared<'_>,
@@ -599,11 +717,20 @@ fn copy_events(
     let types = EVENT_COPY_TYPES;
     let sink = tx.copy_in(COPY_EVENTS).map_err(|err| pg_error("writing events", err))?;
     let mut writer = BinaryCopyInWriter::new(sink, &types);
-    for idx in &prepared.first_events {
-        if outcomes[*idx] != Some(Outcome::Accepted) {
-            continue;
-        }
-        let event = prepared.event(*idx);
+    let mut accepted: Vec<&ScanEvent> = prepared
+        .first_events
+        .iter()
+        .filter(|idx| outcomes[**idx] == Some(Outcome::Accepted))
+        .map(|idx| prepared.event(*idx))
+        .collect();
+    accepted.sort_unstable_by(|a, b| {
+        (a.waybill_no.as_str(), a.carrier.as_str(), a.event_id.as_str()).cmp(&(
+            b.waybill_no.as_str(),
+            b.carrier.as_str(),
+            b.event_id.as_str(),
+        ))
+    });
+    for event in accepted {
         write_event_row(&mut writer, event, &received).map_err(|err| pg_error("writing an event", err))?;
     }
     let n_written = writer.finish().map_err(|err| pg_error("writing events", err))?;

@@ -15,6 +15,7 @@ mod ingest;
 mod partition;
 mod rows;
 mod schema;
+mod state;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/pg/0002_complaints.sql"),
     include_str!("../migrations/pg/0003_epcis.sql"),
     include_str!("../migrations/pg/0004_derived.sql"),
+    include_str!("../migrations/pg/0005_compact_state.sql"),
 ];
 
 /// The schema version this program uses.

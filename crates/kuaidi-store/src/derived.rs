@@ -64,7 +64,9 @@ pub struct ParcelState {
     /// Its last event in the rules' order (`compliance::ordered_events`), which the stuck and likely-loss verdicts
     /// and `check_at` read: with it, a sweep re-derives a parcel whose records have not changed from this state
     /// alone ([`derive_after_clock`]). `None` without events, and in states stored before it was kept.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Always written, also as `null`: PostgreSQL stores states in postcard's form, which has no field names, so a
+    /// skipped field would shift every byte after it.
+    #[serde(default)]
     pub last_event: Option<LastEvent>,
 }
 

@@ -66,7 +66,7 @@ fn two_servers_on_one_database_store_each_record_once() {
     };
     let migrated = with_db(&["migrate"]);
     assert!(migrated.status.success(), "{}", stderr(&migrated));
-    assert!(stdout(&migrated).contains("from schema version 0 to 4"), "{}", stdout(&migrated));
+    assert!(stdout(&migrated).contains("from schema version 0 to 5"), "{}", stdout(&migrated));
     let key = stdout(&with_db(&["keys", "create", "--role", "admin"])).trim().to_owned();
 
     // Reference data first, so both servers start with it in their snapshot.

@@ -170,6 +170,137 @@ fn the_sweep_derives_parcels_stored_before_derived_state() {
 }
 
 #[test]
+fn a_state_stored_as_json_before_migration_0005_is_read_and_rewritten_compactly() {
+    let Some(store) = TestStore::fresh() else { return };
+    store.ingest(&fixtures::reference()).unwrap();
+    let now = base_time().to_utc() + Duration::hours(8);
+    let chain = fixtures::chain("yto", "YT5100000001");
+    let mut batch = vec![Record::Waybill(Box::new(fixtures::waybill("yto", "YT5100000001")))];
+    batch.extend(events(chain[..2].to_vec()));
+    store.ingest_at(&batch, now).unwrap();
+    let (carrier, number) = (carrier_code("yto"), waybill_no("YT5100000001"));
+    let state = store.parcel_state(&carrier, &number).unwrap().unwrap();
+    let first_byte = |store: &TestStore| -> u8 {
+        let row = store.db.client().query_one("SELECT state FROM parcels WHERE waybill_no = 'YT5100000001'", &[]);
+        row.unwrap().get::<_, Vec<u8>>(0)[0]
+    };
+    assert_eq!(first_byte(&store), 1, "written in postcard form");
+
+    // Migration 0005 turned the JSON text of older rows into the same bytes.
+    let json = serde_json::to_string(&state).unwrap();
+    store
+        .db
+        .client()
+        .execute("UPDATE parcels SET state = convert_to($1, 'UTF8') WHERE waybill_no = 'YT5100000001'", &[&json])
+        .unwrap();
+    assert_eq!(first_byte(&store), b'{');
+    assert_eq!(store.parcel_state(&carrier, &number).unwrap(), Some(state.clone()));
+    assert_eq!(store.parcel_states_after(None, 10).unwrap()[0].2, state);
+
+    // The next change re-derives from the JSON state (the aggregates move by the exact difference) and writes it
+    // in postcard form.
+    store.ingest_at(&events(chain[2..].to_vec()), now).unwrap();
+    assert_eq!(first_byte(&store), 1);
+    let states: Vec<_> = store.parcel_states_after(None, 10).unwrap().into_iter().map(|(_, _, s)| s).collect();
+    let recount = kuaidi_store::derived::Aggregates::recount(&states).unwrap();
+    let filter = kuaidi_rules::Filter::default();
+    assert_eq!(store.indicators(&filter, &[]).unwrap(), recount.cube.slice(&filter, &[]));
+
+    // A state that is neither form is an error naming its first byte, not a silent reset.
+    store.db.client().execute("UPDATE parcels SET state = '\\x07aa'::bytea", &[]).unwrap();
+    let err = store.parcel_state(&carrier, &number).unwrap_err();
+    assert!(err.to_string().contains("`0x07`"), "{err}");
+}
+
+/// The highest line pointer among the `parcels` rows: with `n` rows inserted into a fresh table and never updated,
+/// it is `n`; every update of a row adds a new version with a higher one.
+fn highest_parcel_version(store: &TestStore) -> f64 {
+    let row = store.db.client().query_one("SELECT max((ctid::text::point)[1]) FROM parcels", &[]).unwrap();
+    row.get(0)
+}
+
+#[test]
+fn a_new_parcel_is_written_once_and_a_wrong_guess_changes_nothing() {
+    // A parcel whose waybill a batch brings is derived before the lock as if new, and inserted with that state.
+    let Some(store) = TestStore::fresh() else { return };
+    let Some(reference) = TestStore::fresh() else { return };
+    store.ingest(&fixtures::reference()).unwrap();
+    reference.ingest(&fixtures::reference()).unwrap();
+    let now = base_time().to_utc() + Duration::hours(30);
+    let (one, two, three) = ("YT5200000001", "YT5200000002", "YT5200000003");
+    let (chain_one, chain_two, chain_three) =
+        (fixtures::chain("yto", one), fixtures::chain("yto", two), fixtures::chain("yto", three));
+    let waybill = |no: &str| Record::Waybill(Box::new(fixtures::waybill("yto", no)));
+    let complaint =
+        Record::Complaint(Box::new(fixtures::complaint("yto", three, "C-1", kuaidi_model::Verdict::Pending)));
+
+    // New parcels: one and two with their waybills (speculated), three with a complaint (not speculated).
+    let mut first = vec![waybill(one), waybill(two), waybill(three), complaint.clone()];
+    first.extend(events(chain_one[..3].to_vec()));
+    first.extend(events(chain_two.clone()));
+    first.extend(events(chain_three[..2].to_vec()));
+    assert!(store.ingest_at(&first, now).unwrap().iter().all(|o| *o == Outcome::Accepted));
+    assert_eq!(
+        store.parcel_state(&carrier_code("yto"), &waybill_no(two)).unwrap().map(|s| s.summary.open),
+        Some(false)
+    );
+    // Rows one and two were written once; three was inserted, then given its state.
+    assert_eq!(highest_parcel_version(&store), 4.0);
+
+    // Parcel one again with its waybill: guessed new, but stored, so it is derived from everything it holds.
+    let mut second = vec![waybill(one)];
+    second.extend(events(chain_one[3..].to_vec()));
+    second.extend(events(chain_three[2..].to_vec()));
+    let answers = store.ingest_at(&second, now).unwrap();
+    assert_eq!(answers[0], Outcome::Duplicate);
+    assert!(answers[1..].iter().all(|o| *o == Outcome::Accepted));
+
+    // The same records in one batch on another database give the same states, aggregates and alerts.
+    let mut all = first.clone();
+    all.extend(second);
+    reference.ingest_at(&all, now).unwrap();
+    let states = |store: &TestStore| -> Vec<_> { store.parcel_states_after(None, 10).unwrap() };
+    assert_eq!(states(&store), states(&reference));
+    let filter = kuaidi_rules::Filter::default();
+    let by = [kuaidi_rules::Dimension::Carrier];
+    assert_eq!(store.indicators(&filter, &by).unwrap(), reference.indicators(&filter, &by).unwrap());
+    let recount =
+        kuaidi_store::derived::Aggregates::recount(&states(&store).into_iter().map(|(_, _, s)| s).collect::<Vec<_>>());
+    assert_eq!(store.indicators(&filter, &by).unwrap(), recount.unwrap().cube.slice(&filter, &by));
+    let standing = |store: &TestStore| -> Vec<(String, String)> {
+        let query = kuaidi_store::AlertQuery { limit: 1_000, ..Default::default() };
+        let mut alerts: Vec<_> = store
+            .alerts(&query)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.status != kuaidi_store::AlertStatus::Cleared)
+            .map(|a| (a.waybill_no.as_str().to_owned(), a.kind))
+            .collect();
+        alerts.sort();
+        alerts
+    };
+    assert_eq!(standing(&store), standing(&reference));
+
+    // A batch bringing a new outlet and a parcel scanned there is speculated inside its transaction, after the
+    // outlet is written, so the rules see it: the new parcel's row is still written once.
+    let four = "YT5200000004";
+    let mut chain_four = fixtures::chain("yto", four);
+    for event in &mut chain_four[..4] {
+        event.facility = fixtures::facility_code("YTO-NJ-01");
+    }
+    let outlet = fixtures::facility("YTO-NJ-01", kuaidi_model::FacilityKind::Outlet, Some("yto"), "320105");
+    let mut with_reference = vec![Record::Facility(outlet), waybill(four)];
+    with_reference.extend(events(chain_four));
+    let before = highest_parcel_version(&store);
+    assert!(store.ingest_at(&with_reference, now).unwrap().iter().all(|o| *o == Outcome::Accepted));
+    assert_eq!(highest_parcel_version(&store), before + 1.0);
+    reference.ingest_at(&with_reference, now).unwrap();
+    assert_eq!(states(&store), states(&reference));
+    let state = store.parcel_state(&carrier_code("yto"), &waybill_no(four)).unwrap().unwrap();
+    assert_eq!(state.summary.route.first().map(String::as_str), Some("YTO-NJ-01"));
+}
+
+#[test]
 fn partitions_are_made_ahead_and_on_demand_and_dropped_by_retention() {
     let Some(db) = TestDatabase::migrated() else { return };
     let mut config = PgConfig::new(db.url.clone(), PiiKey::generate());
