@@ -26,6 +26,20 @@ impl<S: Send + Sync> FromRequest<S> for JsonValue {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<JsonValue, ApiError> {
+        let JsonBytes(bytes) = JsonBytes::from_request(req, state).await?;
+        parse_json(&bytes).map(JsonValue)
+    }
+}
+
+/// A body sent as JSON, not yet parsed: the content type and the body limit are checked as for [`AppJson`], and
+/// [`parse_json`] gives its syntax errors. For a handler that parses the body its own way.
+#[derive(Debug)]
+pub struct JsonBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<JsonBytes, ApiError> {
         if !is_json(req.headers()) {
             return Err(ApiError::new(
                 Code::UnsupportedMediaType,
@@ -39,13 +53,18 @@ impl<S: Send + Sync> FromRequest<S> for JsonValue {
             ),
             _ => ApiError::new(Code::InvalidJson, format!("The body could not be read: {}.", rejection.body_text())),
         })?;
-        serde_json::from_slice(&bytes).map(JsonValue).map_err(|err| {
-            ApiError::new(
-                Code::InvalidJson,
-                format!("The body is not valid JSON: Failed to parse the request body as JSON: {err}."),
-            )
-        })
+        Ok(JsonBytes(bytes))
     }
+}
+
+/// Parses a JSON body, with the error [`AppJson`] gives for bad syntax.
+pub fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|err| {
+        ApiError::new(
+            Code::InvalidJson,
+            format!("The body is not valid JSON: Failed to parse the request body as JSON: {err}."),
+        )
+    })
 }
 
 /// `application/json`, or any `application/…+json` (such as EPCIS's `application/ld+json`), as axum's `Json` accepts.

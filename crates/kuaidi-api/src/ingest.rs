@@ -228,7 +228,7 @@ pub fn ingest_chunk(
         }
     }
 
-    let verdicts = validate_all(state, role, &decoded)?;
+    let verdicts = validate_all(state, role, decoded.iter().map(|(_, _, record)| record))?;
     let mut to_store = Vec::with_capacity(decoded.len());
     let mut stored_slots = Vec::with_capacity(decoded.len());
     for ((slot, index, record), verdict) in decoded.into_iter().zip(verdicts) {
@@ -292,30 +292,28 @@ pub fn answer(index: u64, kind: &'static str, key: String, outcome: Outcome) -> 
 
 /// Authorises and validates records as [`ingest_chunk`] would, storing nothing: for all-or-nothing capture, which must
 /// know that every record will pass before it stores any.
-pub fn validate_chunk(
+pub fn validate_chunk<'a>(
     state: &AppState,
     role: &Role,
-    records: Vec<Record>,
+    records: impl Iterator<Item = &'a Record> + Clone,
 ) -> Result<Vec<Result<(), ValidationError>>, ApiError> {
-    let items: Vec<(usize, u64, Record)> =
-        records.into_iter().enumerate().map(|(idx, r)| (idx, idx as u64, r)).collect();
-    validate_all(state, role, &items)
+    validate_all(state, role, records)
 }
 
 /// Authorises and validates every record, in order, each seeing the carriers and facilities registered before it.
 ///
 /// When something names an unknown carrier or facility, another process may have just registered it, so the
 /// snapshot is reloaded (at most once a second) and the chunk validated again.
-fn validate_all(
+fn validate_all<'a>(
     state: &AppState,
     role: &Role,
-    records: &[(usize, u64, Record)],
+    records: impl Iterator<Item = &'a Record> + Clone,
 ) -> Result<Vec<Result<(), ValidationError>>, ApiError> {
     let mut snapshot = state.reference();
     loop {
         let mut overlay = Overlay { base: &snapshot, carriers: HashSet::new(), facilities: HashMap::new() };
-        let mut verdicts = Vec::with_capacity(records.len());
-        for (_, _, record) in records {
+        let mut verdicts = Vec::with_capacity(records.size_hint().0);
+        for record in records.clone() {
             let verdict = check(role, record, &overlay, state);
             if verdict.is_ok() {
                 match record {

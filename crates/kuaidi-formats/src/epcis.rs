@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
 use kuaidi_model::{InvalidValue, ValidationError};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::{parse_time, DecodeError};
@@ -339,6 +340,37 @@ pub fn split_document(mut value: Value) -> Result<(Namespaces, Vec<Value>), Deco
         Some(Value::Array(events)) => Ok((namespaces, events)),
         _ => Err(ValidationError::Missing { field: "epcisBody.eventList".into() }.into()),
     }
+}
+
+/// [`split_document`] on the document's text, leaving each event as its own text: the envelope is parsed and
+/// checked, and the events are only delimited, so that the caller can parse each (with [`parse_document_event`]) on
+/// several threads. `Ok(None)` when the text is anything but plain (invalid JSON, `eventList` not an array, a key
+/// given twice): the caller then parses the whole document and calls [`split_document`], whose errors are the ones
+/// to give.
+pub fn split_document_text(text: &[u8]) -> Result<Option<(Namespaces, Vec<&RawValue>)>, DecodeError> {
+    #[derive(serde::Deserialize)]
+    struct Document<'a> {
+        #[serde(rename = "epcisBody", borrow)]
+        body: Body<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Body<'a> {
+        #[serde(rename = "eventList", borrow)]
+        events: &'a RawValue,
+    }
+    let Ok(document) = serde_json::from_slice::<Document<'_>>(text) else { return Ok(None) };
+    let Ok(events) = serde_json::from_str::<Vec<&RawValue>>(document.body.events.get()) else { return Ok(None) };
+    // The envelope is the document with an empty event list in place of the events' text.
+    let list = document.body.events.get().as_bytes();
+    let start = (list.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    let Some(end) = start.checked_add(list.len()).filter(|end| *end <= text.len()) else { return Ok(None) };
+    let mut envelope_text = Vec::with_capacity(text.len() - list.len() + 2);
+    envelope_text.extend_from_slice(&text[..start]);
+    envelope_text.extend_from_slice(b"[]");
+    envelope_text.extend_from_slice(&text[end..]);
+    let Ok(value) = serde_json::from_slice::<Value>(&envelope_text) else { return Ok(None) };
+    let namespaces = envelope(&value)?.0;
+    Ok(Some((namespaces, events)))
 }
 
 /// Checks and reads the event at `idx` of a document's event list, under the document's `namespaces`; every error

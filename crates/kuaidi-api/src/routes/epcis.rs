@@ -24,7 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, Code};
-use crate::extract::{AppPath, AppQuery, JsonValue};
+use crate::extract::{parse_json, AppPath, AppQuery, JsonBytes, JsonValue};
 use crate::ingest::{answer, record_key, validate_chunk};
 use crate::AppState;
 
@@ -186,8 +186,7 @@ fn capture(state: &AppState, role: &Role, events: Vec<Prepared>, rollback: bool)
             Err(entry) => errors.push(entry),
         }
     }
-    let scans: Vec<Record> = good.iter().filter_map(|(_, _, scan)| scan.clone()).collect();
-    let verdicts = validate_chunk(state, role, scans)?;
+    let verdicts = validate_chunk(state, role, good.iter().filter_map(|(_, _, scan)| scan.as_ref()))?;
     let mut verdicts = verdicts.into_iter();
     let mut invalid = std::collections::HashSet::new();
     for (idx, _, scan) in &good {
@@ -248,6 +247,8 @@ fn capture(state: &AppState, role: &Role, events: Vec<Prepared>, rollback: bool)
             json!({ "index": idx, "code": result.code, "field": result.field, "message": result.message })
         })
         .collect();
+    // Freeing a document's bodies and events takes a while; the answer need not wait for it.
+    rayon::spawn(move || drop((records, kept)));
     if !conflicts.is_empty() {
         errors.extend(conflicts);
         errors.sort_by_key(|e| e["index"].as_u64());
@@ -297,21 +298,37 @@ pub async fn post_capture(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: Result<JsonValue, ApiError>,
+    body: Result<JsonBytes, ApiError>,
 ) -> Result<Response, EpcisError> {
     may_capture(&caller.role)?;
     let rollback = rollback(&headers)?;
     // A body that is not JSON answers as an EPCIS problem too.
-    let JsonValue(body) = body?;
+    let JsonBytes(body) = body?;
     let role = caller.role.clone();
     let job = tokio::task::spawn_blocking(move || {
-        let (namespaces, events) = epcis::split_document(body).map_err(|err| invalid_epcis(&err))?;
-        // Checking, hashing and rendering each event is independent work: rayon spreads it over the cores, in order.
-        let events: Vec<Prepared> = events
-            .into_par_iter()
-            .enumerate()
-            .map(|(idx, event)| prepare(idx, epcis::parse_document_event(event, &namespaces, idx)))
-            .collect();
+        // Parsing, checking, hashing and rendering each event is independent work: rayon spreads it over the cores,
+        // in order. The envelope is checked first, on its own.
+        let events: Vec<Prepared> = match epcis::split_document_text(&body).map_err(|err| invalid_epcis(&err))? {
+            Some((namespaces, events)) => events
+                .into_par_iter()
+                .enumerate()
+                .map(|(idx, text)| {
+                    let event = serde_json::from_str(text.get())
+                        .map_err(|err| DecodeError::Syntax(err.to_string()))
+                        .and_then(|event| epcis::parse_document_event(event, &namespaces, idx));
+                    prepare(idx, event)
+                })
+                .collect(),
+            None => {
+                let (namespaces, events) =
+                    epcis::split_document(parse_json(&body)?).map_err(|err| invalid_epcis(&err))?;
+                events
+                    .into_par_iter()
+                    .enumerate()
+                    .map(|(idx, event)| prepare(idx, epcis::parse_document_event(event, &namespaces, idx)))
+                    .collect()
+            }
+        };
         capture(&state, &role, events, rollback)
     })
     .await

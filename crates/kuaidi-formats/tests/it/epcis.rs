@@ -108,6 +108,57 @@ fn invalid_documents_are_rejected() {
     assert!(!report.contains("ACCEPTED"), "{report}");
 }
 
+/// The capture endpoint's path (`split_document_text`, each event parsed from its own text) gives exactly what
+/// `parse_document_events_owned` gives on the whole document, for every capture document, valid or not; and it
+/// declines (`None`) what is not plain JSON, so that the caller's fallback gives the usual error.
+#[test]
+fn events_split_from_the_text_equal_events_parsed_from_the_document() {
+    let Some(root) = shared("conformance/epcis") else { return };
+    let invalid = files(&root.join("openepcis-test-resources/2.0/EPCIS/JSON/Capture/Invalid"), &[".json"]);
+    let mut n_compared = 0;
+    for path in valid_files(&root).into_iter().chain(invalid) {
+        let text = std::fs::read(&path).unwrap();
+        let value: Value = serde_json::from_slice(&text).unwrap();
+        if value.get("type").and_then(Value::as_str) != Some("EPCISDocument") {
+            continue;
+        }
+        let render = |events: Result<Vec<Result<EpcisEvent, DecodeError>>, DecodeError>| match events {
+            Ok(events) => events
+                .into_iter()
+                .map(|event| match event {
+                    Ok(event) => format!("{} {}", event.hash, event.body),
+                    Err(err) => format!("error: {err}"),
+                })
+                .collect::<Vec<_>>(),
+            Err(err) => vec![format!("document error: {err}")],
+        };
+        let whole = render(epcis::parse_document_events_owned(value));
+        let split = render(epcis::split_document_text(&text).map(|split| {
+            let (namespaces, events) = split.expect("a plain document is split");
+            events
+                .into_iter()
+                .enumerate()
+                .map(|(idx, raw)| {
+                    let event: Value = serde_json::from_str(raw.get()).unwrap();
+                    epcis::parse_document_event(event, &namespaces, idx)
+                })
+                .collect()
+        }));
+        assert_eq!(split, whole, "{}", path.display());
+        n_compared += 1;
+    }
+    assert!(n_compared > 20, "compared only {n_compared} capture documents");
+
+    for odd in [
+        &b"{\"epcisBody\": {\"eventList\": {}}}"[..],
+        b"{\"epcisBody\": 1}",
+        b"[1, 2",
+        b"{\"epcisBody\": {\"eventList\": []}, \"epcisBody\": 2}",
+    ] {
+        assert!(epcis::split_document_text(odd).unwrap().is_none(), "{}", String::from_utf8_lossy(odd));
+    }
+}
+
 /// Why a GS1 hash vector is not reproduced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Unreproduced {
