@@ -7,11 +7,23 @@
 use chrono::{DateTime, Utc};
 use kuaidi_store::{CaptureJob, EpcisQuery, EpcisRecord, Outcome, StoreError, StoredEpcis};
 use postgres::types::ToSql;
+use postgres::{GenericClient, Transaction};
 
 use crate::conn::{pg_error, Conn};
 
 pub(crate) fn capture(conn: &mut Conn, events: &[EpcisRecord]) -> Result<Vec<Outcome>, StoreError> {
     let mut tx = conn.client.transaction().map_err(|err| pg_error("starting an EPCIS capture transaction", err))?;
+    let outcomes = capture_in(&mut tx, events.iter())?;
+    tx.commit().map_err(|err| pg_error("committing an EPCIS capture", err))?;
+    Ok(outcomes)
+}
+
+/// Keeps EPCIS events inside the caller's transaction, answering each in order. The table lock is taken here, after
+/// whatever row locks the transaction holds (an ingest's parcels), always in that order.
+pub(crate) fn capture_in<'a>(
+    tx: &mut Transaction<'_>,
+    events: impl Iterator<Item = &'a EpcisRecord>,
+) -> Result<Vec<Outcome>, StoreError> {
     tx.batch_execute("LOCK TABLE epcis_events IN SHARE ROW EXCLUSIVE MODE")
         .map_err(|err| pg_error("waiting for other EPCIS captures", err))?;
     let record_time = Utc::now();
@@ -22,7 +34,7 @@ pub(crate) fn capture(conn: &mut Conn, events: &[EpcisRecord]) -> Result<Vec<Out
              ON CONFLICT (hash) DO NOTHING RETURNING seq",
         )
         .map_err(|err| pg_error("preparing the EPCIS insert", err))?;
-    let mut outcomes = Vec::with_capacity(events.len());
+    let mut outcomes = Vec::with_capacity(events.size_hint().0);
     for event in events {
         let row = tx
             .query_opt(
@@ -56,7 +68,6 @@ pub(crate) fn capture(conn: &mut Conn, events: &[EpcisRecord]) -> Result<Vec<Out
         }
         outcomes.push(Outcome::Accepted);
     }
-    tx.commit().map_err(|err| pg_error("committing an EPCIS capture", err))?;
     Ok(outcomes)
 }
 
@@ -102,8 +113,13 @@ pub(crate) fn query(conn: &mut Conn, query: &EpcisQuery) -> Result<Vec<StoredEpc
 }
 
 pub(crate) fn put_job(conn: &mut Conn, job: &CaptureJob) -> Result<(), StoreError> {
+    put_job_in(&mut conn.client, job)
+}
+
+/// Stores a capture job through any client or transaction.
+pub(crate) fn put_job_in(client: &mut impl GenericClient, job: &CaptureJob) -> Result<(), StoreError> {
     let n_events = i64::try_from(job.n_events).unwrap_or(i64::MAX);
-    conn.client
+    client
         .execute(
             "INSERT INTO capture_jobs (id, created_at, finished_at, running, success, behaviour, n_events, errors) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, \

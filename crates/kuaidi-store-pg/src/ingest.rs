@@ -224,12 +224,17 @@ const COPY_WAYBILLS: &str = "COPY waybills (waybill_no, carrier, product, electr
     sender_division, receiver_division, contents_category, contents_description, weight_grams, declared_value_fen,
     real_name_id_type, real_name_verified, pii, received_at) FROM STDIN (FORMAT binary)";
 
+/// What a caller stores in an ingest's transaction once every record is answered, before the commit (an EPCIS
+/// capture's events and job).
+pub(crate) type BeforeCommit<'a> = &'a mut dyn FnMut(&mut Transaction<'_>, &[Outcome]) -> Result<(), StoreError>;
+
 pub(crate) fn ingest(
     conn: &mut Conn,
     deriver: &Deriver<'_>,
     prepared: &Prepared<'_>,
     received: DateTime<Utc>,
     now: DateTime<Utc>,
+    before_commit: BeforeCommit<'_>,
 ) -> Result<Vec<Outcome>, StoreError> {
     let key = deriver.key;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; prepared.records.len()];
@@ -352,7 +357,6 @@ pub(crate) fn ingest(
         "ingest batch locked and answered"
     );
     derived::rederive(&mut tx, deriver, to_derive, row_changes, prepared.has_reference, now)?;
-    tx.commit().map_err(|err| pg_error("committing an ingest transaction", err))?;
 
     // A record repeating a key earlier in the batch is compared with what that key now holds: the record stored
     // before the batch when there was one, else the earlier record of the batch, which was just stored.
@@ -367,6 +371,8 @@ pub(crate) fn ingest(
         };
         answers.push(outcome);
     }
+    before_commit(&mut tx, &answers)?;
+    tx.commit().map_err(|err| pg_error("committing an ingest transaction", err))?;
     Ok(answers)
 }
 

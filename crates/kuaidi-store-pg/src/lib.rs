@@ -25,7 +25,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kuaidi_model::{Carrier, CarrierCode, Complaint, EventId, Facility, Record, ScanEvent, Waybill, WaybillNo};
 use kuaidi_rules::{Counters, Dimension, Filter, GroupKey};
 use kuaidi_store::{
-    Alert, AlertChange, AlertQuery, ApiKey, AuditEntry, CaptureJob, Counts, CoverageCounts, CoverageFilter,
+    Alert, AlertChange, AlertQuery, ApiKey, AuditEntry, Capture, CaptureJob, Counts, CoverageCounts, CoverageFilter,
     CoverageGroup, EpcisQuery, EpcisRecord, Handler, NewApiKey, Outcome, ParcelState, PiiKey, Rules, Store, StoreError,
     StoredEpcis, SweepReport,
 };
@@ -195,7 +195,32 @@ impl Store for PgStore {
         let deriver = self.deriver();
         self.pool.with("ingesting a batch", |conn| {
             self.partitions.ensure(&mut conn.client, prepared.event_days())?;
-            ingest::ingest(conn, &deriver, &prepared, received, now)
+            ingest::ingest(conn, &deriver, &prepared, received, now, &mut |_, _| Ok(()))
+        })
+    }
+
+    fn capture_at(&self, capture: &Capture<'_>, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
+        // The EPCIS events and the job join the ingest's transaction once its records are answered.
+        let mut store_epcis = |tx: &mut postgres::Transaction<'_>, outcomes: &[Outcome]| {
+            let kept = capture.events.iter().enumerate().filter(|(idx, _)| capture.keeps(*idx, outcomes));
+            epcis::capture_in(tx, kept.map(|(_, event)| event))?;
+            epcis::put_job_in(tx, capture.job)
+        };
+        if capture.records.is_empty() {
+            return self.pool.with("capturing EPCIS events", |conn| {
+                let mut tx =
+                    conn.client.transaction().map_err(|err| conn::pg_error("starting an EPCIS capture", err))?;
+                store_epcis(&mut tx, &[])?;
+                tx.commit().map_err(|err| conn::pg_error("committing an EPCIS capture", err))?;
+                Ok(Vec::new())
+            });
+        }
+        let received = Utc::now();
+        let prepared = ingest::Prepared::new(capture.records, &self.config.pii_key)?;
+        let deriver = self.deriver();
+        self.pool.with("capturing EPCIS events", |conn| {
+            self.partitions.ensure(&mut conn.client, prepared.event_days())?;
+            ingest::ingest(conn, &deriver, &prepared, received, now, &mut store_epcis)
         })
     }
 
