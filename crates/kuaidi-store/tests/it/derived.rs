@@ -57,6 +57,16 @@ fn open(dir: &tempfile::TempDir) -> SqliteStore {
     SqliteStore::open(SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate())).unwrap()
 }
 
+/// A store in `dir` that caches `parcel_cache` parcels and writes their states only after `flush_parcels` pending
+/// ones, never by the clock: the tests that look at pending states must not see a flush a slow machine brought on.
+fn config_for(dir: &tempfile::TempDir, parcel_cache: usize, flush_parcels: usize) -> SqliteConfig {
+    let mut config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
+    config.parcel_cache = parcel_cache;
+    config.flush_parcels = flush_parcels;
+    config.flush_every = std::time::Duration::MAX;
+    config
+}
+
 fn record_time(record: &Record) -> Option<DateTime<Utc>> {
     match record {
         Record::Waybill(w) => Some(w.created_at.with_timezone(&Utc)),
@@ -172,11 +182,7 @@ fn the_parcel_cache_gives_the_states_the_tables_give() {
     let Some(geo) = geo() else { return };
     let run = simulate(&geo, 1_500);
     let open_with = |dir: &tempfile::TempDir, parcel_cache: usize, flush_parcels: usize| {
-        let mut config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
-        config.parcel_cache = parcel_cache;
-        config.flush_parcels = flush_parcels;
-        config.flush_every = std::time::Duration::MAX;
-        SqliteStore::open(config).unwrap()
+        SqliteStore::open(config_for(dir, parcel_cache, flush_parcels)).unwrap()
     };
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let (cached, small, uncached) =
@@ -214,9 +220,7 @@ fn an_unclean_stop_rederives_the_journalled_parcels() {
     let Some(geo) = geo() else { return };
     let run = simulate(&geo, 1_000);
     let dir = tempfile::tempdir().unwrap();
-    let mut config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
-    config.flush_parcels = usize::MAX;
-    config.flush_every = std::time::Duration::MAX;
+    let config = config_for(&dir, kuaidi_store::DEFAULT_PARCEL_CACHE, usize::MAX);
     // Split at a batch boundary: alerts depend on what each batch shows together.
     let (first_half, second_half) = run.records.split_at(run.records.len() / 600 * 300);
     let crashed = SqliteStore::open(config.clone()).unwrap();
@@ -393,11 +397,7 @@ fn a_sweep_from_states_gives_what_a_sweep_from_records_gives() {
     let records: Vec<Record> =
         run.records.iter().filter(|r| record_time(r).is_none_or(|at| at <= cut)).cloned().collect();
     let open_with = |dir: &tempfile::TempDir, parcel_cache: usize, flush_parcels: usize| {
-        let mut config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
-        config.parcel_cache = parcel_cache;
-        config.flush_parcels = flush_parcels;
-        config.flush_every = std::time::Duration::MAX;
-        SqliteStore::open(config).unwrap()
+        SqliteStore::open(config_for(dir, parcel_cache, flush_parcels)).unwrap()
     };
     let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
     let stores = [
@@ -458,12 +458,7 @@ fn a_sweep_survives_an_unclean_stop() {
     let records: Vec<Record> =
         run.records.iter().filter(|r| record_time(r).is_none_or(|at| at <= cut)).cloned().collect();
     let (crash_dir, clean_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let config = |dir: &tempfile::TempDir| {
-        let mut config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
-        config.flush_parcels = usize::MAX;
-        config.flush_every = std::time::Duration::MAX;
-        config
-    };
+    let config = |dir| config_for(dir, kuaidi_store::DEFAULT_PARCEL_CACHE, usize::MAX);
     let (crash_config, clean_config) = (config(&crash_dir), config(&clean_dir));
     let (crashed, clean) =
         (SqliteStore::open(crash_config.clone()).unwrap(), SqliteStore::open(clean_config.clone()).unwrap());
