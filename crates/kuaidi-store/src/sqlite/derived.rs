@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, Record, WaybillNo};
 use kuaidi_rules::{CellKey, Counters};
+use rayon::prelude::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::cache::{CachedParcel, ParcelCache};
@@ -279,17 +280,20 @@ pub(super) fn rederive(
         Work::Touched(keys) => Box::new(keys.into_iter().map(|key| (key, None))),
         Work::Due(due) => Box::new(due.into_iter().map(|(key, state)| (key, Some(state)))),
     };
+    // Three passes: read what each parcel needs (the connection is this thread's), derive them all on the rayon
+    // pool (pure work, most of the time), then store what the derivations raised, in the parcels' order.
+    let mut loaded = Vec::with_capacity(changes.pairs.capacity());
     for (parcel_key, known) in parcels {
         changes.examined += 1;
         let (carrier, waybill_no) = &parcel_key;
         let cached = cache.take(&parcel_key);
         if let (None, Some(old)) = (&cached, &known) {
             if let Some(derivation) = derive_after_clock(old, rules, now) {
-                record(conn, &parcel_key, derivation, Some(Arc::clone(old)), pending, journal, now_ms, &mut changes)?;
+                loaded.push(Loaded::FromState(parcel_key, derivation, Arc::clone(old)));
                 continue;
             }
         }
-        let CachedParcel { records, state: old } = match cached {
+        let parcel = match cached {
             Some(cached) => cached,
             None => CachedParcel {
                 state: match (known, pending.get(&parcel_key)) {
@@ -304,11 +308,36 @@ pub(super) fn rederive(
                 },
             },
         };
-        let derivation = derive(&records, old.as_deref(), reference, rules, now);
+        loaded.push(Loaded::FromRecords(parcel_key, parcel));
+    }
+    // Each parcel with its derivation, its old state, and the records to cache when it was read from them.
+    let derived: Vec<(ParcelKey, crate::derived::Derivation, SharedState, Option<ParcelRecords>)> = loaded
+        .into_par_iter()
+        .with_min_len(PARCELS_PER_TASK)
+        .map(|parcel| match parcel {
+            Loaded::FromRecords(parcel_key, CachedParcel { records, state: old }) => {
+                let derivation = derive(&records, old.as_deref(), reference, rules, now);
+                (parcel_key, derivation, old, Some(records))
+            }
+            Loaded::FromState(parcel_key, derivation, old) => (parcel_key, derivation, Some(old), None),
+        })
+        .collect();
+    for (parcel_key, derivation, old, records) in derived {
         let new = record(conn, &parcel_key, derivation, old, pending, journal, now_ms, &mut changes)?;
-        cache.put(parcel_key, CachedParcel { records, state: new });
+        if let Some(records) = records {
+            cache.put(parcel_key, CachedParcel { records, state: new });
+        }
     }
     Ok(changes)
+}
+
+/// Below this many parcels, a rayon task derives them on one thread: splitting finer costs more than it saves.
+const PARCELS_PER_TASK: usize = 64;
+
+/// A parcel of [`rederive`]'s, once read: to derive from its records, or already derived from its state alone.
+enum Loaded {
+    FromRecords(ParcelKey, CachedParcel),
+    FromState(ParcelKey, crate::derived::Derivation, Arc<ParcelState>),
 }
 
 /// Stores what a derivation raised and cleared, journals the parcel when its state changed, and notes the change;
