@@ -228,7 +228,7 @@ pub fn ingest_chunk(
         }
     }
 
-    let verdicts = validate_all(state, role, decoded.iter().map(|(_, _, record)| record))?;
+    let verdicts = validate_chunk(state, role, decoded.iter().map(|(_, _, record)| record))?;
     let mut to_store = Vec::with_capacity(decoded.len());
     let mut stored_slots = Vec::with_capacity(decoded.len());
     for ((slot, index, record), verdict) in decoded.into_iter().zip(verdicts) {
@@ -290,21 +290,13 @@ pub fn answer(index: u64, kind: &'static str, key: String, outcome: Outcome) -> 
     result
 }
 
-/// Authorises and validates records as [`ingest_chunk`] would, storing nothing: for all-or-nothing capture, which must
-/// know that every record will pass before it stores any.
-pub fn validate_chunk<'a>(
-    state: &AppState,
-    role: &Role,
-    records: impl Iterator<Item = &'a Record> + Clone,
-) -> Result<Vec<Result<(), ValidationError>>, ApiError> {
-    validate_all(state, role, records)
-}
-
-/// Authorises and validates every record, in order, each seeing the carriers and facilities registered before it.
+/// Authorises and validates every record, in order, each seeing the carriers and facilities registered before it,
+/// storing nothing: [`ingest_chunk`]'s checks, and EPCIS capture's, which must know that every record will pass
+/// before it stores any.
 ///
 /// When something names an unknown carrier or facility, another process may have just registered it, so the
 /// snapshot is reloaded (at most once a second) and the chunk validated again.
-fn validate_all<'a>(
+pub fn validate_chunk<'a>(
     state: &AppState,
     role: &Role,
     records: impl Iterator<Item = &'a Record> + Clone,

@@ -160,13 +160,26 @@ fn prepare(idx: usize, event: Result<EpcisEvent, DecodeError>) -> Prepared {
     let event =
         event.map_err(|err| json!({ "index": idx, "code": Code::InvalidEpcis.name(), "message": err.to_string() }))?;
     let scan = match epcis::to_scan_event(&event) {
-        Some(Err(err)) => {
-            return Err(json!({ "index": idx, "code": err.code(), "field": err.field(), "message": err.to_string() }))
-        }
+        Some(Err(err)) => return Err(error_entry(idx, &err)),
         Some(Ok(scan)) => Some(Record::Event(Box::new(scan))),
         None => None,
     };
     Ok((record_of(event), scan))
+}
+
+/// [`prepare`] over a document's events, each first made a JSON value by `value`, on the rayon pool, in order.
+fn prepare_all<T: Send>(
+    namespaces: &epcis::Namespaces,
+    events: Vec<T>,
+    value: impl Fn(T) -> Result<Value, DecodeError> + Sync,
+) -> Vec<Prepared> {
+    events
+        .into_par_iter()
+        .enumerate()
+        .map(|(idx, event)| {
+            prepare(idx, value(event).and_then(|event| epcis::parse_document_event(event, namespaces, idx)))
+        })
+        .collect()
 }
 
 fn error_entry(idx: usize, err: &kuaidi_model::ValidationError) -> Value {
@@ -308,25 +321,14 @@ pub async fn post_capture(
     let job = tokio::task::spawn_blocking(move || {
         // Parsing, checking, hashing and rendering each event is independent work: rayon spreads it over the cores,
         // in order. The envelope is checked first, on its own.
-        let events: Vec<Prepared> = match epcis::split_document_text(&body).map_err(|err| invalid_epcis(&err))? {
-            Some((namespaces, events)) => events
-                .into_par_iter()
-                .enumerate()
-                .map(|(idx, text)| {
-                    let event = serde_json::from_str(text.get())
-                        .map_err(|err| DecodeError::Syntax(err.to_string()))
-                        .and_then(|event| epcis::parse_document_event(event, &namespaces, idx));
-                    prepare(idx, event)
-                })
-                .collect(),
+        let events = match epcis::split_document_text(&body).map_err(|err| invalid_epcis(&err))? {
+            Some((namespaces, events)) => prepare_all(&namespaces, events, |text| {
+                serde_json::from_str(text.get()).map_err(|err| DecodeError::Syntax(err.to_string()))
+            }),
             None => {
                 let (namespaces, events) =
                     epcis::split_document(parse_json(&body)?).map_err(|err| invalid_epcis(&err))?;
-                events
-                    .into_par_iter()
-                    .enumerate()
-                    .map(|(idx, event)| prepare(idx, epcis::parse_document_event(event, &namespaces, idx)))
-                    .collect()
+                prepare_all(&namespaces, events, Ok)
             }
         };
         capture(&state, &role, events, rollback)
