@@ -117,7 +117,7 @@ pub(crate) fn load(
         .map_err(|err| pg_error("reading parcels", err))?
     {
         let Some(parcel) = id(&row, 0, 1) else { continue };
-        let state = row.get::<_, Option<&[u8]>>(5).map(crate::state::decode).transpose()?;
+        let state = row.get::<_, Option<&[u8]>>(5).map(kuaidi_store::derived::codec::decode).transpose()?;
         let stored = StoredParcel {
             first_event: row.get(2),
             last_event: row.get(3),
@@ -321,7 +321,7 @@ impl RowUpdates {
         self.last_activity.push(change.last_activity);
         self.set_state.push(state.is_some());
         let state = state.flatten();
-        self.states.push(state.map(crate::state::encode).transpose()?);
+        self.states.push(state.map(kuaidi_store::derived::codec::encode).transpose()?);
         self.check_at.push(state.and_then(|s| s.check_at).and_then(DateTime::<Utc>::from_timestamp_millis));
         Ok(())
     }
@@ -599,7 +599,7 @@ pub(crate) fn state(
         )
         .map_err(|err| pg_error("reading a parcel's state", err))?;
     let bytes: Option<&[u8]> = row.as_ref().and_then(|row| row.get(0));
-    bytes.map(crate::state::decode).transpose()
+    bytes.map(kuaidi_store::derived::codec::decode).transpose()
 }
 
 /// Re-derives, in one transaction, up to `limit` parcels whose moment to be looked at again has come, locked in key
@@ -757,7 +757,7 @@ pub(crate) fn states_after(
         .map_err(|err| pg_error("paging through parcel states", err))?;
     rows.iter()
         .map(|row| {
-            let state = crate::state::decode(row.get::<_, &[u8]>(0))?;
+            let state = kuaidi_store::derived::codec::decode(row.get::<_, &[u8]>(0))?;
             Ok((state.summary.carrier.clone(), state.summary.waybill_no.clone(), state))
         })
         .collect()

@@ -434,7 +434,7 @@ fn speculate<'a>(
         kuaidi_model::order_events(&mut parcel_records.events);
         let derivation = derive(&parcel_records, None, reference.as_ref(), deriver.rules, now);
         let Some(state) = &derivation.state else { continue };
-        let encoded = crate::state::encode(state)?;
+        let encoded = kuaidi_store::derived::codec::encode(state)?;
         let check_at = state.check_at.and_then(DateTime::<Utc>::from_timestamp_millis);
         guesses.insert(parcel, Speculation { derivation, encoded, check_at });
     }

@@ -15,7 +15,6 @@ mod ingest;
 mod partition;
 mod rows;
 mod schema;
-mod state;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};

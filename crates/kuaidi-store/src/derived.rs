@@ -514,5 +514,6 @@ impl RefCache {
     }
 }
 
+pub mod codec;
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_epcis.sql"),
     include_str!("../migrations/sqlite/0004_derived.sql"),
     include_str!("../migrations/sqlite/0005_unflushed.sql"),
+    include_str!("../migrations/sqlite/0006_compact_state.sql"),
 ];
 
 /// How hard SQLite works to make a commit durable.

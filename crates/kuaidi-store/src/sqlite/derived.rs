@@ -8,12 +8,13 @@ use chrono::{DateTime, Utc};
 use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, Record, WaybillNo};
 use kuaidi_rules::{CellKey, Counters};
 use rayon::prelude::*;
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::cache::{CachedParcel, ParcelCache};
 use super::{rows, sql_error};
 use crate::derived::{
-    derive, derive_after_clock, Aggregates, CoverageRow, ParcelKey, ParcelRecords, ParcelState, RefCache, Rules,
+    codec, derive, derive_after_clock, Aggregates, CoverageRow, ParcelKey, ParcelRecords, ParcelState, RefCache, Rules,
     Touched,
 };
 use crate::seal::PiiKey;
@@ -69,8 +70,7 @@ pub(super) fn recount(conn: &Connection) -> Result<Aggregates, StoreError> {
     let mut states = stmt.query([]).map_err(|err| sql_error("recounting the aggregates", err))?;
     let mut n_parcels = 0u64;
     while let Some(row) = states.next().map_err(|err| sql_error("recounting the aggregates", err))? {
-        let text: String = row.get(0).map_err(|err| sql_error("recounting the aggregates", err))?;
-        let state: ParcelState = serde_json::from_str(&text).map_err(corrupt_state)?;
+        let state = stored_state(row.get_ref(0).map_err(|err| sql_error("recounting the aggregates", err))?)?;
         aggregates.apply(None, Some(&state))?;
         n_parcels += 1;
     }
@@ -82,8 +82,16 @@ fn corrupt_snapshot(err: serde_json::Error) -> StoreError {
     StoreError::with_source(ErrorKind::Other, "the aggregates' snapshot does not parse", err)
 }
 
-fn corrupt_state(err: serde_json::Error) -> StoreError {
-    StoreError::with_source(ErrorKind::Other, "a stored parcel state does not parse", err)
+/// A state as `parcels.state` holds it: a BLOB in [`codec`] form since schema version 6, or the JSON text of a row
+/// written before, which is read as it is (the codec tells the two apart).
+fn stored_state(value: ValueRef<'_>) -> Result<ParcelState, StoreError> {
+    match value {
+        ValueRef::Blob(bytes) | ValueRef::Text(bytes) => codec::decode(bytes),
+        other => Err(StoreError::new(
+            ErrorKind::Other,
+            format!("a stored parcel state is of SQLite type {}, neither BLOB nor TEXT", other.data_type()),
+        )),
+    }
 }
 
 /// Parcel states derived but not yet written to `parcels`, journalled in `unflushed_parcels` (migration 0005).
@@ -139,10 +147,10 @@ pub(super) fn write_swept(
     Ok(())
 }
 
-/// Writes parcel states to `parcels`, one prepared statement and one encoding buffer for all.
+/// Writes parcel states to `parcels` in [`codec`] form, one prepared statement and one encoding buffer for all.
 struct StateWriter<'c> {
     stmt: rusqlite::CachedStatement<'c>,
-    text: Vec<u8>,
+    bytes: Vec<u8>,
 }
 
 impl<'c> StateWriter<'c> {
@@ -153,17 +161,13 @@ impl<'c> StateWriter<'c> {
                  ON CONFLICT (waybill_no, carrier) DO UPDATE SET check_ms = excluded.check_ms, state = excluded.state",
             )
             .map_err(|err| sql_error("writing parcel states", err))?;
-        Ok(StateWriter { stmt, text: Vec::new() })
+        Ok(StateWriter { stmt, bytes: Vec::new() })
     }
 
     fn write(&mut self, (carrier, waybill_no): &ParcelKey, state: &ParcelState) -> Result<(), StoreError> {
-        self.text.clear();
-        serde_json::to_writer(&mut self.text, state)
-            .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding a parcel's state", err))?;
-        // JSON is UTF-8; stored as TEXT so that the rows stay readable with the sqlite3 shell.
-        let text = std::str::from_utf8(&self.text).unwrap_or_default();
+        codec::encode_into(state, &mut self.bytes)?;
         self.stmt
-            .execute(params![waybill_no.as_str(), carrier.as_str(), state.check_at, text])
+            .execute(params![waybill_no.as_str(), carrier.as_str(), state.check_at, self.bytes.as_slice()])
             .map_err(|err| sql_error("writing parcel states", err))?;
         Ok(())
     }
@@ -218,11 +222,16 @@ pub(super) fn state(
     carrier: &CarrierCode,
     waybill_no: &WaybillNo,
 ) -> Result<Option<ParcelState>, StoreError> {
-    let text: Option<String> = conn
+    let mut stmt = conn
         .prepare_cached("SELECT state FROM parcels WHERE waybill_no = ?1 AND carrier = ?2")
-        .and_then(|mut stmt| stmt.query_row([waybill_no.as_str(), carrier.as_str()], |row| row.get(0)).optional())
         .map_err(|err| sql_error("reading a parcel's state", err))?;
-    text.map(|text| serde_json::from_str(&text).map_err(corrupt_state)).transpose()
+    let mut rows = stmt
+        .query([waybill_no.as_str(), carrier.as_str()])
+        .map_err(|err| sql_error("reading a parcel's state", err))?;
+    match rows.next().map_err(|err| sql_error("reading a parcel's state", err))? {
+        Some(row) => stored_state(row.get_ref(0).map_err(|err| sql_error("reading a parcel's state", err))?).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// What re-deriving a set of parcels changed: the parcels whose state changed with their old and new states (for the
@@ -474,8 +483,12 @@ pub(super) fn due(
     // is in the same order.
     stored.sort_unstable_by(|a, b| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
     for key in stored {
-        let text: String = state_of.query_row([key.1.as_str(), key.0.as_str()], |row| row.get(0)).map_err(finding)?;
-        let state: ParcelState = serde_json::from_str(&text).map_err(corrupt_state)?;
+        let mut rows = state_of.query([key.1.as_str(), key.0.as_str()]).map_err(finding)?;
+        let row = rows.next().map_err(finding)?.ok_or_else(|| {
+            StoreError::new(ErrorKind::Other, format!("the due parcel `{}/{}` has no state", key.0, key.1))
+        })?;
+        let state = stored_state(row.get_ref(0).map_err(finding)?)?;
+        drop(rows);
         due.push((key, Arc::new(state)));
     }
     due.sort_by(|(a, _), (b, _)| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
@@ -626,15 +639,12 @@ pub(super) fn states_after(
              ORDER BY waybill_no, carrier LIMIT ?3",
         )
         .map_err(|err| sql_error("paging through parcel states", err))?;
-    let texts: Vec<String> = stmt
-        .query_map(params![waybill_no, carrier, limit], |row| row.get(0))
-        .and_then(Iterator::collect)
-        .map_err(|err| sql_error("paging through parcel states", err))?;
-    texts
-        .iter()
-        .map(|text| {
-            let state: ParcelState = serde_json::from_str(text).map_err(corrupt_state)?;
-            Ok((state.summary.carrier.clone(), state.summary.waybill_no.clone(), state))
-        })
-        .collect()
+    let paging = |err| sql_error("paging through parcel states", err);
+    let mut rows = stmt.query(params![waybill_no, carrier, limit]).map_err(paging)?;
+    let mut states = Vec::new();
+    while let Some(row) = rows.next().map_err(paging)? {
+        let state = stored_state(row.get_ref(0).map_err(paging)?)?;
+        states.push((state.summary.carrier.clone(), state.summary.waybill_no.clone(), state));
+    }
+    Ok(states)
 }

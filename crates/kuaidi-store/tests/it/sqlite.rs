@@ -72,3 +72,71 @@ fn an_unopenable_path_is_unavailable() {
     let err = SqliteStore::open(SqliteConfig::new(blocker.join("kuaidi.db"), PiiKey::generate())).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
 }
+
+/// States are stored as BLOBs in the codec's form (schema version 6); a row written before, in JSON text, is still
+/// read by every path (one parcel, paging, the recount after an unclean stop) and is written as a BLOB the next time
+/// its parcel changes.
+#[test]
+fn states_are_blobs_and_json_rows_from_before_are_still_read() {
+    use kuaidi_store::derived::codec;
+    use kuaidi_store::ParcelState;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kuaidi.db");
+    let key = PiiKey::generate();
+    let (carrier, no) = (fixtures::carrier_code("yto"), fixtures::waybill_no("YT0000000001"));
+    let chain = fixtures::chain("yto", "YT0000000001");
+    let before = {
+        let store = SqliteStore::open(SqliteConfig::new(&path, key.clone())).unwrap();
+        store.ingest(&fixtures::reference()).unwrap();
+        let mut records = vec![Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000001")))];
+        records.extend(chain[..2].iter().cloned().map(|event| Record::Event(Box::new(event))));
+        store.ingest(&records).unwrap();
+        store.parcel_state(&carrier, &no).unwrap().unwrap()
+    };
+    let stored = |conn: &rusqlite::Connection| -> (String, Vec<u8>) {
+        conn.query_row("SELECT typeof(state), CAST(state AS BLOB) FROM parcels", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap()
+    };
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (kind, bytes) = stored(&conn);
+    assert_eq!(kind, "blob");
+    assert_eq!(bytes[0], codec::POSTCARD);
+    assert_eq!(codec::decode(&bytes).unwrap(), before);
+    let user_version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+    assert_eq!(user_version, 6);
+
+    // Leave the row as a kuaidi before schema version 6 wrote it, and the aggregates as after an unclean stop.
+    let json = serde_json::to_string(&before).unwrap();
+    conn.execute("UPDATE parcels SET state = ?1", [&json]).unwrap();
+    conn.execute("UPDATE derived_meta SET value = 'dirty' WHERE key = 'aggregates'", []).unwrap();
+    assert_eq!(stored(&conn).0, "text");
+    drop(conn);
+
+    let store = SqliteStore::open(SqliteConfig::new(&path, key.clone())).unwrap();
+    assert_eq!(store.parcel_state(&carrier, &no).unwrap().as_ref(), Some(&before));
+    let paged: Vec<ParcelState> = store.parcel_states_after(None, 10).unwrap().into_iter().map(|row| row.2).collect();
+    assert_eq!(paged, vec![before.clone()]);
+    let all = kuaidi_rules::Filter::default();
+    let counted: u64 = store.indicators(&all, &[]).unwrap().iter().map(|(_, counters)| counters.parcels).sum();
+    assert_eq!(counted, 1, "the recount read the JSON row");
+
+    // The next change writes the row as a BLOB again.
+    store.ingest(&[Record::Event(Box::new(chain[2].clone()))]).unwrap();
+    let after = store.parcel_state(&carrier, &no).unwrap().unwrap();
+    assert_ne!(after, before);
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (kind, bytes) = stored(&conn);
+    assert_eq!(kind, "blob");
+    assert_eq!(codec::decode(&bytes).unwrap(), after);
+
+    // A state that is neither form is named, not read as something else (TEXT affinity stores 42 as the text `42`).
+    conn.execute("UPDATE parcels SET state = 42", []).unwrap();
+    drop(conn);
+    let store = SqliteStore::open(SqliteConfig::new(&path, key)).unwrap();
+    let err = store.parcel_state(&carrier, &no).unwrap_err();
+    assert!(err.to_string().contains("starts with the byte `0x34`"), "{err}");
+}

@@ -1,32 +1,42 @@
-//! How a parcel's derived state is stored in `parcels.state` (`bytea` since migration 0005).
+//! How a parcel's derived state is stored beside it, by both backends: `parcels.state` is a SQLite BLOB (schema
+//! version 6) and a PostgreSQL `bytea` (schema version 5).
 //!
-//! Every batch that changes a parcel rewrites its row, so the state's size is most of the row and of the write-ahead
+//! Every flush or sweep that changes a parcel rewrites its row, so the state's size is most of the row and of the
 //! log its rewrites cost. A state is written as one tag byte, [`POSTCARD`], then the state in postcard's compact
 //! binary form (varints, length-prefixed strings, no field names): about 310 bytes where its JSON took about 800.
-//! Rows written before migration 0005 hold JSON text, which the migration converted to the same bytes; they start
-//! with `{` and are still read, so a database need not be rewritten at once (each such row is written in the new
-//! form the next time its parcel changes).
+//! Rows written before (SQLite: TEXT, PostgreSQL: converted by its migration 0005) hold JSON text; they start with
+//! `{` and are still read, so a database need not be rewritten at once (each such row is written in the new form
+//! the next time its parcel's state is written).
 
-use kuaidi_store::{ErrorKind, ParcelState, StoreError};
+use crate::derived::ParcelState;
+use crate::{ErrorKind, StoreError};
 
 /// The tag of a state in postcard form. A JSON state starts with `{` (0x7b), so the two never collide.
 ///
 /// **Invariant**: postcard writes no field names, so the bytes under a tag follow `ParcelState`'s fields exactly. A
 /// change to those fields (one added, removed or reordered, anywhere in the state) needs a new tag and a reader for
 /// the old one; `the_layout_under_tag_1_is_pinned` fails until that is done.
-pub(crate) const POSTCARD: u8 = 1;
+pub const POSTCARD: u8 = 1;
 
 /// A state as the bytes `parcels.state` holds.
-pub(crate) fn encode(state: &ParcelState) -> Result<Vec<u8>, StoreError> {
-    let mut bytes = vec![POSTCARD];
-    let body = postcard::to_allocvec(state)
-        .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding a parcel's state", err))?;
-    bytes.extend_from_slice(&body);
+pub fn encode(state: &ParcelState) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = Vec::with_capacity(384);
+    encode_into(state, &mut bytes)?;
     Ok(bytes)
 }
 
-/// Reads a state written by [`encode`], or the JSON text of a row written before migration 0005.
-pub(crate) fn decode(bytes: &[u8]) -> Result<ParcelState, StoreError> {
+/// Replaces the contents of `bytes` with the state's encoding, reusing its allocation.
+pub fn encode_into(state: &ParcelState, bytes: &mut Vec<u8>) -> Result<(), StoreError> {
+    bytes.clear();
+    bytes.push(POSTCARD);
+    let taken = std::mem::take(bytes);
+    *bytes = postcard::to_extend(state, taken)
+        .map_err(|err| StoreError::with_source(ErrorKind::Other, "encoding a parcel's state", err))?;
+    Ok(())
+}
+
+/// Reads a state written by [`encode`], or the JSON text of a row written before.
+pub fn decode(bytes: &[u8]) -> Result<ParcelState, StoreError> {
     match bytes.first() {
         Some(&POSTCARD) => {
             let (state, rest) = postcard::take_from_bytes::<ParcelState>(&bytes[1..]).map_err(|err| {
@@ -53,11 +63,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ParcelState, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use kuaidi_store::ParcelState;
-
     use super::{decode, encode, POSTCARD};
+    use crate::derived::{LastEvent, ParcelState};
 
-    /// A state as a PostgreSQL store wrote it before migration 0005 (taken from a benchmark database).
+    /// A state as a store wrote it in JSON (taken from a PostgreSQL benchmark database before its migration 0005).
     const JSON_STATE: &str = r#"{"summary":{"carrier":"ems","waybill_no":"EM6810000000001","accepted_at":"2026-11-22T00:05:54+08:00","delivered_at":"2026-11-22T10:04:34+08:00","last_scan_at":"2026-11-22T10:04:34+08:00","origin_city":"320200","destination_city":"320500","route":["EMS-320206-OUT","EMS-320200-SC","EMS-320500-SC","EMS-320506-OUT"],"transit_hops":2,"outcome":"delivered","lost_by_silence":false,"damaged":false,"locker_delivery":false,"electronic_waybill":true,"time_limit":"delta_key","deadline":"2026-11-22T12:05:54+08:00","delivery_seconds":35920,"delayed":false,"complaints":[],"valid_complaints":0,"open":false,"silent_lost_at":null},"coverage":{"day":739942,"carrier":"ems","outlet":"EMS-320206-OUT","courier":"EMS-320206-OUT-C01","city":320200,"counts":[1,1,0,0,1,0,0,1,0,0]},"alert_keys":[],"check_at":null}"#;
 
     /// An open parcel with alerts, a complaint, no coverage row and a moment to look again.
@@ -79,7 +88,7 @@ mod tests {
     }
 
     #[test]
-    fn a_row_written_before_migration_0005_is_read_as_json() {
+    fn a_row_written_in_json_is_still_read() {
         assert_eq!(decode(JSON_STATE.as_bytes()).unwrap(), parsed(JSON_STATE));
     }
 
@@ -87,8 +96,7 @@ mod tests {
     #[test]
     fn the_layout_under_tag_1_is_pinned() {
         let mut state = parsed(OPEN_STATE);
-        state.last_event =
-            Some(kuaidi_store::derived::LastEvent { id: "E1".into(), kind: "arrive".into(), at_ms: 1_763_721_000_000 });
+        state.last_event = Some(LastEvent { id: "E1".into(), kind: "arrive".into(), at_ms: 1_763_721_000_000 });
         let hex: String = encode(&state).unwrap().iter().map(|byte| format!("{byte:02x}")).collect();
         insta::assert_snapshot!(hex);
     }
