@@ -24,7 +24,7 @@ pub use division::{divisions, AdminCode, Division, DivisionLevel, DivisionTable}
 pub use error::{InvalidValue, ValidationError};
 pub use facility::{Facility, FacilityCode, FacilityKind, GeoPoint};
 pub use scan_event::{EventId, EventKind, ScanEvent, Signer};
-pub use trace::{order_events, ParcelStatus};
+pub use trace::{insert_event, order_events, ParcelStatus};
 pub use validate::{validate_event, validate_facility, validate_waybill, Policy, Reference};
 pub use waybill::{Address, Contents, IdType, Party, Phone, RealName, Waybill, WaybillNo};
 

@@ -82,5 +82,24 @@ fn event_order(a: &ScanEvent, b: &ScanEvent) -> std::cmp::Ordering {
 /// Sorts events by instant, then lifecycle order of kind, then event id, and drops repeats of the same event id.
 pub fn order_events(events: &mut Vec<ScanEvent>) {
     events.sort_by(event_order);
-    events.dedup_by(|a, b| a.event_id == b.event_id && a.carrier == b.carrier);
+    events.dedup_by(|later, earlier| repeats(later, earlier));
+}
+
+/// Adds one event to events already in [`order_events`]' order, leaving them as `push` then `order_events` would:
+/// in place (a binary search and one move), where sorting again costs a sort and a pass.
+pub fn insert_event(events: &mut Vec<ScanEvent>, event: ScanEvent) {
+    // A stable sort puts the new event after every event that orders equal to it.
+    let at = events.partition_point(|stored| event_order(stored, &event) != std::cmp::Ordering::Greater);
+    if at > 0 && repeats(&event, &events[at - 1]) {
+        return;
+    }
+    events.insert(at, event);
+    if at + 1 < events.len() && repeats(&events[at + 1], &events[at]) {
+        events.remove(at + 1);
+    }
+}
+
+/// `later` repeats `earlier`: the same event of the same carrier.
+fn repeats(later: &ScanEvent, earlier: &ScanEvent) -> bool {
+    later.event_id == earlier.event_id && later.carrier == earlier.carrier
 }

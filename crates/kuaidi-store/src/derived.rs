@@ -407,29 +407,6 @@ impl Aggregates {
 /// The key of a parcel.
 pub type ParcelKey = (CarrierCode, WaybillNo);
 
-/// Collects the parcels an ingest touched, each once, in key order.
-#[derive(Debug, Default)]
-pub struct Touched(BTreeMap<(String, String), ParcelKey>);
-
-impl Touched {
-    /// Notes a parcel.
-    pub fn add(&mut self, carrier: &CarrierCode, waybill_no: &WaybillNo) {
-        self.0
-            .entry((waybill_no.to_string(), carrier.to_string()))
-            .or_insert_with(|| (carrier.clone(), waybill_no.clone()));
-    }
-
-    /// The parcels, ordered by waybill number then carrier (the order of the stores' keys).
-    pub fn into_keys(self) -> impl Iterator<Item = ParcelKey> {
-        self.0.into_values()
-    }
-
-    /// Whether none was touched.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
 /// Sums coverage rows by a grouping, over the rows a filter takes.
 pub fn coverage_rollup(table: &CoverageTable, filter: &CoverageFilter, group: CoverageGroup) -> Vec<(String, Counts)> {
     let mut out: BTreeMap<String, Counts> = BTreeMap::new();

@@ -608,7 +608,7 @@ impl Store for SqliteStore {
     fn ingest_at(&self, records: &[Record], now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
         let (outcomes, _) = self.write_derived(now, |tx, reference, parcels| {
             let outcomes = self.put_records(tx, records, reference, parcels)?;
-            let touched = derived::touched_by(records, &outcomes).into_keys().collect();
+            let touched = derived::touched_by(records, &outcomes);
             Ok((outcomes, derived::Work::Touched(touched)))
         })?;
         Ok(outcomes)
@@ -620,7 +620,7 @@ impl Store for SqliteStore {
             let kept = capture.events.iter().enumerate().filter(|(idx, _)| capture.keeps(*idx, &outcomes));
             epcis::capture_in(tx, kept.map(|(_, event)| event))?;
             epcis::put_job(tx, capture.job)?;
-            let touched = derived::touched_by(capture.records, &outcomes).into_keys().collect();
+            let touched = derived::touched_by(capture.records, &outcomes);
             Ok((outcomes, derived::Work::Touched(touched)))
         })?;
         Ok(outcomes)

@@ -7,7 +7,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::{
-    order_events, Address, AdminCode, Contents, EventId, IdType, ParcelStatus, Party, Phone, RealName, WaybillNo,
+    insert_event, order_events, Address, AdminCode, Contents, EventId, IdType, ParcelStatus, Party, Phone, RealName,
+    WaybillNo,
 };
 
 struct Fixture {
@@ -280,6 +281,30 @@ fn status_follows_the_latest_event_in_any_order() {
 }
 
 proptest! {
+    /// Inserting events one by one gives what pushing them all and ordering once gives: repeats of an id (with the
+    /// same or another time or kind), equal times, two carriers, any arrival order.
+    #[test]
+    fn inserting_one_by_one_equals_ordering_at_once(
+        picks in proptest::collection::vec((0u8..6, 0i64..4, 0usize..3, any::<bool>()), 0..24),
+    ) {
+        let kinds = [EventKind::Accept, EventKind::Arrive, EventKind::Depart];
+        let mut inserted: Vec<ScanEvent> = Vec::new();
+        let mut pushed: Vec<ScanEvent> = Vec::new();
+        for (id, minutes, kind, other_carrier) in picks {
+            let mut e = event();
+            e.event_id = EventId::parse(&format!("e{id}")).unwrap();
+            e.time += Duration::minutes(minutes);
+            e.kind = kinds[kind];
+            if other_carrier {
+                e.carrier = CarrierCode::parse("sf").unwrap();
+            }
+            pushed.push(e.clone());
+            order_events(&mut pushed);
+            insert_event(&mut inserted, e);
+            prop_assert_eq!(&inserted, &pushed);
+        }
+    }
+
     #[test]
     fn codes_round_trip(text in "[a-z][a-z0-9_]{1,31}") {
         let code = CarrierCode::parse(&text).unwrap();

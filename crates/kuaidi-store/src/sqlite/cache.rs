@@ -102,8 +102,7 @@ impl ParcelCache {
         match record {
             Record::Waybill(waybill) => records.waybill = Some(stored_waybill(waybill)),
             Record::Event(event) => {
-                records.events.push(stored_event(event));
-                kuaidi_model::order_events(&mut records.events);
+                kuaidi_model::insert_event(&mut records.events, stored_event(event));
             }
             Record::Complaint(complaint) => {
                 let complaint = stored_complaint(complaint);

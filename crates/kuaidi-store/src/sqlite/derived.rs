@@ -15,7 +15,6 @@ use super::cache::{CachedParcel, ParcelCache};
 use super::{rows, sql_error};
 use crate::derived::{
     codec, derive, derive_after_clock, Aggregates, CoverageRow, ParcelKey, ParcelRecords, ParcelState, RefCache, Rules,
-    Touched,
 };
 use crate::seal::PiiKey;
 use crate::{Alert, AlertChange, AlertQuery, AlertStatus, ErrorKind, StoreError};
@@ -415,21 +414,24 @@ fn record(
     }
 }
 
-/// The parcels touched by a batch whose outcomes are known: new or changed waybills, events and complaints.
-pub(super) fn touched_by(records: &[Record], outcomes: &[crate::Outcome]) -> Touched {
-    let mut touched = Touched::default();
-    for (record, outcome) in records.iter().zip(outcomes) {
-        if !matches!(outcome, crate::Outcome::Accepted | crate::Outcome::Updated) {
-            continue;
-        }
-        match record {
-            Record::Waybill(w) => touched.add(&w.carrier, &w.waybill_no),
-            Record::Event(e) => touched.add(&e.carrier, &e.waybill_no),
-            Record::Complaint(c) => touched.add(&c.carrier, &c.waybill_no),
-            Record::Carrier(_) | Record::Facility(_) => {}
-        }
-    }
-    touched
+/// The parcels touched by a batch whose outcomes are known (new or changed waybills, events and complaints), each
+/// once, ordered by waybill number then carrier (the order of the tables' keys). Sorted by reference, so only the
+/// keys kept are copied.
+pub(super) fn touched_by(records: &[Record], outcomes: &[crate::Outcome]) -> Vec<ParcelKey> {
+    let mut touched: Vec<(&WaybillNo, &CarrierCode)> = records
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, outcome)| matches!(outcome, crate::Outcome::Accepted | crate::Outcome::Updated))
+        .filter_map(|(record, _)| match record {
+            Record::Waybill(w) => Some((&w.waybill_no, &w.carrier)),
+            Record::Event(e) => Some((&e.waybill_no, &e.carrier)),
+            Record::Complaint(c) => Some((&c.waybill_no, &c.carrier)),
+            Record::Carrier(_) | Record::Facility(_) => None,
+        })
+        .collect();
+    touched.sort_unstable_by(|a, b| (a.0.as_str(), a.1.as_str()).cmp(&(b.0.as_str(), b.1.as_str())));
+    touched.dedup();
+    touched.into_iter().map(|(waybill_no, carrier)| (carrier.clone(), waybill_no.clone())).collect()
 }
 
 /// Where a sweep stopped in `parcels`: the last row it took or passed, in the order of `parcels_due`.
