@@ -140,3 +140,52 @@ fn states_are_blobs_and_json_rows_from_before_are_still_read() {
     let err = store.parcel_state(&carrier, &no).unwrap_err();
     assert!(err.to_string().contains("starts with the byte `0x34`"), "{err}");
 }
+
+/// The writer stores a transaction's records parcel by parcel in key order, not in arrival order; the answers, the
+/// stored events and the parcels' states are still what storing the records one at a time, as they came, gives:
+/// repeats and changed copies inside one batch, parcels interleaved against key order, a waybill after its events.
+#[test]
+fn a_transaction_answers_in_arrival_order() {
+    use kuaidi_store::Outcome;
+
+    let batch_store = fresh();
+    let one_by_one = fresh();
+    for store in [&batch_store, &one_by_one] {
+        store.ingest(&fixtures::reference()).unwrap();
+    }
+    let parcels = [("yto", "YT0000000009"), ("sf", "SF0000000003"), ("yto", "AB00000005"), ("sf", "AB00000005")];
+    let chains: Vec<Vec<kuaidi_model::ScanEvent>> =
+        parcels.iter().map(|(carrier, no)| fixtures::chain(carrier, no)).collect();
+    let event = |parcel: usize, step: usize| Record::Event(Box::new(chains[parcel][step].clone()));
+    let mut moved = chains[0][2].clone();
+    moved.time += chrono::Duration::minutes(5);
+    let batch = vec![
+        event(0, 0),
+        event(1, 0),
+        event(2, 0),
+        event(0, 1),
+        event(3, 0),
+        event(2, 1),
+        event(0, 1), // a repeat inside the batch
+        event(0, 2),
+        Record::Event(Box::new(moved)), // a changed copy of the event just before it
+        event(1, 1),
+        Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000009"))), // after its events
+        event(3, 1),
+        event(1, 0), // a repeat of an earlier parcel's event, after other parcels
+        Record::Waybill(Box::new(fixtures::waybill("sf", "AB00000005"))),
+        Record::Waybill(Box::new(fixtures::waybill("sf", "AB00000005"))),
+    ];
+    let answers = batch_store.ingest(&batch).unwrap();
+    let expected: Vec<Outcome> =
+        batch.iter().map(|record| one_by_one.ingest(std::slice::from_ref(record)).unwrap()[0]).collect();
+    assert_eq!(answers, expected);
+    assert_eq!(expected[6], Outcome::Duplicate);
+    assert_eq!(expected[8], Outcome::Conflict);
+    assert_eq!(expected[12], Outcome::Duplicate);
+    for (carrier, no) in parcels {
+        let (carrier, no) = (fixtures::carrier_code(carrier), fixtures::waybill_no(no));
+        assert_eq!(batch_store.events_of(&carrier, &no).unwrap(), one_by_one.events_of(&carrier, &no).unwrap());
+        assert_eq!(batch_store.parcel_state(&carrier, &no).unwrap(), one_by_one.parcel_state(&carrier, &no).unwrap());
+    }
+}
