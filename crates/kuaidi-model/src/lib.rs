@@ -54,6 +54,16 @@ impl Record {
             Record::Complaint(c) => Some(&c.carrier),
         }
     }
+
+    /// The parcel a waybill, event or complaint belongs to; `None` for reference records.
+    pub fn parcel(&self) -> Option<(&CarrierCode, &WaybillNo)> {
+        match self {
+            Record::Carrier(_) | Record::Facility(_) => None,
+            Record::Waybill(w) => Some((&w.carrier, &w.waybill_no)),
+            Record::Event(e) => Some((&e.carrier, &e.waybill_no)),
+            Record::Complaint(c) => Some((&c.carrier, &c.waybill_no)),
+        }
+    }
 }
 
 /// Checks a plain text field: not empty after trimming, at most `max_chars` characters, no control characters.

@@ -315,12 +315,9 @@ pub(crate) fn ingest(
         if !matches!(outcome, Some(Outcome::Accepted | Outcome::Updated)) {
             continue;
         }
-        match record {
-            Record::Waybill(w) => touched.insert((w.waybill_no.as_str(), w.carrier.as_str())),
-            Record::Event(e) => touched.insert((e.waybill_no.as_str(), e.carrier.as_str())),
-            Record::Complaint(c) => touched.insert((c.waybill_no.as_str(), c.carrier.as_str())),
-            Record::Carrier(_) | Record::Facility(_) => false,
-        };
+        if let Some((carrier, waybill_no)) = record.parcel() {
+            touched.insert((waybill_no.as_str(), carrier.as_str()));
+        }
     }
     let mut row_changes: BTreeMap<ParcelText, RowChange> = BTreeMap::new();
     for touch in &prepared.parcels {

@@ -614,12 +614,7 @@ impl SqliteStore {
 /// answer depends on another parcel's records (store test `a_transaction_answers_in_arrival_order`).
 fn storage_order(records: &[Record]) -> Vec<usize> {
     fn parcel(record: &Record) -> Option<(&str, &str)> {
-        match record {
-            Record::Carrier(_) | Record::Facility(_) => None,
-            Record::Waybill(w) => Some((w.waybill_no.as_str(), w.carrier.as_str())),
-            Record::Event(e) => Some((e.waybill_no.as_str(), e.carrier.as_str())),
-            Record::Complaint(c) => Some((c.waybill_no.as_str(), c.carrier.as_str())),
-        }
+        record.parcel().map(|(carrier, waybill_no)| (waybill_no.as_str(), carrier.as_str()))
     }
     let mut order: Vec<usize> = (0..records.len()).collect();
     // Stable: records of one parcel keep their order.

@@ -91,12 +91,8 @@ impl ParcelCache {
         if !matches!(outcome, Outcome::Accepted | Outcome::Updated) {
             return;
         }
-        let key = match record {
-            Record::Waybill(w) => (w.carrier.clone(), w.waybill_no.clone()),
-            Record::Event(e) => (e.carrier.clone(), e.waybill_no.clone()),
-            Record::Complaint(c) => (c.carrier.clone(), c.waybill_no.clone()),
-            Record::Carrier(_) | Record::Facility(_) => return,
-        };
+        let Some((carrier, waybill_no)) = record.parcel() else { return };
+        let key = (carrier.clone(), waybill_no.clone());
         let Some(parcel) = self.parcels.peek_mut(&key) else { return };
         let records = &mut parcel.records;
         match record {

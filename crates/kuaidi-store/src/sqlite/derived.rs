@@ -422,12 +422,7 @@ pub(super) fn touched_by(records: &[Record], outcomes: &[crate::Outcome]) -> Vec
         .iter()
         .zip(outcomes)
         .filter(|(_, outcome)| matches!(outcome, crate::Outcome::Accepted | crate::Outcome::Updated))
-        .filter_map(|(record, _)| match record {
-            Record::Waybill(w) => Some((&w.waybill_no, &w.carrier)),
-            Record::Event(e) => Some((&e.waybill_no, &e.carrier)),
-            Record::Complaint(c) => Some((&c.waybill_no, &c.carrier)),
-            Record::Carrier(_) | Record::Facility(_) => None,
-        })
+        .filter_map(|(record, _)| record.parcel().map(|(carrier, waybill_no)| (waybill_no, carrier)))
         .collect();
     touched.sort_unstable_by(|a, b| (a.0.as_str(), a.1.as_str()).cmp(&(b.0.as_str(), b.1.as_str())));
     touched.dedup();
