@@ -576,17 +576,20 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 impl SqliteStore {
     /// Stores records inside a writing transaction, noting what the reference data and the parcel cache must learn.
+    /// Returns the answers, in the records' order, and the parcels whose records changed (new or changed waybills,
+    /// events and complaints), each once, in key order `(waybill_no, carrier)`: the order they were stored in.
     fn put_records(
         &self,
         tx: &rusqlite::Transaction<'_>,
         records: &[Record],
         reference: &mut crate::derived::RefCache,
         parcels: &mut cache::ParcelCache,
-    ) -> Result<Vec<Outcome>, StoreError> {
+    ) -> Result<(Vec<Outcome>, Vec<crate::derived::ParcelKey>), StoreError> {
         let key = &self.config.pii_key;
         let received_ms = Utc::now().timestamp_millis();
         // Every slot is written below: `storage_order` visits each record once.
         let mut outcomes = vec![Outcome::Duplicate; records.len()];
+        let mut touched: Vec<crate::derived::ParcelKey> = Vec::new();
         for idx in storage_order(records) {
             let record = &records[idx];
             let outcome = match record {
@@ -598,11 +601,17 @@ impl SqliteStore {
             };
             if matches!(outcome, Outcome::Accepted | Outcome::Updated) {
                 reference.note(record);
+                // Records come parcel by parcel, so a parcel already noted is the last one noted.
+                if let Some((carrier, waybill_no)) = record.parcel() {
+                    if touched.last().is_none_or(|(c, w)| (c, w) != (carrier, waybill_no)) {
+                        touched.push((carrier.clone(), waybill_no.clone()));
+                    }
+                }
             }
             parcels.note(record, outcome);
             outcomes[idx] = outcome;
         }
-        Ok(outcomes)
+        Ok((outcomes, touched))
     }
 }
 
@@ -625,8 +634,7 @@ fn storage_order(records: &[Record]) -> Vec<usize> {
 impl Store for SqliteStore {
     fn ingest_at(&self, records: &[Record], now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
         let (outcomes, _) = self.write_derived(now, |tx, reference, parcels| {
-            let outcomes = self.put_records(tx, records, reference, parcels)?;
-            let touched = derived::touched_by(records, &outcomes);
+            let (outcomes, touched) = self.put_records(tx, records, reference, parcels)?;
             Ok((outcomes, derived::Work::Touched(touched)))
         })?;
         Ok(outcomes)
@@ -634,11 +642,10 @@ impl Store for SqliteStore {
 
     fn capture_at(&self, capture: &Capture<'_>, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
         let (outcomes, _) = self.write_derived(now, |tx, reference, parcels| {
-            let outcomes = self.put_records(tx, capture.records, reference, parcels)?;
+            let (outcomes, touched) = self.put_records(tx, capture.records, reference, parcels)?;
             let kept = capture.events.iter().enumerate().filter(|(idx, _)| capture.keeps(*idx, &outcomes));
             epcis::capture_in(tx, kept.map(|(_, event)| event))?;
             epcis::put_job(tx, capture.job)?;
-            let touched = derived::touched_by(capture.records, &outcomes);
             Ok((outcomes, derived::Work::Touched(touched)))
         })?;
         Ok(outcomes)

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, Record, WaybillNo};
+use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, WaybillNo};
 use kuaidi_rules::{CellKey, Counters};
 use rayon::prelude::*;
 use rusqlite::types::ValueRef;
@@ -412,21 +412,6 @@ fn record(
         changes.pairs.push((old, new.clone()));
         Ok(new)
     }
-}
-
-/// The parcels touched by a batch whose outcomes are known (new or changed waybills, events and complaints), each
-/// once, ordered by waybill number then carrier (the order of the tables' keys). Sorted by reference, so only the
-/// keys kept are copied.
-pub(super) fn touched_by(records: &[Record], outcomes: &[crate::Outcome]) -> Vec<ParcelKey> {
-    let mut touched: Vec<(&WaybillNo, &CarrierCode)> = records
-        .iter()
-        .zip(outcomes)
-        .filter(|(_, outcome)| matches!(outcome, crate::Outcome::Accepted | crate::Outcome::Updated))
-        .filter_map(|(record, _)| record.parcel().map(|(carrier, waybill_no)| (waybill_no, carrier)))
-        .collect();
-    touched.sort_unstable_by(|a, b| (a.0.as_str(), a.1.as_str()).cmp(&(b.0.as_str(), b.1.as_str())));
-    touched.dedup();
-    touched.into_iter().map(|(waybill_no, carrier)| (carrier.clone(), waybill_no.clone())).collect()
 }
 
 /// Where a sweep stopped in `parcels`: the last row it took or passed, in the order of `parcels_due`.
