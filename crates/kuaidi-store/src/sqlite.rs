@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0004_derived.sql"),
     include_str!("../migrations/sqlite/0005_unflushed.sql"),
     include_str!("../migrations/sqlite/0006_compact_state.sql"),
+    include_str!("../migrations/sqlite/0007_hourly_handler_indexes.sql"),
 ];
 
 /// How hard SQLite works to make a commit durable.
@@ -298,6 +299,29 @@ impl SqliteStore {
         self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         self.pending_cleared.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Stores scan events in one transaction with ingest's own statement ([`rows::put_event`]), in the order given,
+    /// and nothing else: no parcel state, alert, journal or aggregate follows them, and the writer's caches do not
+    /// learn of them. Only for `examples/sqlite_floor.rs`, which measures what the events table and its indexes cost
+    /// alone, on a store made for it; on any other store it would leave the events' parcels underived. Returns how
+    /// many events were new.
+    #[doc(hidden)]
+    pub fn put_events_only(&self, events: &[&ScanEvent]) -> Result<usize, StoreError> {
+        let received_ms = Utc::now().timestamp_millis();
+        self.write(|conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|err| sql_error("starting a transaction", err))?;
+            let mut n_new = 0;
+            for event in events {
+                if rows::put_event(&tx, event, received_ms)? == Outcome::Accepted {
+                    n_new += 1;
+                }
+            }
+            tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
+            Ok(n_new)
+        })
     }
 
     fn write<T>(&self, work: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {

@@ -375,6 +375,58 @@ pub fn reverse_trace_by_vehicle_and_operator(store: &dyn Store) {
         .is_empty());
 }
 
+/// Reverse tracing across hours, days and the range's edges: events exactly on an hour's first and last millisecond,
+/// a range that starts or ends inside an hour, a limit reached in a later hour, hours with nothing in them, and a
+/// range of more than a century. Answers are ordered by time, then waybill number and event id.
+pub fn reverse_trace_walks_the_hours(store: &dyn Store) {
+    ingest(store, &reference());
+    let hour = DateTime::parse_from_rfc3339("2026-11-11T00:00:00Z").unwrap().with_timezone(&Utc);
+    let at = |no: &str, id: &str, after: Duration, operator: &str, vehicle: Option<&str>| {
+        let mut e = event("yto", no, id, EventKind::Arrive, 0, "YTO-SH-SC");
+        e.time = (hour + after).with_timezone(&base_time().timezone());
+        e.operator = Some(operator.to_owned());
+        e.vehicle = vehicle.map(str::to_owned);
+        e
+    };
+    let (a, b) = ("YT0000000020", "YT0000000021");
+    let ms = Duration::milliseconds;
+    let stored = [
+        at(a, "A-1", ms(-1), "C-HOURS", None),
+        at(b, "B-1", ms(0), "C-HOURS", Some("沪B00001")),
+        at(a, "A-2", ms(0), "C-HOURS", None),
+        at(b, "B-2", Duration::hours(1) - ms(1), "C-HOURS", None),
+        at(a, "A-3", Duration::hours(1), "C-HOURS", None),
+        at(b, "B-3", Duration::days(3) + Duration::minutes(5), "C-HOURS", Some("沪B00001")),
+        at(a, "A-4", Duration::minutes(30), "C-OTHER", Some("沪B00002")),
+    ];
+    assert!(ingest(store, &events(stored.clone())).iter().all(|o| *o == Outcome::Accepted));
+    let operator = Handler::Operator("C-HOURS".to_owned());
+    let ids = |from: DateTime<Utc>, to: DateTime<Utc>, limit: usize, handler: &Handler| -> Vec<String> {
+        let found = store.handled_by(handler, from, to, limit).unwrap();
+        found.iter().map(|e| e.event_id.as_str().to_owned()).collect()
+    };
+    assert_eq!(ids(hour, hour + Duration::hours(1), 100, &operator), ["A-2", "B-1", "B-2"]);
+    assert_eq!(
+        ids(hour - ms(1), hour + Duration::hours(1) + ms(1), 100, &operator),
+        ["A-1", "A-2", "B-1", "B-2", "A-3"]
+    );
+    assert_eq!(ids(hour - ms(1), hour + Duration::days(3650), 4, &operator), ["A-1", "A-2", "B-1", "B-2"]);
+    assert_eq!(ids(hour + ms(1), hour + Duration::days(3650), 2, &operator), ["B-2", "A-3"]);
+    let century = |years: i64| hour + Duration::days(365 * years);
+    assert_eq!(ids(century(-56), century(74), 100, &operator), ["A-1", "A-2", "B-1", "B-2", "A-3", "B-3"]);
+    assert!(ids(hour + Duration::hours(2), hour + Duration::days(3), 100, &operator).is_empty(), "hours with nothing");
+    let late = hour + Duration::days(3) + Duration::minutes(5);
+    assert!(ids(late - Duration::hours(5), late, 100, &operator).is_empty(), "the range's end is exclusive");
+    assert_eq!(ids(late, late + ms(1), 100, &operator), ["B-3"]);
+    assert!(ids(late, late, 100, &operator).is_empty(), "an empty range");
+    assert!(ids(late + ms(1), late, 100, &operator).is_empty(), "a range that ends before it starts");
+    let vehicle = Handler::Vehicle("沪B00001".to_owned());
+    assert_eq!(ids(hour - Duration::days(1), hour + Duration::days(4), 100, &vehicle), ["B-1", "B-3"]);
+    let other = Handler::Operator("C-OTHER".to_owned());
+    assert_eq!(ids(hour, hour + Duration::hours(1), 100, &other), ["A-4"]);
+    assert!(ids(hour, hour + Duration::hours(1), 100, &Handler::Vehicle("C-HOURS".to_owned())).is_empty());
+}
+
 /// Keys are found by the hash of their secret until revoked; revoking an unknown id is `NotFound`.
 pub fn api_keys_lifecycle(store: &dyn Store) {
     let now = base_time().with_timezone(&Utc);
@@ -788,6 +840,7 @@ macro_rules! store_contract_tests {
             complaints_take_verdicts,
             waybill_numbers_may_collide_across_carriers,
             reverse_trace_by_vehicle_and_operator,
+            reverse_trace_walks_the_hours,
             api_keys_lifecycle,
             audit_log_appends,
             epcis_capture_is_idempotent_by_hash,

@@ -389,6 +389,14 @@ pub(super) fn waybills_after(
     Ok(waybills)
 }
 
+/// Milliseconds in the hour that leads the keys of the reverse-trace indexes (migration 0007): an event's hour is
+/// `time_ms / 3600000`, truncated as SQLite and Rust both truncate integer division. A query uses those indexes only
+/// when it writes the same expression.
+const HOUR_MS: i64 = 3_600_000;
+
+/// Events of a handler in `[from, to)`, ordered by time, then waybill number and event id; at most `limit`.
+/// The index leads with the hour, so this seeks once per hour of the range, in time order, until `limit` is reached;
+/// the hours are first narrowed to those the index holds any entry in.
 pub(super) fn handled_by(
     conn: &Connection,
     handler: &Handler,
@@ -396,23 +404,44 @@ pub(super) fn handled_by(
     to: DateTime<Utc>,
     limit: usize,
 ) -> Result<Vec<ScanEvent>, StoreError> {
-    let (column, id) = match handler {
-        Handler::Operator(id) => ("operator", id),
-        Handler::Vehicle(id) => ("vehicle", id),
+    let (index, column, id) = match handler {
+        Handler::Operator(id) => ("events_by_operator", "operator", id),
+        Handler::Vehicle(id) => ("events_by_vehicle", "vehicle", id),
+    };
+    let failed = |err| sql_error("reverse tracing", err);
+    let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+    let mut events = Vec::new();
+    if from_ms >= to_ms || limit == 0 {
+        return Ok(events);
+    }
+    let stored_hour = |order: &str| -> Result<Option<i64>, StoreError> {
+        conn.prepare_cached(&format!(
+            "SELECT time_ms / {HOUR_MS} FROM events INDEXED BY {index} WHERE {column} IS NOT NULL \
+             ORDER BY time_ms / {HOUR_MS} {order} LIMIT 1"
+        ))
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)).optional())
+        .map_err(failed)
+    };
+    let (Some(first), Some(last)) = (stored_hour("ASC")?, stored_hour("DESC")?) else {
+        return Ok(events);
     };
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE {column} = ?1 AND time_ms >= ?2 AND time_ms < ?3 \
-             ORDER BY time_ms, waybill_no, event_id LIMIT ?4"
+            "SELECT {EVENT_COLUMNS} FROM events INDEXED BY {index} \
+             WHERE time_ms / {HOUR_MS} = ?1 AND {column} = ?2 AND time_ms >= ?3 AND time_ms < ?4 \
+             ORDER BY time_ms, waybill_no, event_id LIMIT ?5"
         ))
-        .map_err(|err| sql_error("reverse tracing", err))?;
-    let events = stmt
-        .query_map(
-            params![id, from.timestamp_millis(), to.timestamp_millis(), i64::try_from(limit).unwrap_or(i64::MAX)],
-            event_row,
-        )
-        .and_then(Iterator::collect)
-        .map_err(|err| sql_error("reverse tracing", err))?;
+        .map_err(failed)?;
+    for hour in (from_ms / HOUR_MS).max(first)..=((to_ms - 1) / HOUR_MS).min(last) {
+        let left = i64::try_from(limit - events.len()).unwrap_or(i64::MAX);
+        let found = stmt.query_map(params![hour, id, from_ms, to_ms, left], event_row).map_err(failed)?;
+        for event in found {
+            events.push(event.map_err(failed)?);
+        }
+        if events.len() >= limit {
+            break;
+        }
+    }
     Ok(events)
 }
 

@@ -64,6 +64,50 @@ fn a_newer_schema_is_refused() {
     assert!(err.to_string().contains("schema version 99"), "{err}");
 }
 
+/// A store at schema version 6 (reverse-trace indexes keyed by handler) is brought to version 7 at its next open:
+/// the indexes are rebuilt keyed by the hour, the events stay, and reverse traces find them.
+#[test]
+fn version_6_reverse_trace_indexes_are_rebuilt_by_the_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kuaidi.db");
+    let key = PiiKey::generate();
+    {
+        let store = SqliteStore::open(SqliteConfig::new(&path, key.clone())).unwrap();
+        store.ingest(&fixtures::reference()).unwrap();
+        let chain: Vec<Record> =
+            fixtures::chain("yto", "YT0000000030").into_iter().map(|e| Record::Event(Box::new(e))).collect();
+        store.ingest(&chain).unwrap();
+    }
+    let index_sql = |conn: &rusqlite::Connection, name: &str| -> String {
+        conn.query_row("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1", [name], |row| row.get(0))
+            .unwrap()
+    };
+    // Leave the file as version 6 left it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP INDEX events_by_operator; DROP INDEX events_by_vehicle; \
+         CREATE INDEX events_by_operator ON events (operator, time_ms) WHERE operator IS NOT NULL; \
+         CREATE INDEX events_by_vehicle ON events (vehicle, time_ms) WHERE vehicle IS NOT NULL; \
+         PRAGMA user_version = 6;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(SqliteConfig::new(&path, key)).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+    assert_eq!(version, 7);
+    for name in ["events_by_operator", "events_by_vehicle"] {
+        assert!(index_sql(&conn, name).contains("time_ms / 3600000"), "{name}: {}", index_sql(&conn, name));
+    }
+    let start = fixtures::base_time().with_timezone(&chrono::Utc);
+    let day = start + chrono::Duration::days(1);
+    let operator = kuaidi_store::Handler::Operator("C001".to_owned());
+    assert_eq!(store.handled_by(&operator, start, day, 100).unwrap().len(), 7);
+    let vehicle = kuaidi_store::Handler::Vehicle("沪A12345".to_owned());
+    assert_eq!(store.handled_by(&vehicle, start, day, 100).unwrap().len(), 1);
+}
+
 #[test]
 fn an_unopenable_path_is_unavailable() {
     let dir = tempfile::tempdir().unwrap();
@@ -106,7 +150,7 @@ fn states_are_blobs_and_json_rows_from_before_are_still_read() {
     assert_eq!(bytes[0], codec::POSTCARD);
     assert_eq!(codec::decode(&bytes).unwrap(), before);
     let user_version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(user_version, 6);
+    assert_eq!(user_version, 7);
 
     // Leave the row as a kuaidi before schema version 6 wrote it, and the aggregates as after an unclean stop.
     let json = serde_json::to_string(&before).unwrap();

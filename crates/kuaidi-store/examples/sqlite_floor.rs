@@ -1,0 +1,114 @@
+//! What the embedded store's `events` table and its indexes cost alone: the floor under `kuaidi bench ingest`.
+//!
+//! Simulates a day of the delta's traffic (the same simulator, seed and geography as `kuaidi bench ingest`), keeps
+//! its scan events, and stores them into a fresh store with ingest's own statement, one transaction per chunk of
+//! records in arrival order, each chunk's events in key order as ingest stores them. Nothing else happens: no HTTP,
+//! no decoding, no waybill, no derived state. Prints each chunk's rate on stderr and a JSON summary on stdout.
+//!
+//! ```sh
+//! cargo run --release -p kuaidi-store --example sqlite_floor -- [PARCELS] [CHUNK] [INDEXES]
+//! ```
+//!
+//! `PARCELS` defaults to 1,250,000 (about 10.3 million events), `CHUNK` to 500,000 records (the bulk loads'
+//! transaction), and `INDEXES` to `current`; `by-handler` puts back the reverse-trace indexes as schema version 6
+//! had them, `(operator, time_ms)` and `(vehicle, time_ms)`, for comparison, and then also times migration 0007 on
+//! the result (`migration_0007_seconds`). Needs `../shared/data` beside the
+//! repository; says so and exits 2 without it.
+
+use std::io::Write;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use kuaidi_model::{Record, ScanEvent};
+use kuaidi_sim::{SimConfig, Simulation};
+use kuaidi_store::{PiiKey, SqliteConfig, SqliteStore};
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("error: {err}");
+        std::process::exit(2);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let parcels: u64 = args.next().map_or(Ok(1_250_000), |arg| arg.parse())?;
+    let chunk: usize = args.next().map_or(Ok(500_000), |arg| arg.parse())?;
+    let indexes = args.next().unwrap_or_else(|| "current".to_owned());
+    if !["current", "by-handler"].contains(&indexes.as_str()) || chunk == 0 {
+        return Err(format!("INDEXES must be `current` or `by-handler` (got `{indexes}`), CHUNK above 0").into());
+    }
+    let Some(geography) = kuaidi_sim::testing::shared_geography() else {
+        return Err(format!("the shared geography is missing: {}", kuaidi_sim::testing::GEO_PATH).into());
+    };
+
+    // The day `kuaidi bench ingest` simulates: the day before today (+08:00), seed 20161111.
+    let today = Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).ok_or("offset")?).date_naive();
+    let start = DateTime::parse_from_rfc3339(&format!("{}T00:00:00+08:00", today.pred_opt().ok_or("date")?))?;
+    let simulation = Simulation::new(&geography, SimConfig::new(start, 1, parcels, 20_161_111))?;
+    let mut records = Vec::new();
+    simulation.run(|record| records.push(record), |_| {});
+    let n_records = records.len();
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("kuaidi.db");
+    let key = PiiKey::generate();
+    // Opened once to create the schema, so that `by-handler` can change it before the store that is timed opens.
+    drop(SqliteStore::open(SqliteConfig::new(&path, key.clone()))?);
+    if indexes == "by-handler" {
+        rusqlite::Connection::open(&path)?.execute_batch(
+            "DROP INDEX events_by_operator; DROP INDEX events_by_vehicle; \
+             CREATE INDEX events_by_operator ON events (operator, time_ms) WHERE operator IS NOT NULL; \
+             CREATE INDEX events_by_vehicle ON events (vehicle, time_ms) WHERE vehicle IS NOT NULL;",
+        )?;
+    }
+    let store = SqliteStore::open(SqliteConfig::new(&path, key))?;
+
+    let started = Instant::now();
+    let (mut n_events, mut n_stored) = (0usize, 0usize);
+    for part in records.chunks(chunk) {
+        let begun = Instant::now();
+        let mut events: Vec<&ScanEvent> = part
+            .iter()
+            .filter_map(|record| match record {
+                Record::Event(event) => Some(&**event),
+                _ => None,
+            })
+            .collect();
+        // Ingest's storage order: parcel by parcel in key order, each parcel's records in arrival order.
+        events.sort_by(|a, b| (&a.waybill_no, &a.carrier).cmp(&(&b.waybill_no, &b.carrier)));
+        n_stored += store.put_events_only(&events)?;
+        n_events += events.len();
+        let secs = begun.elapsed().as_secs_f64();
+        eprintln!(
+            "{n_stored:>11} events stored: this chunk {:>9.0} events/s, overall {:>9.0} events/s",
+            events.len() as f64 / secs,
+            n_events as f64 / started.elapsed().as_secs_f64(),
+        );
+    }
+    let secs = started.elapsed().as_secs_f64();
+    drop(store);
+    let file_bytes = std::fs::metadata(&path)?.len();
+    // With the old indexes, also time what migration 0007 does to a store of this size.
+    let migration_seconds = if indexes == "by-handler" {
+        let begun = Instant::now();
+        let conn = rusqlite::Connection::open(&path)?;
+        // The cache and temporary store of the store's own connections (`open_connection`), where migrations run.
+        conn.execute_batch("PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;")?;
+        conn.execute_batch(include_str!("../migrations/sqlite/0007_hourly_handler_indexes.sql"))?;
+        Some(begun.elapsed().as_secs_f64())
+    } else {
+        None
+    };
+    writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::json!({
+            "indexes": indexes, "parcels": parcels, "records": n_records, "chunk": chunk,
+            "events": n_events, "events_stored": n_stored, "seconds": secs,
+            "events_per_second": n_events as f64 / secs, "database_bytes": file_bytes,
+            "migration_0007_seconds": migration_seconds,
+        })
+    )?;
+    Ok(())
+}
