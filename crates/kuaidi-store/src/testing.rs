@@ -11,6 +11,13 @@ use kuaidi_model::{
 
 use crate::{AuditEntry, ErrorKind, Handler, NewApiKey, Outcome, Store};
 
+/// The reverse-trace indexes as embedded schema version 6 had them, keyed by handler (migration 0007 rebuilds them
+/// keyed by the hour). Run on a store's file, it puts them back, for the upgrade test and the floor benchmark
+/// (`examples/sqlite_floor.rs`); add `PRAGMA user_version = 6` to make the next open migrate again.
+pub const VERSION_6_HANDLER_INDEXES: &str = "DROP INDEX events_by_operator; DROP INDEX events_by_vehicle; \
+     CREATE INDEX events_by_operator ON events (operator, time_ms) WHERE operator IS NOT NULL; \
+     CREATE INDEX events_by_vehicle ON events (vehicle, time_ms) WHERE vehicle IS NOT NULL;";
+
 /// Builders of valid records for tests. Every record they build passes the model's validation rules with
 /// [`fixtures::base_time`] as the clock.
 pub mod fixtures {

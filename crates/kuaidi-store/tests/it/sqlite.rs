@@ -84,13 +84,8 @@ fn version_6_reverse_trace_indexes_are_rebuilt_by_the_hour() {
     };
     // Leave the file as version 6 left it.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(
-        "DROP INDEX events_by_operator; DROP INDEX events_by_vehicle; \
-         CREATE INDEX events_by_operator ON events (operator, time_ms) WHERE operator IS NOT NULL; \
-         CREATE INDEX events_by_vehicle ON events (vehicle, time_ms) WHERE vehicle IS NOT NULL; \
-         PRAGMA user_version = 6;",
-    )
-    .unwrap();
+    conn.execute_batch(kuaidi_store::testing::VERSION_6_HANDLER_INDEXES).unwrap();
+    conn.pragma_update(None, "user_version", 6).unwrap();
     drop(conn);
 
     let store = SqliteStore::open(SqliteConfig::new(&path, key)).unwrap();
