@@ -435,7 +435,7 @@ pub fn coverage_rollup(table: &CoverageTable, filter: &CoverageFilter, group: Co
 
 /// Carriers and facilities as the rules see them, held by a backend beside its writer: built from the stored rows,
 /// and kept current with the reference records the backend stores.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct RefCache {
     carriers: HashSet<CarrierCode>,
     facilities: HashMap<FacilityCode, Facility>,

@@ -102,8 +102,8 @@ pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// What the writer keeps beside its connection; locked only while the writer is held.
 #[derive(Debug)]
 struct WriterState {
-    /// Carriers and facilities, for the rules.
-    reference: crate::derived::RefCache,
+    /// Carriers and facilities, for the rules; shared with the derivations in flight ([`derived::Pipeline`]).
+    reference: Arc<crate::derived::RefCache>,
     /// Snapshot bookkeeping.
     snapshot: derived::SnapshotState,
     /// Parcels in flight.
@@ -369,18 +369,19 @@ impl Drop for SqliteStore {
 const SWEEP_CHUNK: usize = 100_000;
 
 impl SqliteStore {
-    /// Runs `work` (which writes records and returns the parcels it touched) and re-derives those parcels, all in one
-    /// transaction; then applies the changes to the in-memory aggregates and, now and then, saves them.
+    /// Runs `work` (which writes records and hands the parcels it touched to a [`derived::Pipeline`], or hands it the
+    /// parcels due for a sweep) and re-derives those parcels, all in one transaction; then applies the changes to the
+    /// in-memory aggregates and, now and then, saves them.
     fn write_derived<T>(
         &self,
         now: DateTime<Utc>,
         work: impl FnOnce(
             &rusqlite::Transaction<'_>,
-            &mut crate::derived::RefCache,
+            &mut Arc<crate::derived::RefCache>,
             &mut cache::ParcelCache,
-        ) -> Result<(T, derived::Work), StoreError>,
+            &derived::Pending,
+        ) -> Result<(T, derived::Pipeline, Sweeping), StoreError>,
     ) -> Result<(T, derived::Changes), StoreError> {
-        let key = &self.config.pii_key;
         self.write(|conn| {
             let mut guard = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let state = &mut *guard;
@@ -388,27 +389,15 @@ impl SqliteStore {
             let (tx, _) = self.begin(conn, state)?;
             let mut deriving = None;
             let result = (|| {
-                let (answer, parcels) = work(&tx, &mut state.reference, &mut state.parcels)?;
-                let begun = std::time::Instant::now();
                 let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-                // A sweep changes no record, so it journals nothing: see `derived::write_swept`.
-                let sweeping = matches!(parcels, derived::Work::Due(_));
-                let mut changes = derived::rederive(
-                    &tx,
-                    key,
-                    &state.reference,
-                    &mut state.parcels,
-                    &pending,
-                    !sweeping,
-                    &self.rules,
-                    parcels,
-                    now,
-                )?;
-                if sweeping {
+                let (answer, pipeline, sweeping) = work(&tx, &mut state.reference, &mut state.parcels, &pending)?;
+                let begun = std::time::Instant::now();
+                let mut changes = pipeline.finish(&tx, &mut state.parcels, &pending)?;
+                if sweeping == Sweeping::Yes {
                     derived::write_swept(&tx, &pending, &mut changes, now)?;
                 }
                 drop(pending);
-                deriving = Some(begun.elapsed());
+                deriving = Some(begun.elapsed() + changes.loading);
                 if !changes.pairs.is_empty() && state.snapshot.clean_on_disk {
                     derived::mark_dirty(&tx)?;
                 }
@@ -420,7 +409,7 @@ impl SqliteStore {
                 Err(err) => {
                     // Rolled back: forget what the cache took in, and carriers or facilities noted on the way.
                     state.parcels.clear();
-                    state.reference = derived::load_reference(conn)?;
+                    state.reference = Arc::new(derived::load_reference(conn)?);
                     return Err(err);
                 }
             };
@@ -477,9 +466,9 @@ impl SqliteStore {
 fn load_writer_state(
     tx: &rusqlite::Transaction<'_>,
     config: &SqliteConfig,
-    rules: &Rules,
+    rules: &Arc<Rules>,
 ) -> Result<(WriterState, Aggregates), StoreError> {
-    let reference = derived::load_reference(tx)?;
+    let reference = Arc::new(derived::load_reference(tx)?);
     let (mut aggregates, clean_on_disk) = derived::load_aggregates(tx)?;
     let mut parcels = cache::ParcelCache::new(config.parcel_cache);
     let (journalled, clock) = derived::journalled(tx)?;
@@ -494,7 +483,7 @@ fn load_writer_state(
             &none,
             false,
             rules,
-            derived::Work::Touched(journalled),
+            journalled,
             clock.unwrap_or_else(Utc::now),
         )?;
         let mut pending = derived::Pending::new();
@@ -599,23 +588,58 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl SqliteStore {
-    /// Stores records inside a writing transaction, noting what the reference data and the parcel cache must learn.
-    /// Returns the answers, in the records' order, and the parcels whose records changed (new or changed waybills,
-    /// events and complaints), each once, in key order `(waybill_no, carrier)`: the order they were stored in.
+    /// Stores records inside a writing transaction, in [`storage_order`], noting what the reference data and the
+    /// parcel cache must learn. Returns the answers, in the records' order, and a pipeline deriving the parcels whose
+    /// records changed (new or changed waybills, events and complaints): each is handed over once, as soon as its
+    /// records are stored, in key order `(waybill_no, carrier)`.
+    #[allow(clippy::too_many_arguments)]
     fn put_records(
         &self,
         tx: &rusqlite::Transaction<'_>,
         records: &[Record],
-        reference: &mut crate::derived::RefCache,
+        order: &[usize],
+        reference: &mut Arc<crate::derived::RefCache>,
         parcels: &mut cache::ParcelCache,
-    ) -> Result<(Vec<Outcome>, Vec<crate::derived::ParcelKey>), StoreError> {
+        pending: &derived::Pending,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Outcome>, derived::Pipeline), StoreError> {
         let key = &self.config.pii_key;
         let received_ms = Utc::now().timestamp_millis();
         // Every slot is written below: `storage_order` visits each record once.
         let mut outcomes = vec![Outcome::Duplicate; records.len()];
-        let mut touched: Vec<crate::derived::ParcelKey> = Vec::new();
-        for idx in storage_order(records) {
+        // Carriers and facilities come first, so the reference is complete when the first parcel is handed over.
+        let mut pipeline: Option<derived::Pipeline> = None;
+        // The parcel whose records are being stored: its key, the parcel as the cache held it (taken out until its
+        // records are stored: one lookup per parcel, not per record), and whether any of its records changed it.
+        let mut current: Option<(crate::derived::ParcelKey, Option<cache::CachedParcel>, bool)> = None;
+        let mut hand_over = |current: Option<(crate::derived::ParcelKey, Option<cache::CachedParcel>, bool)>,
+                             parcels: &mut cache::ParcelCache,
+                             reference: &Arc<crate::derived::RefCache>|
+         -> Result<(), StoreError> {
+            match current {
+                Some((parcel_key, cached, true)) => {
+                    parcels.count(cached.is_some());
+                    let pipeline = pipeline.get_or_insert_with(|| self.pipeline(reference, now));
+                    pipeline.touched(tx, key, pending, parcel_key, cached)
+                }
+                Some((parcel_key, Some(cached), false)) => {
+                    parcels.put(parcel_key, cached);
+                    Ok(())
+                }
+                Some((_, None, false)) | None => Ok(()),
+            }
+        };
+        for &idx in order {
             let record = &records[idx];
+            let parcel = record.parcel();
+            if parcel != current.as_ref().map(|((carrier, waybill_no), _, _)| (carrier, waybill_no)) {
+                hand_over(current.take(), parcels, reference)?;
+                current = parcel.map(|(carrier, waybill_no)| {
+                    let parcel_key = (carrier.clone(), waybill_no.clone());
+                    let cached = parcels.lift(&parcel_key);
+                    (parcel_key, cached, false)
+                });
+            }
             let outcome = match record {
                 Record::Carrier(carrier) => rows::put_carrier(tx, carrier)?,
                 Record::Facility(facility) => rows::put_facility(tx, facility)?,
@@ -624,19 +648,34 @@ impl SqliteStore {
                 Record::Complaint(complaint) => rows::put_complaint(tx, key, complaint, received_ms)?,
             };
             if matches!(outcome, Outcome::Accepted | Outcome::Updated) {
-                reference.note(record);
-                // Records come parcel by parcel, so a parcel already noted is the last one noted.
-                if let Some((carrier, waybill_no)) = record.parcel() {
-                    if touched.last().is_none_or(|(c, w)| (c, w) != (carrier, waybill_no)) {
-                        touched.push((carrier.clone(), waybill_no.clone()));
+                match current.as_mut() {
+                    Some((_, cached, changed)) => {
+                        *changed = true;
+                        if let Some(cached) = cached {
+                            cached.apply(record);
+                        }
                     }
+                    None => Arc::make_mut(reference).note(record),
                 }
             }
-            parcels.note(record, outcome);
             outcomes[idx] = outcome;
         }
-        Ok((outcomes, touched))
+        hand_over(current.take(), parcels, reference)?;
+        let pipeline = pipeline.unwrap_or_else(|| self.pipeline(reference, now));
+        Ok((outcomes, pipeline))
     }
+
+    /// A pipeline for the parcels an ingest touches, which journals them.
+    fn pipeline(&self, reference: &Arc<crate::derived::RefCache>, now: DateTime<Utc>) -> derived::Pipeline {
+        derived::Pipeline::new(Arc::clone(reference), Arc::clone(&self.rules), true, now)
+    }
+}
+
+/// Whether a write is a sweep's: it changes no record, so it journals nothing (see `derived::write_swept`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sweeping {
+    Yes,
+    No,
 }
 
 /// The order a transaction stores its records in: carriers and facilities first, then the parcels in key order
@@ -645,32 +684,39 @@ impl SqliteStore {
 /// once from one end to the other, where arrival order jumps around them and finds fewer of their pages in the
 /// cache. The answers are the same as in arrival order: only records of different parcels change places, and no
 /// answer depends on another parcel's records (store test `a_transaction_answers_in_arrival_order`).
+///
+/// It is computed before the writer is taken, and sorts keys gathered once rather than looking into the records at
+/// every comparison.
 fn storage_order(records: &[Record]) -> Vec<usize> {
-    fn parcel(record: &Record) -> Option<(&str, &str)> {
-        record.parcel().map(|(carrier, waybill_no)| (waybill_no.as_str(), carrier.as_str()))
-    }
-    let mut order: Vec<usize> = (0..records.len()).collect();
-    // Stable: records of one parcel keep their order.
-    order.sort_by(|&a, &b| parcel(&records[a]).cmp(&parcel(&records[b])));
-    order
+    let mut keys: Vec<(Option<(&str, &str)>, usize)> = records
+        .iter()
+        .enumerate()
+        .map(|(idx, record)| (record.parcel().map(|(carrier, waybill_no)| (waybill_no.as_str(), carrier.as_str())), idx))
+        .collect();
+    // The index breaks ties, so records of one parcel keep their order.
+    keys.sort_unstable();
+    keys.into_iter().map(|(_, idx)| idx).collect()
 }
 
 impl Store for SqliteStore {
     fn ingest_at(&self, records: &[Record], now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
-        let (outcomes, _) = self.write_derived(now, |tx, reference, parcels| {
-            let (outcomes, touched) = self.put_records(tx, records, reference, parcels)?;
-            Ok((outcomes, derived::Work::Touched(touched)))
+        let order = storage_order(records);
+        let (outcomes, _) = self.write_derived(now, |tx, reference, parcels, pending| {
+            let (outcomes, pipeline) = self.put_records(tx, records, &order, reference, parcels, pending, now)?;
+            Ok((outcomes, pipeline, Sweeping::No))
         })?;
         Ok(outcomes)
     }
 
     fn capture_at(&self, capture: &Capture<'_>, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
-        let (outcomes, _) = self.write_derived(now, |tx, reference, parcels| {
-            let (outcomes, touched) = self.put_records(tx, capture.records, reference, parcels)?;
+        let order = storage_order(capture.records);
+        let (outcomes, _) = self.write_derived(now, |tx, reference, parcels, pending| {
+            let (outcomes, pipeline) =
+                self.put_records(tx, capture.records, &order, reference, parcels, pending, now)?;
             let kept = capture.events.iter().enumerate().filter(|(idx, _)| capture.keeps(*idx, &outcomes));
             epcis::capture_in(tx, kept.map(|(_, event)| event))?;
             epcis::put_job(tx, capture.job)?;
-            Ok((outcomes, derived::Work::Touched(touched)))
+            Ok((outcomes, pipeline, Sweeping::No))
         })?;
         Ok(outcomes)
     }
@@ -718,14 +764,19 @@ impl Store for SqliteStore {
         let mut cursor: Option<derived::DueCursor> = None;
         let mut cursor_epoch = self.pending_cleared.load(Ordering::Relaxed);
         loop {
-            let (n_due, changes) = self.write_derived(now, |tx, _, _| {
+            let (n_due, changes) = self.write_derived(now, |tx, reference, parcels, pending| {
                 let epoch = self.pending_cleared.load(Ordering::Relaxed);
                 if epoch != cursor_epoch {
                     (cursor, cursor_epoch) = (None, epoch);
                 }
-                let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let due = derived::due(tx, &pending, now, SWEEP_CHUNK, &mut cursor)?;
-                Ok((due.len(), derived::Work::Due(due)))
+                let due = derived::due(tx, pending, now, SWEEP_CHUNK, &mut cursor)?;
+                let n_due = due.len();
+                // A sweep changes no record, so it journals nothing.
+                let mut pipeline = derived::Pipeline::new(Arc::clone(reference), Arc::clone(&self.rules), false, now);
+                for (parcel_key, state) in due {
+                    pipeline.due(tx, &self.config.pii_key, parcels, parcel_key, state)?;
+                }
+                Ok((n_due, pipeline, Sweeping::Yes))
             })?;
             report.examined += changes.examined;
             report.changed += changes.pairs.len() as u64;

@@ -20,7 +20,6 @@ use hashlink::LruCache;
 use kuaidi_model::{Complaint, Record, ScanEvent, Waybill};
 
 use crate::derived::{ParcelKey, ParcelRecords, ParcelState};
-use crate::Outcome;
 
 /// A parcel as the cache holds it.
 #[derive(Debug)]
@@ -65,12 +64,23 @@ impl ParcelCache {
     /// Takes a parcel out, to re-derive it; `None` when it is not cached.
     pub fn take(&mut self, key: &ParcelKey) -> Option<CachedParcel> {
         let parcel = self.parcels.remove(key);
-        if parcel.is_some() {
+        self.count(parcel.is_some());
+        parcel
+    }
+
+    /// Takes a parcel out while a transaction stores its records, without counting a lookup: it goes back with
+    /// [`ParcelCache::put`], or is counted when it is re-derived ([`ParcelCache::count`]).
+    pub fn lift(&mut self, key: &ParcelKey) -> Option<CachedParcel> {
+        self.parcels.remove(key)
+    }
+
+    /// Counts a re-derivation the cache answered (`hit`) or that read the tables.
+    pub fn count(&mut self, hit: bool) {
+        if hit {
             self.hits += 1;
         } else {
             self.misses += 1;
         }
-        parcel
     }
 
     /// Puts a re-derived parcel back, unless it reached a final outcome or the cache is off; evicts the least recently
@@ -85,16 +95,13 @@ impl ParcelCache {
             self.parcels.remove_lru();
         }
     }
+}
 
-    /// Applies a record the writer has just stored with this outcome to its parcel, when that parcel is cached.
-    pub fn note(&mut self, record: &Record, outcome: Outcome) {
-        if !matches!(outcome, Outcome::Accepted | Outcome::Updated) {
-            return;
-        }
-        let Some((carrier, waybill_no)) = record.parcel() else { return };
-        let key = (carrier.clone(), waybill_no.clone());
-        let Some(parcel) = self.parcels.peek_mut(&key) else { return };
-        let records = &mut parcel.records;
+impl CachedParcel {
+    /// Applies a record of this parcel's that the writer has just stored (accepted, or an updated complaint), so the
+    /// records stay as the tables would return them.
+    pub fn apply(&mut self, record: &Record) {
+        let records = &mut self.records;
         match record {
             Record::Waybill(waybill) => records.waybill = Some(stored_waybill(waybill)),
             Record::Event(event) => {

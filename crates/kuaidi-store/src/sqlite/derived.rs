@@ -2,12 +2,11 @@
 //! snapshot that is trusted only after a clean write (see migration `0004_derived.sql`).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
 use chrono::{DateTime, Utc};
 use kuaidi_model::{AdminCode, CarrierCode, DivisionLevel, WaybillNo};
 use kuaidi_rules::{CellKey, Counters};
-use rayon::prelude::*;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -101,12 +100,25 @@ pub(super) type SharedState = Option<Arc<ParcelState>>;
 
 /// Writes the pending states to `parcels` in key order and empties the journal, inside the caller's transaction,
 /// which then saves the aggregates' snapshot ([`write_snapshot`]) so that `parcels` and the snapshot agree again.
+///
+/// Encoding is pure work: the rayon pool encodes each slice of [`ENCODE_SLICE`] states while this thread writes the
+/// slice before it.
 pub(super) fn write_pending(conn: &Connection, pending: &Pending) -> Result<(), StoreError> {
-    let mut keys: Vec<&ParcelKey> = pending.keys().collect();
-    keys.sort_unstable_by(|a, b| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
+    let mut states: Vec<(&ParcelKey, &ParcelState)> = pending.iter().map(|(key, state)| (key, &**state)).collect();
+    states.sort_unstable_by(|(a, _), (b, _)| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
+    let slices: Vec<&[(&ParcelKey, &ParcelState)]> = states.chunks(ENCODE_SLICE).collect();
     let mut writer = StateWriter::new(conn)?;
-    for key in keys {
-        writer.write(key, &pending[key])?;
+    let mut next = encode_slice(slices.first().copied().unwrap_or_default());
+    for (idx, slice) in slices.iter().enumerate() {
+        let encoded = std::mem::replace(&mut next, Ok(Vec::new()))?;
+        let following = slices.get(idx + 1).copied();
+        let next = &mut next;
+        rayon::in_place_scope(|scope| {
+            if let Some(following) = following {
+                scope.spawn(move |_| *next = encode_slice(following));
+            }
+            slice.iter().zip(&encoded).try_for_each(|((key, state), bytes)| writer.write_encoded(key, state, bytes))
+        })?;
     }
     conn.execute("DELETE FROM unflushed_parcels", []).map_err(|err| sql_error("emptying the state journal", err))?;
     Ok(())
@@ -163,13 +175,33 @@ impl<'c> StateWriter<'c> {
         Ok(StateWriter { stmt, bytes: Vec::new() })
     }
 
-    fn write(&mut self, (carrier, waybill_no): &ParcelKey, state: &ParcelState) -> Result<(), StoreError> {
-        codec::encode_into(state, &mut self.bytes)?;
+    fn write(&mut self, key: &ParcelKey, state: &ParcelState) -> Result<(), StoreError> {
+        let mut bytes = std::mem::take(&mut self.bytes);
+        codec::encode_into(state, &mut bytes)?;
+        let written = self.write_encoded(key, state, &bytes);
+        self.bytes = bytes;
+        written
+    }
+
+    /// Writes a state already encoded (`bytes`).
+    fn write_encoded(
+        &mut self,
+        (carrier, waybill_no): &ParcelKey,
+        state: &ParcelState,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
         self.stmt
-            .execute(params![waybill_no.as_str(), carrier.as_str(), state.check_at, self.bytes.as_slice()])
+            .execute(params![waybill_no.as_str(), carrier.as_str(), state.check_at, bytes])
             .map_err(|err| sql_error("writing parcel states", err))?;
         Ok(())
     }
+}
+
+/// States encoded per rayon task by [`write_pending`].
+const ENCODE_SLICE: usize = 8192;
+
+fn encode_slice(states: &[(&ParcelKey, &ParcelState)]) -> Result<Vec<Vec<u8>>, StoreError> {
+    states.iter().map(|(_, state)| codec::encode(state)).collect()
 }
 
 /// The parcels the journal says have a state in `parcels` older than their records, and the latest clock it noted.
@@ -243,109 +275,225 @@ pub(super) struct Changes {
     pub written: Vec<bool>,
     pub new_alerts: u64,
     pub examined: u64,
+    /// Time the writer spent loading the parcels ([`Pipeline`]), part of the upkeep.
+    pub loading: std::time::Duration,
 }
 
-/// Which parcels to re-derive, and why.
-#[derive(Debug)]
-pub(super) enum Work {
-    /// Parcels whose records a transaction changed: each is re-derived from its records.
-    Touched(Vec<ParcelKey>),
-    /// Parcels due for a sweep, with their current state (pending or stored): only the clock moved since that state
-    /// was derived, so a parcel not in the cache is re-derived from its state alone ([`derive_after_clock`]), unless
-    /// the state predates what that needs.
-    Due(Vec<(ParcelKey, Arc<ParcelState>)>),
-}
-
-impl Work {
-    pub fn len(&self) -> usize {
-        match self {
-            Work::Touched(keys) => keys.len(),
-            Work::Due(due) => due.len(),
-        }
-    }
-}
-
-/// Re-derives parcels inside the writer's transaction: raises and clears their alerts, journals those whose state
-/// changes (unless `journal` is off: recovery re-derives the journal itself), and returns the old and new states. It
-/// writes no state: the caller keeps the new ones pending until a flush.
-/// A parcel in the cache is re-derived from it; a due parcel from its state; any other is read from the tables (its
-/// state from `pending` when there is one) and then cached while in flight.
+/// Re-derives parcels whose records changed, inside the writer's transaction: a [`Pipeline`] handed them all at once.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn rederive(
     conn: &Connection,
     key: &PiiKey,
-    reference: &RefCache,
+    reference: &Arc<RefCache>,
     cache: &mut ParcelCache,
     pending: &Pending,
     journal: bool,
-    rules: &Rules,
-    work: Work,
+    rules: &Arc<Rules>,
+    parcels: Vec<ParcelKey>,
     now: DateTime<Utc>,
 ) -> Result<Changes, StoreError> {
-    let mut changes = Changes { pairs: Vec::with_capacity(work.len()), ..Changes::default() };
-    let now_ms = now.timestamp_millis();
-    let parcels: Box<dyn Iterator<Item = (ParcelKey, Option<Arc<ParcelState>>)>> = match work {
-        Work::Touched(keys) => Box::new(keys.into_iter().map(|key| (key, None))),
-        Work::Due(due) => Box::new(due.into_iter().map(|(key, state)| (key, Some(state)))),
-    };
-    // Three passes: read what each parcel needs (the connection is this thread's), derive them all on the rayon
-    // pool (pure work, most of the time), then store what the derivations raised, in the parcels' order.
-    let mut loaded = Vec::with_capacity(changes.pairs.capacity());
-    for (parcel_key, known) in parcels {
-        changes.examined += 1;
-        let (carrier, waybill_no) = &parcel_key;
+    let mut pipeline = Pipeline::new(Arc::clone(reference), Arc::clone(rules), journal, now);
+    for parcel_key in parcels {
         let cached = cache.take(&parcel_key);
-        if let (None, Some(old)) = (&cached, &known) {
-            if let Some(derivation) = derive_after_clock(old, rules, now) {
-                loaded.push(Loaded::FromState(parcel_key, derivation, Arc::clone(old)));
-                continue;
-            }
+        pipeline.touched(conn, key, pending, parcel_key, cached)?;
+    }
+    pipeline.finish(conn, cache, pending)
+}
+
+/// Re-derives parcels inside the writer's transaction: raises and clears their alerts, journals those whose state
+/// changes (unless `journal` is off: a sweep changes no record, and recovery re-derives the journal itself), and
+/// returns the old and new states. It writes no state: the caller keeps the new ones pending until a flush.
+///
+/// The writer hands each parcel over as soon as the transaction has stored its records ([`Pipeline::touched`]; a
+/// transaction stores its records parcel by parcel). Loading a parcel happens then, on the writer's thread, which
+/// owns the connection: a parcel in the cache is taken from it, a due parcel is re-derived from its state, any other
+/// is read from the tables (its state from `pending` when there is one) and then cached while in flight. Deriving,
+/// pure work, happens on the rayon pool, [`PARCELS_PER_TASK`] parcels at a time, while the writer goes on storing the
+/// next parcels' records. [`Pipeline::finish`] waits for the last derivations and stores what they raised, in the
+/// parcels' order, so the rows written are the same as when every parcel was derived one by one after the records.
+pub(super) struct Pipeline {
+    reference: Arc<RefCache>,
+    rules: Arc<Rules>,
+    journal: bool,
+    now: DateTime<Utc>,
+    /// Parcels loaded and not yet handed to the pool.
+    chunk: Vec<Loaded>,
+    /// Chunks handed to the pool, numbered in the parcels' order.
+    n_chunks: usize,
+    derived_tx: mpsc::Sender<(usize, std::thread::Result<Vec<Derived>>)>,
+    derived_rx: mpsc::Receiver<(usize, std::thread::Result<Vec<Derived>>)>,
+    examined: u64,
+    /// Time the writer spent loading parcels, which happens between its other work and is upkeep all the same.
+    loading: std::time::Duration,
+}
+
+/// A parcel derived: its key, its derivation, its old state, and its records to cache when they were loaded.
+type Derived = (ParcelKey, crate::derived::Derivation, SharedState, Option<ParcelRecords>);
+
+impl Pipeline {
+    pub fn new(reference: Arc<RefCache>, rules: Arc<Rules>, journal: bool, now: DateTime<Utc>) -> Pipeline {
+        let (derived_tx, derived_rx) = mpsc::channel();
+        Pipeline {
+            reference,
+            rules,
+            journal,
+            now,
+            chunk: Vec::with_capacity(PARCELS_PER_TASK),
+            n_chunks: 0,
+            derived_tx,
+            derived_rx,
+            examined: 0,
+            loading: std::time::Duration::ZERO,
         }
+    }
+
+    /// Hands over a parcel whose records this transaction changed, once all of them are stored, with the parcel as
+    /// the cache held it (with those records applied), if it did.
+    pub fn touched(
+        &mut self,
+        conn: &Connection,
+        key: &PiiKey,
+        pending: &Pending,
+        parcel_key: ParcelKey,
+        cached: Option<CachedParcel>,
+    ) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        self.examined += 1;
         let parcel = match cached {
             Some(cached) => cached,
-            None => CachedParcel {
-                state: match (known, pending.get(&parcel_key)) {
-                    (Some(state), _) => Some(state),
-                    (None, Some(state)) => Some(Arc::clone(state)),
-                    (None, None) => state(conn, carrier, waybill_no)?.map(Arc::new),
-                },
-                records: ParcelRecords {
-                    waybill: rows::waybill(conn, key, carrier, waybill_no)?,
-                    events: rows::events_of(conn, carrier, waybill_no)?,
-                    complaints: rows::complaints_of(conn, key, carrier, waybill_no)?,
-                },
+            None => load(conn, key, pending.get(&parcel_key).map(Arc::clone), &parcel_key)?,
+        };
+        self.chunk.push(Loaded::FromRecords(parcel_key, parcel));
+        self.loading += started.elapsed();
+        self.dispatch_full();
+        Ok(())
+    }
+
+    /// Hands over a parcel due for a sweep, with its current state.
+    pub fn due(
+        &mut self,
+        conn: &Connection,
+        key: &PiiKey,
+        cache: &mut ParcelCache,
+        parcel_key: ParcelKey,
+        old: Arc<ParcelState>,
+    ) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        self.examined += 1;
+        let loaded = match cache.take(&parcel_key) {
+            Some(cached) => Loaded::FromRecords(parcel_key, cached),
+            None => match derive_after_clock(&old, &self.rules, self.now) {
+                Some(derivation) => Loaded::FromState(parcel_key, derivation, old),
+                None => {
+                    let parcel = load(conn, key, Some(old), &parcel_key)?;
+                    Loaded::FromRecords(parcel_key, parcel)
+                }
             },
         };
-        loaded.push(Loaded::FromRecords(parcel_key, parcel));
+        self.chunk.push(loaded);
+        self.loading += started.elapsed();
+        self.dispatch_full();
+        Ok(())
     }
-    // Each parcel with its derivation, its old state, and the records to cache when it was read from them.
-    let derived: Vec<(ParcelKey, crate::derived::Derivation, SharedState, Option<ParcelRecords>)> = loaded
-        .into_par_iter()
-        .with_min_len(PARCELS_PER_TASK)
-        .map(|parcel| match parcel {
+
+    fn dispatch_full(&mut self) {
+        if self.chunk.len() >= PARCELS_PER_TASK {
+            self.dispatch();
+        }
+    }
+
+    /// Hands the loaded parcels to the rayon pool, to derive while the writer goes on.
+    fn dispatch(&mut self) {
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(PARCELS_PER_TASK));
+        let (reference, rules, now) = (Arc::clone(&self.reference), Arc::clone(&self.rules), self.now);
+        let (idx, sender) = (self.n_chunks, self.derived_tx.clone());
+        self.n_chunks += 1;
+        rayon::spawn(move || {
+            let derived = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                chunk.into_iter().map(|parcel| parcel.derive(&reference, &rules, now)).collect()
+            }));
+            // The receiver is gone only when the transaction failed; its parcels are then forgotten anyway.
+            let _ = sender.send((idx, derived));
+        });
+    }
+
+    /// Waits for every derivation, then stores what they raised and cleared and journals the parcels whose state
+    /// changed, in the parcels' order, and caches the parcels still in flight.
+    pub fn finish(
+        mut self,
+        conn: &Connection,
+        cache: &mut ParcelCache,
+        pending: &Pending,
+    ) -> Result<Changes, StoreError> {
+        if !self.chunk.is_empty() {
+            self.dispatch();
+        }
+        drop(self.derived_tx);
+        let mut chunks: Vec<Option<Vec<Derived>>> = (0..self.n_chunks).map(|_| None).collect();
+        for (idx, derived) in self.derived_rx.iter() {
+            match derived {
+                Ok(derived) => chunks[idx] = Some(derived),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        let mut changes =
+            Changes { examined: self.examined, loading: self.loading, ..Changes::default() };
+        let now_ms = self.now.timestamp_millis();
+        for chunk in chunks {
+            let chunk = chunk.ok_or_else(|| {
+                StoreError::new(ErrorKind::Other, "a chunk of parcels was never derived (the rayon pool stopped)")
+            })?;
+            for (parcel_key, derivation, old, records) in chunk {
+                let new = record(conn, &parcel_key, derivation, old, pending, self.journal, now_ms, &mut changes)?;
+                if let Some(records) = records {
+                    cache.put(parcel_key, CachedParcel { records, state: new });
+                }
+            }
+        }
+        Ok(changes)
+    }
+}
+
+/// Reads a parcel that is not in the cache from the tables; its state is `known` when there is one pending.
+fn load(
+    conn: &Connection,
+    key: &PiiKey,
+    known: SharedState,
+    (carrier, waybill_no): &ParcelKey,
+) -> Result<CachedParcel, StoreError> {
+    Ok(CachedParcel {
+        state: match known {
+            Some(state) => Some(state),
+            None => state(conn, carrier, waybill_no)?.map(Arc::new),
+        },
+        records: ParcelRecords {
+            waybill: rows::waybill(conn, key, carrier, waybill_no)?,
+            events: rows::events_of(conn, carrier, waybill_no)?,
+            complaints: rows::complaints_of(conn, key, carrier, waybill_no)?,
+        },
+    })
+}
+
+/// Parcels a rayon task derives: fewer cost more in hand-overs than they save, more leave the writer waiting longer
+/// for the last chunk.
+const PARCELS_PER_TASK: usize = 1024;
+
+/// A parcel of a [`Pipeline`]'s, once loaded: to derive from its records, or already derived from its state alone.
+enum Loaded {
+    FromRecords(ParcelKey, CachedParcel),
+    FromState(ParcelKey, crate::derived::Derivation, Arc<ParcelState>),
+}
+
+impl Loaded {
+    fn derive(self, reference: &RefCache, rules: &Rules, now: DateTime<Utc>) -> Derived {
+        match self {
             Loaded::FromRecords(parcel_key, CachedParcel { records, state: old }) => {
                 let derivation = derive(&records, old.as_deref(), reference, rules, now);
                 (parcel_key, derivation, old, Some(records))
             }
             Loaded::FromState(parcel_key, derivation, old) => (parcel_key, derivation, Some(old), None),
-        })
-        .collect();
-    for (parcel_key, derivation, old, records) in derived {
-        let new = record(conn, &parcel_key, derivation, old, pending, journal, now_ms, &mut changes)?;
-        if let Some(records) = records {
-            cache.put(parcel_key, CachedParcel { records, state: new });
         }
     }
-    Ok(changes)
-}
-
-/// Below this many parcels, a rayon task derives them on one thread: splitting finer costs more than it saves.
-const PARCELS_PER_TASK: usize = 64;
-
-/// A parcel of [`rederive`]'s, once read: to derive from its records, or already derived from its state alone.
-enum Loaded {
-    FromRecords(ParcelKey, CachedParcel),
-    FromState(ParcelKey, crate::derived::Derivation, Arc<ParcelState>),
 }
 
 /// Stores what a derivation raised and cleared, journals the parcel when its state changed, and notes the change;

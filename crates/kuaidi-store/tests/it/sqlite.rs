@@ -228,3 +228,61 @@ fn a_transaction_answers_in_arrival_order() {
         assert_eq!(batch_store.parcel_state(&carrier, &no).unwrap(), one_by_one.parcel_state(&carrier, &no).unwrap());
     }
 }
+
+/// The writer takes a cached parcel out of the cache while a transaction stores its records, and looks it up once
+/// per parcel: a parcel whose records in a transaction all repeat goes back unchanged and is not re-derived, and the
+/// next new record for it is still answered from the cache.
+#[test]
+fn a_parcel_whose_records_all_repeat_stays_cached() {
+    let store = fresh();
+    store.ingest(&fixtures::reference()).unwrap();
+    let chain = fixtures::chain("yto", "YT0000000001");
+    let event = |idx: usize| Record::Event(Box::new(chain[idx].clone()));
+    let first = [Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000001"))), event(0), event(1)];
+    store.ingest(&first).unwrap();
+    assert_eq!(store.parcel_cache_stats(), (0, 1), "a new parcel is read from the tables");
+    let again = store.ingest(&first).unwrap();
+    assert!(again.iter().all(|outcome| *outcome == kuaidi_store::Outcome::Duplicate));
+    assert_eq!(store.parcel_cache_stats(), (0, 1), "repeats re-derive nothing");
+    store.ingest(&[event(2)]).unwrap();
+    assert_eq!(store.parcel_cache_stats(), (1, 1), "the parcel went back to the cache");
+    let state = store
+        .parcel_state(&fixtures::carrier_code("yto"), &fixtures::waybill_no("YT0000000001"))
+        .unwrap()
+        .expect("a state");
+    assert_eq!(state.last_event.map(|last| last.id), Some("YT0000000001-2".to_owned()));
+}
+
+/// A transaction that brings carriers and facilities together with records that name them derives those records
+/// with them: reference records are stored first, before the first parcel is handed to the derivation. The states
+/// equal those of the same records sent reference first, in a transaction of its own.
+#[test]
+fn reference_records_reach_the_parcels_of_their_own_transaction() {
+    let parcels = ["YT0000000001", "YT0000000002", "YT0000000003"];
+    let records: Vec<Record> = parcels
+        .iter()
+        .flat_map(|no| {
+            std::iter::once(Record::Waybill(Box::new(fixtures::waybill("yto", no))))
+                .chain(fixtures::chain("yto", no).into_iter().take(5).map(|e| Record::Event(Box::new(e))))
+        })
+        .collect();
+    let together = fresh();
+    // Parcel records before the reference ones: the writer's order puts the reference first all the same.
+    let mut batch = records.clone();
+    batch.extend(fixtures::reference());
+    assert!(together.ingest(&batch).unwrap().iter().all(|outcome| *outcome == kuaidi_store::Outcome::Accepted));
+    let apart = fresh();
+    apart.ingest(&fixtures::reference()).unwrap();
+    apart.ingest(&records).unwrap();
+    // A store that never learns the reference derives other states, so the comparison below means something.
+    let without = fresh();
+    without.ingest(&records).unwrap();
+    for no in parcels {
+        let state = |store: &SqliteStore| {
+            store.parcel_state(&fixtures::carrier_code("yto"), &fixtures::waybill_no(no)).unwrap().expect("a state")
+        };
+        let (got, want) = (state(&together), state(&apart));
+        assert_eq!(got, want, "parcel {no}");
+        assert_ne!(state(&without), want, "parcel {no}: the reference should change its state");
+    }
+}
