@@ -691,7 +691,9 @@ fn storage_order(records: &[Record]) -> Vec<usize> {
     let mut keys: Vec<(Option<(&str, &str)>, usize)> = records
         .iter()
         .enumerate()
-        .map(|(idx, record)| (record.parcel().map(|(carrier, waybill_no)| (waybill_no.as_str(), carrier.as_str())), idx))
+        .map(|(idx, record)| {
+            (record.parcel().map(|(carrier, waybill_no)| (waybill_no.as_str(), carrier.as_str())), idx)
+        })
         .collect();
     // The index breaks ties, so records of one parcel keep their order.
     keys.sort_unstable();

@@ -101,25 +101,39 @@ pub(super) type SharedState = Option<Arc<ParcelState>>;
 /// Writes the pending states to `parcels` in key order and empties the journal, inside the caller's transaction,
 /// which then saves the aggregates' snapshot ([`write_snapshot`]) so that `parcels` and the snapshot agree again.
 ///
-/// Encoding is pure work: the rayon pool encodes each slice of [`ENCODE_SLICE`] states while this thread writes the
+/// Encoding is pure work: a helper thread encodes each slice of [`ENCODE_SLICE`] states while this thread writes the
 /// slice before it.
 pub(super) fn write_pending(conn: &Connection, pending: &Pending) -> Result<(), StoreError> {
     let mut states: Vec<(&ParcelKey, &ParcelState)> = pending.iter().map(|(key, state)| (key, &**state)).collect();
     states.sort_unstable_by(|(a, _), (b, _)| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
-    let slices: Vec<&[(&ParcelKey, &ParcelState)]> = states.chunks(ENCODE_SLICE).collect();
     let mut writer = StateWriter::new(conn)?;
-    let mut next = encode_slice(slices.first().copied().unwrap_or_default());
-    for (idx, slice) in slices.iter().enumerate() {
-        let encoded = std::mem::replace(&mut next, Ok(Vec::new()))?;
-        let following = slices.get(idx + 1).copied();
-        let next = &mut next;
-        rayon::in_place_scope(|scope| {
-            if let Some(following) = following {
-                scope.spawn(move |_| *next = encode_slice(following));
+    std::thread::scope(|scope| {
+        let (encoded_tx, encoded) = mpsc::sync_channel(2);
+        let slices = states.chunks(ENCODE_SLICE);
+        let encoder = std::thread::Builder::new().name("kuaidi-encode".into()).spawn_scoped(scope, {
+            let slices = slices.clone();
+            move || {
+                for slice in slices {
+                    // The receiver is gone only when writing failed.
+                    if encoded_tx.send(encode_slice(slice)).is_err() {
+                        return;
+                    }
+                }
             }
-            slice.iter().zip(&encoded).try_for_each(|((key, state), bytes)| writer.write_encoded(key, state, bytes))
-        })?;
-    }
+        });
+        for slice in slices {
+            let bytes = match &encoder {
+                Ok(_) => encoded.recv().map_err(|_| {
+                    StoreError::new(ErrorKind::Other, "the thread encoding parcel states stopped early")
+                })??,
+                Err(_) => encode_slice(slice)?,
+            };
+            for ((key, state), bytes) in slice.iter().zip(&bytes) {
+                writer.write_encoded(key, state, bytes)?;
+            }
+        }
+        Ok::<(), StoreError>(())
+    })?;
     conn.execute("DELETE FROM unflushed_parcels", []).map_err(|err| sql_error("emptying the state journal", err))?;
     Ok(())
 }
@@ -197,7 +211,7 @@ impl<'c> StateWriter<'c> {
     }
 }
 
-/// States encoded per rayon task by [`write_pending`].
+/// States encoded at a time by [`write_pending`]'s helper.
 const ENCODE_SLICE: usize = 8192;
 
 fn encode_slice(states: &[(&ParcelKey, &ParcelState)]) -> Result<Vec<Vec<u8>>, StoreError> {
@@ -306,25 +320,34 @@ pub(super) fn rederive(
 ///
 /// The writer hands each parcel over as soon as the transaction has stored its records ([`Pipeline::touched`]; a
 /// transaction stores its records parcel by parcel). Loading a parcel happens then, on the writer's thread, which
-/// owns the connection: a parcel in the cache is taken from it, a due parcel is re-derived from its state, any other
-/// is read from the tables (its state from `pending` when there is one) and then cached while in flight. Deriving,
-/// pure work, happens on the rayon pool, [`PARCELS_PER_TASK`] parcels at a time, while the writer goes on storing the
-/// next parcels' records. [`Pipeline::finish`] waits for the last derivations and stores what they raised, in the
-/// parcels' order, so the rows written are the same as when every parcel was derived one by one after the records.
+/// owns the connection: a parcel in the cache comes from it, a due parcel is re-derived from its state, any other is
+/// read from the tables (its state from `pending` when there is one) and then cached while in flight. Deriving, pure
+/// work, happens on a helper thread, [`PARCELS_PER_CHUNK`] parcels at a time, while the writer goes on storing the
+/// next parcels' records. [`Pipeline::finish`] derives the last chunk itself, takes the helper's derivations, and
+/// stores what they raised, in the parcels' order, so the rows written are the same as when every parcel was derived
+/// one by one after the records. A transaction with fewer parcels than a chunk starts no thread.
+///
+/// The helper is a plain thread that sleeps on its channel, one per transaction that needs it: rayon's workers,
+/// woken for each chunk, spin while they wait for the next one, and took the writer's core (docs/BENCHMARKS.md).
 pub(super) struct Pipeline {
     reference: Arc<RefCache>,
     rules: Arc<Rules>,
     journal: bool,
     now: DateTime<Utc>,
-    /// Parcels loaded and not yet handed to the pool.
+    /// Parcels loaded and not yet handed to the helper.
     chunk: Vec<Loaded>,
-    /// Chunks handed to the pool, numbered in the parcels' order.
-    n_chunks: usize,
-    derived_tx: mpsc::Sender<(usize, std::thread::Result<Vec<Derived>>)>,
-    derived_rx: mpsc::Receiver<(usize, std::thread::Result<Vec<Derived>>)>,
+    helper: Option<Helper>,
     examined: u64,
     /// Time the writer spent loading parcels, which happens between its other work and is upkeep all the same.
     loading: std::time::Duration,
+}
+
+/// The thread deriving a pipeline's chunks, in the order they are sent.
+struct Helper {
+    chunks: mpsc::Sender<Vec<Loaded>>,
+    derived: mpsc::Receiver<Vec<Derived>>,
+    thread: std::thread::JoinHandle<()>,
+    n_sent: usize,
 }
 
 /// A parcel derived: its key, its derivation, its old state, and its records to cache when they were loaded.
@@ -332,16 +355,13 @@ type Derived = (ParcelKey, crate::derived::Derivation, SharedState, Option<Parce
 
 impl Pipeline {
     pub fn new(reference: Arc<RefCache>, rules: Arc<Rules>, journal: bool, now: DateTime<Utc>) -> Pipeline {
-        let (derived_tx, derived_rx) = mpsc::channel();
         Pipeline {
             reference,
             rules,
             journal,
             now,
-            chunk: Vec::with_capacity(PARCELS_PER_TASK),
-            n_chunks: 0,
-            derived_tx,
-            derived_rx,
+            chunk: Vec::new(),
+            helper: None,
             examined: 0,
             loading: std::time::Duration::ZERO,
         }
@@ -365,7 +385,7 @@ impl Pipeline {
         };
         self.chunk.push(Loaded::FromRecords(parcel_key, parcel));
         self.loading += started.elapsed();
-        self.dispatch_full();
+        self.send_full();
         Ok(())
     }
 
@@ -392,62 +412,81 @@ impl Pipeline {
         };
         self.chunk.push(loaded);
         self.loading += started.elapsed();
-        self.dispatch_full();
+        self.send_full();
         Ok(())
     }
 
-    fn dispatch_full(&mut self) {
-        if self.chunk.len() >= PARCELS_PER_TASK {
-            self.dispatch();
+    /// Hands a full chunk to the helper, starting it first if need be; when no thread can be started, the chunk
+    /// stays with the writer, which derives it at the end.
+    fn send_full(&mut self) {
+        if self.chunk.len() < PARCELS_PER_CHUNK {
+            return;
         }
-    }
-
-    /// Hands the loaded parcels to the rayon pool, to derive while the writer goes on.
-    fn dispatch(&mut self) {
-        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(PARCELS_PER_TASK));
-        let (reference, rules, now) = (Arc::clone(&self.reference), Arc::clone(&self.rules), self.now);
-        let (idx, sender) = (self.n_chunks, self.derived_tx.clone());
-        self.n_chunks += 1;
-        rayon::spawn(move || {
-            let derived = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                chunk.into_iter().map(|parcel| parcel.derive(&reference, &rules, now)).collect()
-            }));
-            // The receiver is gone only when the transaction failed; its parcels are then forgotten anyway.
-            let _ = sender.send((idx, derived));
-        });
-    }
-
-    /// Waits for every derivation, then stores what they raised and cleared and journals the parcels whose state
-    /// changed, in the parcels' order, and caches the parcels still in flight.
-    pub fn finish(
-        mut self,
-        conn: &Connection,
-        cache: &mut ParcelCache,
-        pending: &Pending,
-    ) -> Result<Changes, StoreError> {
-        if !self.chunk.is_empty() {
-            self.dispatch();
+        if self.helper.is_none() {
+            self.helper = self.start_helper();
         }
-        drop(self.derived_tx);
-        let mut chunks: Vec<Option<Vec<Derived>>> = (0..self.n_chunks).map(|_| None).collect();
-        for (idx, derived) in self.derived_rx.iter() {
-            match derived {
-                Ok(derived) => chunks[idx] = Some(derived),
-                Err(panic) => std::panic::resume_unwind(panic),
+        if let Some(helper) = &mut self.helper {
+            let chunk = std::mem::take(&mut self.chunk);
+            match helper.chunks.send(chunk) {
+                Ok(()) => helper.n_sent += 1,
+                // The helper is gone (it panicked): the chunk comes back, and `finish` reports the panic.
+                Err(mpsc::SendError(chunk)) => self.chunk = chunk,
             }
         }
-        let mut changes =
-            Changes { examined: self.examined, loading: self.loading, ..Changes::default() };
-        let now_ms = self.now.timestamp_millis();
-        for chunk in chunks {
-            let chunk = chunk.ok_or_else(|| {
-                StoreError::new(ErrorKind::Other, "a chunk of parcels was never derived (the rayon pool stopped)")
-            })?;
-            for (parcel_key, derivation, old, records) in chunk {
-                let new = record(conn, &parcel_key, derivation, old, pending, self.journal, now_ms, &mut changes)?;
-                if let Some(records) = records {
-                    cache.put(parcel_key, CachedParcel { records, state: new });
+    }
+
+    fn start_helper(&self) -> Option<Helper> {
+        let (chunks, chunks_rx) = mpsc::channel::<Vec<Loaded>>();
+        let (derived_tx, derived) = mpsc::channel();
+        let (reference, rules, now) = (Arc::clone(&self.reference), Arc::clone(&self.rules), self.now);
+        let thread = std::thread::Builder::new().name("kuaidi-derive".into()).spawn(move || {
+            for chunk in chunks_rx {
+                let derived: Vec<Derived> =
+                    chunk.into_iter().map(|parcel| parcel.derive(&reference, &rules, now)).collect();
+                // The receiver is gone only when the transaction failed; its parcels are forgotten anyway.
+                if derived_tx.send(derived).is_err() {
+                    return;
                 }
+            }
+        });
+        match thread {
+            Ok(thread) => Some(Helper { chunks, derived, thread, n_sent: 0 }),
+            Err(err) => {
+                tracing::warn!(%err, "could not start a derivation thread; the writer derives the parcels itself");
+                None
+            }
+        }
+    }
+
+    /// Derives what is left, takes the helper's derivations, then stores what they raised and cleared and journals
+    /// the parcels whose state changed, in the parcels' order, and caches the parcels still in flight.
+    pub fn finish(self, conn: &Connection, cache: &mut ParcelCache, pending: &Pending) -> Result<Changes, StoreError> {
+        let Pipeline { reference, rules, journal, now, chunk, helper, examined, loading } = self;
+        let last: Vec<Derived> = chunk.into_iter().map(|parcel| parcel.derive(&reference, &rules, now)).collect();
+        let mut chunks = Vec::new();
+        if let Some(Helper { chunks: sender, derived, thread, n_sent }) = helper {
+            drop(sender);
+            chunks.reserve(n_sent + 1);
+            for _ in 0..n_sent {
+                match derived.recv() {
+                    Ok(chunk) => chunks.push(chunk),
+                    Err(_) => break,
+                }
+            }
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+            if chunks.len() < n_sent {
+                return Err(StoreError::new(ErrorKind::Other, "the derivation thread stopped before its last chunk"));
+            }
+        }
+        chunks.push(last);
+        let mut changes = Changes { examined, loading, ..Changes::default() };
+        let now_ms = now.timestamp_millis();
+        for (parcel_key, derivation, old, records) in chunks.into_iter().flatten() {
+            let new = record(conn, &parcel_key, derivation, old, pending, journal, now_ms, &mut changes)?;
+            if let Some(records) = records {
+                cache.put(parcel_key, CachedParcel { records, state: new });
             }
         }
         Ok(changes)
@@ -474,9 +513,9 @@ fn load(
     })
 }
 
-/// Parcels a rayon task derives: fewer cost more in hand-overs than they save, more leave the writer waiting longer
-/// for the last chunk.
-const PARCELS_PER_TASK: usize = 1024;
+/// Parcels the helper derives at a time: fewer cost more in hand-overs than they save, more leave the writer deriving
+/// a longer last chunk itself.
+const PARCELS_PER_CHUNK: usize = 1024;
 
 /// A parcel of a [`Pipeline`]'s, once loaded: to derive from its records, or already derived from its state alone.
 enum Loaded {

@@ -490,3 +490,85 @@ fn a_sweep_survives_an_unclean_stop() {
     let (kept, recounted) = reopened.recount().unwrap();
     assert!(kept == recounted, "the aggregates differ from a recount");
 }
+
+/// A transaction of more parcels than a chunk hands them to the writer's derivation thread while it stores the rest
+/// (`sqlite/derived.rs`, `Pipeline`), and a sweep of that many parcels does too. The states and open alerts are the
+/// same as when every transaction holds a few parcels (derived by the writer alone), with the parcel cache on or
+/// off. Built from fixtures, so it needs no shared data: 2,600 parcels, half of them stopped after their departure.
+#[test]
+fn many_parcels_in_one_transaction_derive_as_few() {
+    use kuaidi_store::testing::fixtures;
+    let numbers: Vec<String> = (0..2_600).map(|idx| format!("YT{idx:010}")).collect();
+    let mut records = fixtures::reference();
+    for (idx, no) in numbers.iter().enumerate() {
+        records.push(Record::Waybill(Box::new(fixtures::waybill("yto", no))));
+        let chain = fixtures::chain("yto", no);
+        let kept = if idx % 2 == 0 { chain.len() } else { 4 };
+        records.extend(chain.into_iter().take(kept).map(|event| Record::Event(Box::new(event))));
+    }
+    let at = fixtures::base_time().with_timezone(&Utc) + Duration::hours(8);
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let open = |dir: &tempfile::TempDir, parcel_cache: usize| {
+        SqliteStore::open(config_for(dir, parcel_cache, usize::MAX)).unwrap()
+    };
+    let (whole, whole_uncached, pieces) = (open(&dirs[0], 100_000), open(&dirs[1], 0), open(&dirs[2], 100_000));
+    for store in [&whole, &whole_uncached] {
+        let outcomes = store.ingest_at(&records, at).unwrap();
+        assert!(outcomes.iter().all(|outcome| *outcome == kuaidi_store::Outcome::Accepted));
+    }
+    let (reference, parcels) = records.split_at(fixtures::reference().len());
+    pieces.ingest_at(reference, at).unwrap();
+    for batch in parcels.chunks(40) {
+        pieces.ingest_at(batch, at).unwrap();
+    }
+    let states = |store: &SqliteStore| -> Vec<Option<kuaidi_store::ParcelState>> {
+        let carrier = fixtures::carrier_code("yto");
+        numbers.iter().map(|no| store.parcel_state(&carrier, &fixtures::waybill_no(no)).unwrap()).collect()
+    };
+    let open_alerts = |store: &SqliteStore| -> Vec<String> {
+        let query = AlertQuery { limit: 100_000, ..Default::default() };
+        let mut alerts: Vec<String> = store
+            .alerts(&query)
+            .unwrap()
+            .into_iter()
+            .map(|alert| format!("{} {} {} {:?}", alert.waybill_no, alert.kind, alert.reason, alert.status))
+            .collect();
+        alerts.sort();
+        alerts
+    };
+    let same = |got: Vec<Option<kuaidi_store::ParcelState>>, want: &[Option<kuaidi_store::ParcelState>], name: &str| {
+        let differing: Vec<usize> = (0..want.len()).filter(|&idx| got[idx] != want[idx]).collect();
+        if let Some(&first) = differing.first() {
+            panic!(
+                "{name}: {} states differ; the first, {}: {:?} against {:?}",
+                differing.len(),
+                numbers[first],
+                got[first],
+                want[first]
+            );
+        }
+    };
+    let want = states(&pieces);
+    assert!(want.iter().all(Option::is_some));
+    same(states(&whole), &want, "one transaction, cached");
+    same(states(&whole_uncached), &want, "one transaction, uncached");
+    assert_eq!(open_alerts(&whole), open_alerts(&pieces));
+    assert_eq!(open_alerts(&whole_uncached), open_alerts(&pieces));
+
+    // Days later the stopped half is stuck: the sweep re-derives 1,300 parcels in one transaction.
+    let later = at + Duration::days(3);
+    let swept: Vec<u64> =
+        [&whole, &whole_uncached, &pieces].iter().map(|store| store.sweep(later).unwrap().changed).collect();
+    assert!(swept.iter().all(|changed| *changed >= 1_300), "every stopped parcel changes: {swept:?}");
+    let want = states(&pieces);
+    same(states(&whole), &want, "after the sweep, cached");
+    same(states(&whole_uncached), &want, "after the sweep, uncached");
+    let alerts = open_alerts(&pieces);
+    assert!(alerts.iter().filter(|alert| alert.contains("stuck")).count() >= 1_300, "{} alerts", alerts.len());
+    assert_eq!(open_alerts(&whole), alerts);
+    assert_eq!(open_alerts(&whole_uncached), alerts);
+    for store in [&whole, &whole_uncached, &pieces] {
+        let (kept, recounted) = store.recount().unwrap();
+        assert!(kept == recounted, "the aggregates differ from a recount");
+    }
+}
