@@ -380,7 +380,7 @@ impl SqliteStore {
             &mut Arc<crate::derived::RefCache>,
             &mut cache::ParcelCache,
             &derived::Pending,
-        ) -> Result<(T, derived::Pipeline, Sweeping), StoreError>,
+        ) -> Result<(T, derived::Pipeline), StoreError>,
     ) -> Result<(T, derived::Changes), StoreError> {
         self.write(|conn| {
             let mut guard = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -390,10 +390,12 @@ impl SqliteStore {
             let mut deriving = None;
             let result = (|| {
                 let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let (answer, pipeline, sweeping) = work(&tx, &mut state.reference, &mut state.parcels, &pending)?;
+                let (answer, pipeline) = work(&tx, &mut state.reference, &mut state.parcels, &pending)?;
                 let begun = std::time::Instant::now();
+                // A pipeline that journals nothing is a sweep's: it changed no record (see `derived::write_swept`).
+                let sweeping = !pipeline.journals();
                 let mut changes = pipeline.finish(&tx, &mut state.parcels, &pending)?;
-                if sweeping == Sweeping::Yes {
+                if sweeping {
                     derived::write_swept(&tx, &pending, &mut changes, now)?;
                 }
                 drop(pending);
@@ -671,13 +673,6 @@ impl SqliteStore {
     }
 }
 
-/// Whether a write is a sweep's: it changes no record, so it journals nothing (see `derived::write_swept`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sweeping {
-    Yes,
-    No,
-}
-
 /// The order a transaction stores its records in: carriers and facilities first, then the parcels in key order
 /// `(waybill_no, carrier)`, each parcel's records in the order they came. The tables and indexes that take a
 /// parcel's rows (`events_by_key`, `waybills`) are ordered the same way, so a transaction walks each of those B-trees
@@ -705,7 +700,7 @@ impl Store for SqliteStore {
         let order = storage_order(records);
         let (outcomes, _) = self.write_derived(now, |tx, reference, parcels, pending| {
             let (outcomes, pipeline) = self.put_records(tx, records, &order, reference, parcels, pending, now)?;
-            Ok((outcomes, pipeline, Sweeping::No))
+            Ok((outcomes, pipeline))
         })?;
         Ok(outcomes)
     }
@@ -718,7 +713,7 @@ impl Store for SqliteStore {
             let kept = capture.events.iter().enumerate().filter(|(idx, _)| capture.keeps(*idx, &outcomes));
             epcis::capture_in(tx, kept.map(|(_, event)| event))?;
             epcis::put_job(tx, capture.job)?;
-            Ok((outcomes, pipeline, Sweeping::No))
+            Ok((outcomes, pipeline))
         })?;
         Ok(outcomes)
     }
@@ -778,7 +773,7 @@ impl Store for SqliteStore {
                 for (parcel_key, state) in due {
                     pipeline.due(tx, &self.config.pii_key, parcels, parcel_key, state)?;
                 }
-                Ok((n_due, pipeline, Sweeping::Yes))
+                Ok((n_due, pipeline))
             })?;
             report.examined += changes.examined;
             report.changed += changes.pairs.len() as u64;

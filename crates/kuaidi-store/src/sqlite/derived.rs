@@ -367,6 +367,11 @@ impl Pipeline {
         }
     }
 
+    /// Whether it journals the parcels whose state changes: not for a sweep, which changed no record.
+    pub fn journals(&self) -> bool {
+        self.journal
+    }
+
     /// Hands over a parcel whose records this transaction changed, once all of them are stored, with the parcel as
     /// the cache held it (with those records applied), if it did.
     pub fn touched(
