@@ -382,16 +382,13 @@ impl Pipeline {
         parcel_key: ParcelKey,
         cached: Option<CachedParcel>,
     ) -> Result<(), StoreError> {
-        let started = std::time::Instant::now();
-        self.examined += 1;
-        let parcel = match cached {
-            Some(cached) => cached,
-            None => load(conn, key, pending.get(&parcel_key).map(Arc::clone), &parcel_key)?,
-        };
-        self.chunk.push(Loaded::FromRecords(parcel_key, parcel));
-        self.loading += started.elapsed();
-        self.send_full();
-        Ok(())
+        self.take_in(|_| {
+            let parcel = match cached {
+                Some(cached) => cached,
+                None => load(conn, key, pending.get(&parcel_key).map(Arc::clone), &parcel_key)?,
+            };
+            Ok(Loaded::FromRecords(parcel_key, parcel))
+        })
     }
 
     /// Hands over a parcel due for a sweep, with its current state.
@@ -403,18 +400,25 @@ impl Pipeline {
         parcel_key: ParcelKey,
         old: Arc<ParcelState>,
     ) -> Result<(), StoreError> {
+        self.take_in(|pipeline| {
+            Ok(match cache.take(&parcel_key) {
+                Some(cached) => Loaded::FromRecords(parcel_key, cached),
+                None => match derive_after_clock(&old, &pipeline.rules, pipeline.now) {
+                    Some(derivation) => Loaded::FromState(parcel_key, derivation, old),
+                    None => {
+                        let parcel = load(conn, key, Some(old), &parcel_key)?;
+                        Loaded::FromRecords(parcel_key, parcel)
+                    }
+                },
+            })
+        })
+    }
+
+    /// Loads one parcel on the writer's thread, timing it as upkeep, and hands the chunk over once it is full.
+    fn take_in(&mut self, load: impl FnOnce(&Pipeline) -> Result<Loaded, StoreError>) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
         self.examined += 1;
-        let loaded = match cache.take(&parcel_key) {
-            Some(cached) => Loaded::FromRecords(parcel_key, cached),
-            None => match derive_after_clock(&old, &self.rules, self.now) {
-                Some(derivation) => Loaded::FromState(parcel_key, derivation, old),
-                None => {
-                    let parcel = load(conn, key, Some(old), &parcel_key)?;
-                    Loaded::FromRecords(parcel_key, parcel)
-                }
-            },
-        };
+        let loaded = load(self)?;
         self.chunk.push(loaded);
         self.loading += started.elapsed();
         self.send_full();
