@@ -107,6 +107,11 @@ pub struct Options {
     /// path in the config file is relative to that file [default: the standard rules].
     #[arg(long, global = true, env = "KUAIDI_RULES", value_name = "FILE")]
     pub rules: Option<PathBuf>,
+    /// For benchmarks only: the embedded store keeps no derived state (no parcel states, indicators, checks or
+    /// alerts), so that a run measures what keeping it costs (`docs/BENCHMARKS.md`).
+    #[arg(long, global = true, hide = true, env = "KUAIDI_BENCH_NO_DERIVED_STATE")]
+    #[serde(skip)]
+    pub bench_no_derived_state: bool,
 }
 
 impl Options {
@@ -127,6 +132,7 @@ impl Options {
             ingest_chunk: self.ingest_chunk.or(file.ingest_chunk),
             future_tolerance_secs: self.future_tolerance_secs.or(file.future_tolerance_secs),
             rules: self.rules.or(file.rules),
+            bench_no_derived_state: self.bench_no_derived_state,
         }
     }
 }
@@ -157,6 +163,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// The rules of derived state, read from the `rules` file; `None` for the standard rules.
     pub rules: Option<Arc<Rules>>,
+    /// Whether the embedded store keeps derived state (off only to measure what it costs).
+    pub derived_state: bool,
 }
 
 impl Config {
@@ -204,6 +212,7 @@ impl Config {
         let loaded_rules = merged.rules.as_deref().map(rules::load).transpose()?.map(Arc::new);
         Ok(Config {
             rules: loaded_rules,
+            derived_state: !merged.bench_no_derived_state,
             data_dir_chosen: merged.data_dir.is_some(),
             data_dir: merged.data_dir.unwrap_or(data_dir_hint),
             format: merged.format.unwrap_or_default(),
@@ -278,6 +287,10 @@ impl Config {
         sqlite.synchronous = self.synchronous;
         sqlite.parcel_cache = self.parcel_cache;
         sqlite.rules = self.rules.clone();
+        if !self.derived_state {
+            tracing::warn!("derived state is off: no indicators, checks or alerts are kept (a benchmark's baseline)");
+            sqlite.derived_state = false;
+        }
         Ok(Arc::new(SqliteStore::open(sqlite)?))
     }
 

@@ -16,10 +16,10 @@ mod types;
 
 pub use error::{ErrorKind, StoreError};
 pub use seal::{PersonalData, PiiKey};
-pub use sqlite::{SqliteConfig, SqliteStore, Synchronous, DEFAULT_FLUSH_PARCELS, DEFAULT_PARCEL_CACHE};
+pub use sqlite::{states_path, SqliteConfig, SqliteStore, Synchronous, DEFAULT_FLUSH_PARCELS, DEFAULT_PARCEL_CACHE};
 pub use types::{
     Alert, AlertChange, AlertQuery, AlertStatus, ApiKey, AuditEntry, Capture, CaptureJob, Counts, CoverageFilter,
-    CoverageGroup, EpcisQuery, EpcisRecord, Handler, NewApiKey, Outcome, StoredEpcis, SweepReport,
+    CoverageGroup, EpcisQuery, EpcisRecord, Handler, NewApiKey, Outcome, StoredEpcis, SweepReport, UpkeepTiming,
 };
 
 use chrono::{DateTime, Utc};
@@ -68,9 +68,9 @@ pub trait Store: Send + Sync {
     /// lost, lost by silence), updating aggregates and raising alerts.
     fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError>;
 
-    /// Time spent so far in write transactions and, of it, in keeping derived state (re-reading touched parcels,
-    /// the rules, writing states and alerts), for benchmarks; `None` from a backend that does not measure it.
-    fn upkeep_timing(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+    /// Time spent so far in write transactions and, of it, in keeping derived state, for benchmarks; `None` from a
+    /// backend that does not measure it.
+    fn upkeep_timing(&self) -> Option<UpkeepTiming> {
         None
     }
 

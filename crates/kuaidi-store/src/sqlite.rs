@@ -1,4 +1,6 @@
-//! The embedded backend: one SQLite database file in WAL mode, one writer connection and a pool of readers.
+//! The embedded backend: SQLite in WAL mode, one writer connection and a pool of readers, over two database files:
+//! the main file (records, alerts, keys, the state journal) and, since schema version 8, a file of its own for the
+//! parcel states and the aggregates' snapshot ([`states_path`]), which a flush thread writes beside the writer.
 //!
 //! Durability: every `ingest` is one transaction. With `synchronous=NORMAL` (the default) a committed transaction is
 //! in the WAL file before `ingest` returns, so it survives `kill -9` of the process; with `synchronous=FULL` it is also
@@ -23,11 +25,12 @@ use crate::seal::PiiKey;
 use crate::{
     Alert, AlertChange, AlertQuery, ApiKey, AuditEntry, Capture, CaptureJob, Counts, CoverageCounts, CoverageFilter,
     CoverageGroup, EpcisQuery, EpcisRecord, ErrorKind, Handler, NewApiKey, Outcome, ParcelState, Rules, Store,
-    StoreError, StoredEpcis, SweepReport,
+    StoreError, StoredEpcis, SweepReport, UpkeepTiming,
 };
 use kuaidi_rules::{Counters, Dimension, Filter, GroupKey};
 
-/// The schema migrations, in order; the database's `user_version` is the number applied.
+/// The schema migrations written in SQL, in order; the database's `user_version` is the number applied. Version 8,
+/// which moves the parcel states to their own file, is [`move_states_out`].
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_complaints.sql"),
@@ -64,12 +67,17 @@ pub struct SqliteConfig {
     /// How many parcels in flight the writer keeps in memory with their records and state (see `sqlite/cache.rs`);
     /// 0 turns the cache off, so that every re-derivation reads the tables.
     pub parcel_cache: usize,
-    /// How many parcels' derived states the writer keeps pending before it writes them to `parcels` in one batch
-    /// (it also writes them every `flush_every`); 0 writes them at every transaction.
+    /// How many parcels' derived states the writer keeps pending before it hands them to the flush thread, which
+    /// writes them to `parcels` in one batch (they are also handed over every `flush_every`); 0 hands them over at
+    /// every transaction.
     pub flush_parcels: usize,
     /// How often, at most, pending states are written while ingest runs ([`FLUSH_EVERY`] by default). Tests that
     /// look at pending states set it out of reach, so that a slow machine does not flush under them.
     pub flush_every: std::time::Duration,
+    /// Whether ingest keeps derived state (true by default). Off, records are stored and nothing is derived from them:
+    /// no parcel state, indicator, check or alert, so the store answers those as if it had no parcels. Only for
+    /// measuring what keeping derived state costs (`kuaidi --bench-no-derived-state`, `docs/BENCHMARKS.md`).
+    pub derived_state: bool,
 }
 
 impl SqliteConfig {
@@ -84,6 +92,7 @@ impl SqliteConfig {
             parcel_cache: DEFAULT_PARCEL_CACHE,
             flush_parcels: DEFAULT_FLUSH_PARCELS,
             flush_every: FLUSH_EVERY,
+            derived_state: true,
         }
     }
 }
@@ -99,6 +108,11 @@ pub const DEFAULT_FLUSH_PARCELS: usize = 500_000;
 /// How often, at most, pending parcel states are written (and the aggregates' snapshot with them) while ingest runs.
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How much lower the flush thread's priority is than the writer's (a nice value: each step is about a quarter less
+/// CPU when both want it; `docs/BENCHMARKS.md`).
+#[cfg(target_os = "linux")]
+const FLUSH_NICE: i32 = 10;
+
 /// What the writer keeps beside its connection; locked only while the writer is held.
 #[derive(Debug)]
 struct WriterState {
@@ -108,9 +122,25 @@ struct WriterState {
     snapshot: derived::SnapshotState,
     /// Parcels in flight.
     parcels: cache::ParcelCache,
+    /// The batch of states being written to the states file, if one is.
+    flush: Option<InFlight>,
+    /// The journal's last row as of the writer's last transaction ([`derived::journal_end`]).
+    journal_end: i64,
+    /// Journal rows up to this one name states now in the states file; the next transaction deletes them.
+    journal_done: Option<i64>,
     /// `PRAGMA data_version` after the writer's last transaction: a different value means another connection
     /// committed since, and what the writer keeps in memory must be reloaded.
     data_version: i64,
+}
+
+/// A batch of states being written to the states file on a thread of its own ([`SqliteStore::hand_over`]).
+#[derive(Debug)]
+struct InFlight {
+    /// The thread; it returns the recounted aggregates when asked to recount.
+    thread: std::thread::JoinHandle<Result<Option<Aggregates>, StoreError>>,
+    /// The journal's last row when the batch was handed over: the rows up to it name parcels whose states the batch
+    /// or the table holds.
+    journal_end: i64,
 }
 
 /// The embedded store.
@@ -125,12 +155,16 @@ pub struct SqliteStore {
     writer_state: Mutex<WriterState>,
     /// The indicator and coverage aggregates, as of the last commit.
     aggregates: RwLock<Aggregates>,
-    /// Parcel states newer than their rows in `parcels`, as of the last commit; written in batches by
-    /// [`SqliteStore::flush_locked`]. Readers look here before the table.
-    pending: RwLock<derived::Pending>,
+    /// Parcel states newer than their rows in `parcels`, as of the last commit; written in batches by the flush
+    /// ([`SqliteStore::hand_over`]). Readers look here before the table.
+    pending: RwLock<derived::PendingStates>,
+    /// The states file's own connection, which only the flush uses.
+    states: Arc<Mutex<Connection>>,
     rules: Arc<Rules>,
     /// Time spent in write transactions, and the part of it spent re-deriving parcels, in nanoseconds.
     timing: [std::sync::atomic::AtomicU64; 2],
+    /// Time the flush threads spent writing states, in nanoseconds.
+    flush_busy: Arc<std::sync::atomic::AtomicU64>,
     /// How many times the pending states were emptied (written, or dropped by a reload): a sweep's cursor over
     /// `parcels` starts again after one, since rows behind it may have become due (see `Store::sweep`).
     pending_cleared: std::sync::atomic::AtomicU64,
@@ -173,35 +207,44 @@ impl SqliteStore {
             Some(rules) => rules.clone(),
             None => Arc::new(Rules::standard()?),
         };
-        let mut writer = open_connection(&config.path, &config)?;
+        // The states file first, so that it is in WAL mode, with its page size, before the main file attaches it.
+        let states = Arc::new(Mutex::new(open_file(&states_path(&config.path), &config)?));
+        let mut writer = open_connection(&config)?;
         migrate(&mut writer)?;
-        let (writer_state, aggregates) = {
-            let tx = writer
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|err| sql_error("starting a transaction", err))?;
+        let (writer_state, aggregates, recovered) = {
+            let tx = begin_main(&mut writer)?;
             let loaded = load_writer_state(&tx, &config, &rules)?;
             tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
             loaded
         };
+        let recovering = !writer_state.snapshot.clean_on_disk;
         let stop_checkpointer = Arc::new(AtomicBool::new(false));
-        let checkpointer = open_connection(&config.path, &config)?;
+        let checkpointer = open_connection(&config)?;
         let (path, stop) = (config.path.clone(), stop_checkpointer.clone());
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || checkpoint_loop(&checkpointer, &path, &stop))
             .map_err(|err| StoreError::with_source(ErrorKind::Other, "cannot start the checkpoint thread", err))?;
-        Ok(SqliteStore {
+        let store = SqliteStore {
             writer: Mutex::new(writer),
             stop_checkpointer,
             readers: Mutex::new(Vec::new()),
             writer_state: Mutex::new(writer_state),
             aggregates: RwLock::new(aggregates),
-            pending: RwLock::new(derived::Pending::new()),
+            pending: RwLock::new(derived::PendingStates { current: recovered, flushing: None }),
+            states,
             rules,
             timing: Default::default(),
+            flush_busy: Default::default(),
             pending_cleared: Default::default(),
             config,
-        })
+        };
+        // Parcels an unclean stop left journalled, or a snapshot an older kuaidi left stale: the open writes them, so
+        // that a restart leaves nothing to redo.
+        if recovering {
+            store.flush()?;
+        }
+        Ok(store)
     }
 
     /// The database file.
@@ -209,11 +252,16 @@ impl SqliteStore {
         &self.config.path
     }
 
-    /// Time spent so far in ingest and sweep transactions (commit included), and the part of it spent re-deriving
-    /// parcels (reading their records back, the rules, writing states and alerts): what derived state costs.
-    pub fn write_timing(&self) -> (std::time::Duration, std::time::Duration) {
+    /// Time the writer spent so far in ingest and sweep transactions (commit included), the part of it spent
+    /// re-deriving parcels (reading their records back, waiting for the rules, writing alerts and the journal, handing
+    /// states to the flush), and the time the flush threads spent writing states beside the writer.
+    pub fn write_timing(&self) -> UpkeepTiming {
         let nanos = |idx: usize| std::time::Duration::from_nanos(self.timing[idx].load(Ordering::Relaxed));
-        (nanos(0), nanos(1))
+        UpkeepTiming {
+            store: nanos(0),
+            upkeep: nanos(1),
+            beside: std::time::Duration::from_nanos(self.flush_busy.load(Ordering::Relaxed)),
+        }
     }
 
     /// How many re-derivations the writer's parcel cache answered, and how many read the tables.
@@ -242,61 +290,163 @@ impl SqliteStore {
         })
     }
 
-    /// How many parcel states are pending.
+    /// How many parcel states are pending and not yet handed to the flush.
     pub fn pending_states(&self) -> usize {
-        self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+        self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner).current.len()
     }
 
-    /// Writes the pending states, the journal's end and the snapshot in one transaction, with the writer and its state
-    /// held by the caller; with `recount`, the aggregates are first counted again from the states just written. When
-    /// another connection committed since the writer's last transaction, the pending states may be stale: the writer
-    /// reloads instead, which re-derives the journalled parcels from the tables.
+    /// The file holding the parcel states and the aggregates' snapshot, beside the main file.
+    pub fn states_path(&self) -> PathBuf {
+        states_path(&self.config.path)
+    }
+
+    /// Writes every pending state to the states file, with the aggregates' snapshot, and waits for it: first the
+    /// batch in flight, if there is one, then the states gathered since; with `recount`, the aggregates are then
+    /// counted again from the states just written. The writer and its state are held by the caller. The journal rows
+    /// the batches cover are deleted in the main transaction this opens. When another connection committed since the
+    /// writer's last transaction, the pending states may be stale: the writer reloads instead, which re-derives the
+    /// journalled parcels from the tables and writes their states.
     fn flush_locked(&self, conn: &mut Connection, state: &mut WriterState, recount: bool) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
         let (tx, reloaded) = self.begin(conn, state)?;
         if !reloaded {
-            derived::write_pending(&tx, &self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner))?;
-            if recount {
-                let recounted = derived::recount(&tx)?;
-                *self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = recounted;
+            self.settle(state, true)?;
+            if recount || !state.snapshot.clean_on_disk || self.pending_states() > 0 {
+                state.journal_end = derived::journal_end(&tx)?;
+                self.hand_over(state, recount)?;
+                if let Some(recounted) = self.settle(state, true)? {
+                    *self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = recounted;
+                }
             }
-            derived::write_snapshot(&tx, &self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner))?;
+            if let Some(seq) = state.journal_done.take() {
+                derived::forget_journal(&tx, seq)?;
+            }
         }
         tx.commit().map_err(|err| sql_error("committing parcel states", err))?;
-        self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
-        self.pending_cleared.fetch_add(1, Ordering::Relaxed);
-        state.snapshot = derived::SnapshotState { clean_on_disk: true, written_at: std::time::Instant::now() };
         let elapsed = started.elapsed().as_nanos() as u64;
         self.timing[0].fetch_add(elapsed, Ordering::Relaxed);
         self.timing[1].fetch_add(elapsed, Ordering::Relaxed);
         Ok(())
     }
 
+    /// Hands the states gathered since the last hand-over to a flush thread, which writes them to the states file
+    /// with a snapshot of the aggregates as they are now ([`derived::write_states`]), while the writer goes on. Readers
+    /// find the batch in the pending states until [`SqliteStore::settle`] has seen it committed. One batch is in
+    /// flight at a time.
+    fn hand_over(&self, state: &mut WriterState, recount: bool) -> Result<(), StoreError> {
+        debug_assert!(state.flush.is_none(), "one batch of states is in flight at a time");
+        let batch = {
+            let mut pending = self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let batch = Arc::new(std::mem::take(&mut pending.current));
+            pending.flushing = Some(Arc::clone(&batch));
+            batch
+        };
+        let aggregates = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let (conn, busy) = (Arc::clone(&self.states), Arc::clone(&self.flush_busy));
+        let thread = std::thread::Builder::new().name("kuaidi-flush".into()).spawn(move || {
+            // The flush only has to keep up with the writer, which is the ingest's bottleneck: on a busy machine the
+            // writer, the request threads and the derivation helper go first (Linux keeps a nice value per thread,
+            // and the encoding helper started below inherits it).
+            #[cfg(target_os = "linux")]
+            if let Err(err) = rustix::process::nice(FLUSH_NICE) {
+                tracing::debug!(%err, "could not lower the flush thread's priority");
+            }
+            let started = std::time::Instant::now();
+            let mut conn = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let written = derived::write_states(&mut conn, &batch, &aggregates, recount);
+            busy.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            written
+        });
+        match thread {
+            Ok(thread) => {
+                state.flush = Some(InFlight { thread, journal_end: state.journal_end });
+                state.snapshot = derived::SnapshotState { clean_on_disk: true, written_at: std::time::Instant::now() };
+                Ok(())
+            }
+            Err(err) => {
+                self.take_back_batch();
+                Err(StoreError::with_source(ErrorKind::Other, "cannot start the thread writing parcel states", err))
+            }
+        }
+    }
+
+    /// Takes the batch in flight back once its thread has ended (at once with `wait`, otherwise only if it has): when
+    /// it was written, the journal rows it covers are deleted by the writer's next transaction, and its states leave
+    /// the pending ones; when it failed, its states are pending again (newer ones gathered since win), the journal
+    /// still names them, and the error is returned. Returns the recounted aggregates of a batch written with
+    /// `recount`.
+    fn settle(&self, state: &mut WriterState, wait: bool) -> Result<Option<Aggregates>, StoreError> {
+        let Some(in_flight) = state.flush.take_if(|in_flight| wait || in_flight.thread.is_finished()) else {
+            return Ok(None);
+        };
+        let written = in_flight
+            .thread
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::new(ErrorKind::Other, "the thread writing parcel states panicked")));
+        match written {
+            Ok(recounted) => {
+                self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).flushing = None;
+                self.pending_cleared.fetch_add(1, Ordering::Relaxed);
+                state.journal_done = Some(in_flight.journal_end);
+                Ok(recounted)
+            }
+            Err(err) => {
+                self.take_back_batch();
+                state.snapshot.clean_on_disk = false;
+                Err(err)
+            }
+        }
+    }
+
+    /// Makes the batch that was in flight pending again, under the states gathered since.
+    fn take_back_batch(&self) {
+        let mut pending = self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(batch) = pending.flushing.take() {
+            for (key, batch_state) in batch.iter() {
+                pending.current.entry(key.clone()).or_insert_with(|| Arc::clone(batch_state));
+            }
+        }
+    }
+
     /// Starts the writer's transaction, reloading what the writer keeps in memory first when another connection has
-    /// committed since its last one; says whether it reloaded. IMMEDIATE takes the write lock now, so no other
-    /// connection can commit between the check of `data_version` and the transaction's writes.
+    /// committed since its last one; says whether it reloaded. The write lock of the main file is taken at once
+    /// ([`begin_main`]), so no other connection can commit between the check of `data_version` and the transaction's
+    /// writes. Otherwise it takes back a batch of states whose flush has ended, and deletes the journal rows of the
+    /// last batch written.
     fn begin<'c>(
         &self,
         conn: &'c mut Connection,
         state: &mut WriterState,
     ) -> Result<(rusqlite::Transaction<'c>, bool), StoreError> {
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|err| sql_error("starting a transaction", err))?;
+        let tx = begin_main(conn)?;
         let stale = data_version(&tx)? != state.data_version;
         if stale {
             self.reload(&tx, state)?;
+            return Ok((tx, true));
         }
-        Ok((tx, stale))
+        if let Err(err) = self.settle(state, false) {
+            // The journal still names the batch's parcels; the next flush, or the next start, writes them.
+            tracing::warn!(%err, "could not write a batch of parcel states; they stay pending");
+        }
+        if let Some(seq) = state.journal_done.take() {
+            derived::forget_journal(&tx, seq)?;
+        }
+        Ok((tx, false))
     }
 
-    /// Replaces what the writer keeps in memory with what the database holds, inside the writer's transaction.
+    /// Replaces what the writer keeps in memory with what the database holds, inside the writer's transaction. A
+    /// batch in flight is waited for first; the parcels the journal names are then re-derived from their records, and
+    /// their states are pending.
     fn reload(&self, tx: &rusqlite::Transaction<'_>, state: &mut WriterState) -> Result<(), StoreError> {
         tracing::warn!("another connection changed the database; reloading what the writer keeps in memory");
-        let (reloaded, aggregates) = load_writer_state(tx, &self.config, &self.rules)?;
+        if let Err(err) = self.settle(state, true) {
+            tracing::warn!(%err, "could not write a batch of parcel states; the journal names them");
+        }
+        let (reloaded, aggregates, recovered) = load_writer_state(tx, &self.config, &self.rules)?;
+        *self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            derived::PendingStates { current: recovered, flushing: None };
         *state = reloaded;
         *self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = aggregates;
-        self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         self.pending_cleared.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -310,9 +460,7 @@ impl SqliteStore {
     pub fn put_events_only(&self, events: &[&ScanEvent]) -> Result<usize, StoreError> {
         let received_ms = Utc::now().timestamp_millis();
         self.write(|conn| {
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|err| sql_error("starting a transaction", err))?;
+            let tx = begin_main(conn)?;
             let mut n_new = 0;
             for event in events {
                 if rows::put_event(&tx, event, received_ms)? == Outcome::Accepted {
@@ -335,7 +483,7 @@ impl SqliteStore {
         let idle = self.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
         let conn = match idle {
             Some(conn) => conn,
-            None => open_connection(&self.config.path, &self.config)?,
+            None => open_connection(&self.config)?,
         };
         let res = work(&conn);
         self.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(conn);
@@ -354,7 +502,11 @@ impl Drop for SqliteStore {
             if hits + misses > 0 {
                 tracing::info!(hits, misses, "the parcel cache answered {hits} re-derivations and missed {misses}");
             }
-            if state.snapshot.clean_on_disk && self.pending_states() == 0 {
+            if state.snapshot.clean_on_disk
+                && self.pending_states() == 0
+                && state.flush.is_none()
+                && state.journal_done.is_none()
+            {
                 return Ok(());
             }
             self.flush_locked(conn, &mut state, false)
@@ -374,12 +526,11 @@ impl SqliteStore {
     /// in-memory aggregates and, now and then, saves them.
     fn write_derived<T>(
         &self,
-        now: DateTime<Utc>,
         work: impl FnOnce(
             &rusqlite::Transaction<'_>,
             &mut Arc<crate::derived::RefCache>,
             &mut cache::ParcelCache,
-            &derived::Pending,
+            &derived::PendingStates,
         ) -> Result<(T, derived::Pipeline), StoreError>,
     ) -> Result<(T, derived::Changes), StoreError> {
         self.write(|conn| {
@@ -392,21 +543,16 @@ impl SqliteStore {
                 let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let (answer, pipeline) = work(&tx, &mut state.reference, &mut state.parcels, &pending)?;
                 let begun = std::time::Instant::now();
-                // A pipeline that journals nothing is a sweep's: it changed no record (see `derived::write_swept`).
-                let sweeping = !pipeline.journals();
-                let mut changes = pipeline.finish(&tx, &mut state.parcels, &pending)?;
-                if sweeping {
-                    derived::write_swept(&tx, &pending, &mut changes, now)?;
-                }
+                let changes = pipeline.finish(&tx, &mut state.parcels, &pending)?;
                 drop(pending);
-                deriving = Some(begun.elapsed() + changes.loading);
-                if !changes.pairs.is_empty() && state.snapshot.clean_on_disk {
-                    derived::mark_dirty(&tx)?;
+                if !changes.pairs.is_empty() {
+                    state.journal_end = derived::journal_end(&tx)?;
                 }
+                deriving = Some(begun.elapsed() + changes.loading);
                 tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
                 Ok((answer, changes))
             })();
-            let (answer, mut changes) = match result {
+            let (answer, changes) = match result {
                 Ok(done) => done,
                 Err(err) => {
                     // Rolled back: forget what the cache took in, and carriers or facilities noted on the way.
@@ -426,81 +572,122 @@ impl SqliteStore {
                         // The states are right; recount the aggregates from them once they are all in the table.
                         tracing::error!(%err, "the aggregates lost track; recounting");
                         drop(aggregates);
-                        self.merge_pending(&mut changes);
+                        self.merge_pending(&changes);
                         self.flush_locked(conn, state, true)?;
                         return Ok((answer, changes));
                     }
                 }
                 drop(aggregates);
-                self.merge_pending(&mut changes);
+                self.merge_pending(&changes);
             }
-            let due = self.pending_states() >= self.config.flush_parcels.max(1)
+            let gathered = self.pending_states();
+            let batch = self.config.flush_parcels.max(1);
+            let due = gathered >= batch
                 || (!state.snapshot.clean_on_disk && state.snapshot.written_at.elapsed() >= self.config.flush_every);
             if due {
-                if let Err(err) = self.flush_locked(conn, state, false) {
-                    // The journal still names the pending parcels; the next flush, or the next start, writes them.
-                    tracing::warn!(%err, "could not write the pending parcel states; retrying later");
+                let started = std::time::Instant::now();
+                // One batch is in flight at a time. While it is, the writer gathers on, up to twice a batch; then it
+                // waits for the flush, so that memory stays bounded when the flush falls behind.
+                if state.flush.is_some() && gathered >= 2 * batch {
+                    if let Err(err) = self.settle(state, true) {
+                        tracing::warn!(%err, "could not write a batch of parcel states; they stay pending");
+                    }
                 }
+                if state.flush.is_none() {
+                    if let Err(err) = self.hand_over(state, false) {
+                        // The journal still names the pending parcels; the next flush, or the next start, writes them.
+                        tracing::warn!(%err, "could not hand the pending parcel states to a flush; retrying later");
+                    }
+                }
+                let elapsed = started.elapsed().as_nanos() as u64;
+                self.timing[0].fetch_add(elapsed, Ordering::Relaxed);
+                self.timing[1].fetch_add(elapsed, Ordering::Relaxed);
             }
             Ok((answer, changes))
         })
     }
 
-    /// Makes the new states of a committed transaction pending (and visible to readers), except those a sweep wrote
-    /// to `parcels` already.
-    fn merge_pending(&self, changes: &mut derived::Changes) {
+    /// Makes the new states of a committed transaction pending (and visible to readers).
+    fn merge_pending(&self, changes: &derived::Changes) {
         let mut pending = self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (idx, (key, (_, new))) in changes.keys.iter().zip(&changes.pairs).enumerate() {
-            if changes.written.get(idx).copied().unwrap_or(false) {
-                continue;
-            }
+        for (key, (_, new)) in changes.keys.iter().zip(&changes.pairs) {
             if let Some(new) = new {
-                pending.insert(key.clone(), Arc::clone(new));
+                pending.current.insert(key.clone(), Arc::clone(new));
             }
         }
     }
 }
 
-/// What the writer keeps in memory, loaded from the database inside a write transaction: the reference cache, the
-/// aggregates (from the snapshot when it is clean, otherwise recounted), an empty parcel cache, and the
-/// `data_version` they are as of. Parcels the journal names are re-derived from their records first, and their
-/// states written, so that nothing is pending afterwards.
+/// What the writer keeps in memory, loaded from the database inside the writer's transaction: the reference cache,
+/// the aggregates (from the snapshot when it is clean, otherwise recounted), an empty parcel cache, and the
+/// `data_version` they are as of; and the pending states. Parcels the journal names are re-derived from their records
+/// and their states are pending, journalled still, until a flush writes them. (Writing them here, on the states
+/// file's own connection, would leave this transaction reading the states file as it was before.)
 fn load_writer_state(
     tx: &rusqlite::Transaction<'_>,
     config: &SqliteConfig,
     rules: &Arc<Rules>,
-) -> Result<(WriterState, Aggregates), StoreError> {
+) -> Result<(WriterState, Aggregates, derived::Pending), StoreError> {
     let reference = Arc::new(derived::load_reference(tx)?);
     let (mut aggregates, clean_on_disk) = derived::load_aggregates(tx)?;
     let mut parcels = cache::ParcelCache::new(config.parcel_cache);
     let (journalled, clock) = derived::journalled(tx)?;
+    let journal_end = derived::journal_end(tx)?;
+    let mut batch = derived::Pending::new();
     if !journalled.is_empty() || !clean_on_disk {
         tracing::warn!(n_parcels = journalled.len(), "re-deriving parcels whose states were not written");
-        let none = derived::Pending::new();
+        let none = derived::PendingStates::default();
         let changes = derived::rederive(
             tx,
             &config.pii_key,
             &reference,
             &mut parcels,
             &none,
-            false,
+            derived::Journal::Never,
             rules,
             journalled,
             clock.unwrap_or_else(Utc::now),
         )?;
-        let mut pending = derived::Pending::new();
         for (key, (old, new)) in changes.keys.into_iter().zip(changes.pairs) {
             aggregates.apply(old.as_deref(), new.as_deref())?;
             if let Some(new) = new {
-                pending.insert(key, new);
+                batch.insert(key, new);
             }
         }
-        derived::write_pending(tx, &pending)?;
-        derived::write_snapshot(tx, &aggregates)?;
     }
-    let snapshot = derived::SnapshotState { clean_on_disk: true, written_at: std::time::Instant::now() };
-    let state = WriterState { reference, snapshot, parcels, data_version: data_version(tx)? };
-    Ok((state, aggregates))
+    let snapshot = derived::SnapshotState {
+        clean_on_disk: batch.is_empty() && clean_on_disk,
+        written_at: std::time::Instant::now(),
+    };
+    let state = WriterState {
+        reference,
+        snapshot,
+        parcels,
+        flush: None,
+        journal_end,
+        journal_done: None,
+        data_version: data_version(tx)?,
+    };
+    Ok((state, aggregates, batch))
+}
+
+/// Starts a write transaction on the main file alone. `BEGIN IMMEDIATE` would also take the write lock of the
+/// attached states file and hold the flush off for the whole transaction; a deferred transaction whose first
+/// statement writes to the main file (here, deleting nothing) takes that file's write lock only, before anything is
+/// read.
+fn begin_main(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
+        .map_err(|err| sql_error("starting a transaction", err))?;
+    tx.execute("DELETE FROM main.unflushed_parcels WHERE seq < 0", [])
+        .map_err(|err| sql_error("taking the write lock", err))?;
+    Ok(tx)
+}
+
+/// The file of parcel states and the aggregates' snapshot beside the main database file `path`: `kuaidi.db` has
+/// `kuaidi.states.db`.
+pub fn states_path(path: &Path) -> PathBuf {
+    path.with_extension("states.db")
 }
 
 /// SQLite's count of commits by other connections, as this connection sees it.
@@ -520,26 +707,55 @@ const WRITER_CHECKPOINT_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Checkpoints mostly off the write path. SQLite's automatic checkpoint runs inside a committing writer and makes it
 /// wait while pages are copied and the database file synced; this thread copies pages ahead of it, so the writer's own
-/// checkpoint (which alone can restart the WAL) has little left to do.
+/// checkpoint (which alone can restart the WAL) has little left to do. It does the same for the states file, whose
+/// writer is the flush.
 fn checkpoint_loop(conn: &Connection, path: &Path, stop: &AtomicBool) {
-    let mut wal_path = path.as_os_str().to_owned();
-    wal_path.push("-wal");
-    let wal_path = PathBuf::from(wal_path);
+    let wal = |path: &Path| {
+        let mut wal_path = path.as_os_str().to_owned();
+        wal_path.push("-wal");
+        PathBuf::from(wal_path)
+    };
+    let files = [("main", wal(path)), ("states", wal(&states_path(path)))];
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let wal_bytes = std::fs::metadata(&wal_path).map(|m| m.len()).unwrap_or(0);
-        if wal_bytes < CHECKPOINT_PASSIVE_BYTES {
-            continue;
-        }
-        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(%err, "checkpoint failed; retrying");
+        for (schema, wal_path) in &files {
+            let wal_bytes = std::fs::metadata(wal_path).map(|m| m.len()).unwrap_or(0);
+            if wal_bytes < CHECKPOINT_PASSIVE_BYTES {
+                continue;
+            }
+            if let Err(err) = conn.query_row(&format!("PRAGMA {schema}.wal_checkpoint(PASSIVE)"), [], |_| Ok(())) {
+                tracing::warn!(%err, schema, "checkpoint failed; retrying");
+            }
         }
     }
     // A last, complete checkpoint leaves a small WAL behind for the next start.
-    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    for (schema, _) in &files {
+        let _ = conn.query_row(&format!("PRAGMA {schema}.wal_checkpoint(PASSIVE)"), [], |_| Ok(()));
+    }
 }
 
-fn open_connection(path: &Path, config: &SqliteConfig) -> Result<Connection, StoreError> {
+/// Opens a connection to the main file with the states file attached as `states`. Unqualified names find the
+/// states' tables there: since schema version 8 the main file has none of them.
+fn open_connection(config: &SqliteConfig) -> Result<Connection, StoreError> {
+    let conn = open_file(&config.path, config)?;
+    let states = states_path(&config.path);
+    let name = states.to_str().ok_or_else(|| {
+        StoreError::new(ErrorKind::Unavailable, format!("the path `{}` is not UTF-8", states.display()))
+    })?;
+    conn.execute("ATTACH DATABASE ?1 AS states", [name]).map_err(|err| {
+        StoreError::with_source(
+            ErrorKind::Unavailable,
+            format!("cannot open the parcel states file `{}`", states.display()),
+            err,
+        )
+    })?;
+    conn.execute_batch(&format!("PRAGMA states.cache_size = -{};", u64::from(config.cache_mib) * 1024))
+        .map_err(|err| sql_error("setting up the connection", err))?;
+    Ok(conn)
+}
+
+/// Opens one database file with the store's settings.
+fn open_file(path: &Path, config: &SqliteConfig) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|err| {
         StoreError::with_source(ErrorKind::Unavailable, format!("cannot open the database `{}`", path.display()), err)
@@ -569,7 +785,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(|err| sql_error("reading the schema version", err))?;
-    let latest = MIGRATIONS.len() as i64;
+    let latest = MIGRATIONS.len() as i64 + 1;
     if version > latest {
         return Err(StoreError::new(
             ErrorKind::SchemaVersion,
@@ -586,7 +802,78 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.commit().map_err(|err| sql_error("committing a migration", err))?;
         tracing::info!(version = idx + 1, "applied migration");
     }
+    if version < latest {
+        move_states_out(conn)?;
+        tracing::info!(version = latest, "applied migration");
+    }
+    let n_tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM states.sqlite_master WHERE type = 'table' \
+             AND name IN ('parcels', 'aggregate_snapshot', 'derived_meta')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|err| sql_error("reading the parcel states file's schema", err))?;
+    if n_tables != 3 {
+        return Err(StoreError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "the parcel states file `{}` lacks its tables: it was removed or replaced; put it back beside the \
+                 database, which is at schema version {latest}",
+                conn.path().map_or_else(|| "states".into(), |path| states_path(Path::new(path)).display().to_string()),
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// Schema version 8: the parcel states, the aggregates' snapshot and its flag leave the main file for the states
+/// file ([`states_path`]), which the flush writes on a connection of its own while the writer goes on; and the
+/// journal's `seq` becomes AUTOINCREMENT, so that a row number is never used twice (a flush deletes the rows up to
+/// the one that was last when its batch was handed over). The states are copied in a transaction that writes the
+/// states file alone, then dropped from the main file, with the new version, in a transaction that writes the main
+/// file alone: a stop in between leaves version 7 and both copies, and the next open copies again.
+fn move_states_out(conn: &mut Connection) -> Result<(), StoreError> {
+    let moving = |err| sql_error("moving the parcel states to their own file (migration 8)", err);
+    let in_main: i64 = conn
+        .query_row("SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = 'parcels'", [], |row| {
+            row.get(0)
+        })
+        .map_err(moving)?;
+    let tx = conn.transaction().map_err(moving)?;
+    tx.execute_batch(include_str!("../migrations/sqlite/0008_states_file.sql")).map_err(moving)?;
+    if in_main > 0 {
+        tx.execute_batch(
+            "DELETE FROM states.parcels; DELETE FROM states.aggregate_snapshot; DELETE FROM states.derived_meta; \
+             INSERT INTO states.parcels (waybill_no, carrier, check_ms, state) \
+                 SELECT waybill_no, carrier, check_ms, state FROM main.parcels ORDER BY waybill_no, carrier; \
+             INSERT INTO states.aggregate_snapshot (name, body) SELECT name, body FROM main.aggregate_snapshot; \
+             INSERT INTO states.derived_meta (key, value) SELECT key, value FROM main.derived_meta;",
+        )
+        .map_err(moving)?;
+    }
+    tx.commit().map_err(moving)?;
+    let journal: String = conn
+        .query_row("SELECT sql FROM main.sqlite_master WHERE name = 'unflushed_parcels'", [], |row| row.get(0))
+        .map_err(moving)?;
+    let tx = conn.transaction().map_err(moving)?;
+    if in_main > 0 {
+        tx.execute_batch("DROP TABLE main.parcels; DROP TABLE main.aggregate_snapshot; DROP TABLE main.derived_meta;")
+            .map_err(moving)?;
+    }
+    if !journal.contains("AUTOINCREMENT") {
+        tx.execute_batch(
+            "CREATE TABLE main.unflushed_parcels_8 (seq INTEGER PRIMARY KEY AUTOINCREMENT, \
+                 waybill_no TEXT NOT NULL, carrier TEXT NOT NULL, at_ms INTEGER NOT NULL); \
+             INSERT INTO main.unflushed_parcels_8 (seq, waybill_no, carrier, at_ms) \
+                 SELECT seq, waybill_no, carrier, at_ms FROM main.unflushed_parcels; \
+             DROP TABLE main.unflushed_parcels; \
+             ALTER TABLE main.unflushed_parcels_8 RENAME TO unflushed_parcels;",
+        )
+        .map_err(moving)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64 + 1).map_err(moving)?;
+    tx.commit().map_err(moving)
 }
 
 impl SqliteStore {
@@ -602,7 +889,7 @@ impl SqliteStore {
         order: &[usize],
         reference: &mut Arc<crate::derived::RefCache>,
         parcels: &mut cache::ParcelCache,
-        pending: &derived::Pending,
+        pending: &derived::PendingStates,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Outcome>, derived::Pipeline), StoreError> {
         let key = &self.config.pii_key;
@@ -638,7 +925,7 @@ impl SqliteStore {
                 hand_over(current.take(), parcels, reference)?;
                 current = parcel.map(|(carrier, waybill_no)| {
                     let parcel_key = (carrier.clone(), waybill_no.clone());
-                    let cached = parcels.lift(&parcel_key);
+                    let cached = if self.config.derived_state { parcels.lift(&parcel_key) } else { None };
                     (parcel_key, cached, false)
                 });
             }
@@ -652,7 +939,8 @@ impl SqliteStore {
             if matches!(outcome, Outcome::Accepted | Outcome::Updated) {
                 match current.as_mut() {
                     Some((_, cached, changed)) => {
-                        *changed = true;
+                        // Without derived state no parcel is handed over, and none is cached.
+                        *changed = self.config.derived_state;
                         if let Some(cached) = cached {
                             cached.apply(record);
                         }
@@ -669,7 +957,7 @@ impl SqliteStore {
 
     /// A pipeline for the parcels an ingest touches, which journals them.
     fn pipeline(&self, reference: &Arc<crate::derived::RefCache>, now: DateTime<Utc>) -> derived::Pipeline {
-        derived::Pipeline::new(Arc::clone(reference), Arc::clone(&self.rules), true, now)
+        derived::Pipeline::new(Arc::clone(reference), Arc::clone(&self.rules), derived::Journal::Unless, now)
     }
 }
 
@@ -698,7 +986,7 @@ fn storage_order(records: &[Record]) -> Vec<usize> {
 impl Store for SqliteStore {
     fn ingest_at(&self, records: &[Record], now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
         let order = storage_order(records);
-        let (outcomes, _) = self.write_derived(now, |tx, reference, parcels, pending| {
+        let (outcomes, _) = self.write_derived(|tx, reference, parcels, pending| {
             let (outcomes, pipeline) = self.put_records(tx, records, &order, reference, parcels, pending, now)?;
             Ok((outcomes, pipeline))
         })?;
@@ -707,7 +995,7 @@ impl Store for SqliteStore {
 
     fn capture_at(&self, capture: &Capture<'_>, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
         let order = storage_order(capture.records);
-        let (outcomes, _) = self.write_derived(now, |tx, reference, parcels, pending| {
+        let (outcomes, _) = self.write_derived(|tx, reference, parcels, pending| {
             let (outcomes, pipeline) =
                 self.put_records(tx, capture.records, &order, reference, parcels, pending, now)?;
             let kept = capture.events.iter().enumerate().filter(|(idx, _)| capture.keeps(*idx, &outcomes));
@@ -737,6 +1025,7 @@ impl Store for SqliteStore {
         if let Some(state) = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
             return Ok(Some(ParcelState::clone(state)));
         }
+        // A batch leaves the pending states only after its flush has committed, so the table has it by now.
         self.read(|conn| derived::state(conn, carrier, waybill_no))
     }
 
@@ -748,7 +1037,7 @@ impl Store for SqliteStore {
         self.write(|conn| derived::update_alert(conn, id, change))
     }
 
-    fn upkeep_timing(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+    fn upkeep_timing(&self) -> Option<UpkeepTiming> {
         Some(self.write_timing())
     }
 
@@ -761,15 +1050,21 @@ impl Store for SqliteStore {
         let mut cursor: Option<derived::DueCursor> = None;
         let mut cursor_epoch = self.pending_cleared.load(Ordering::Relaxed);
         loop {
-            let (n_due, changes) = self.write_derived(now, |tx, reference, parcels, pending| {
+            let (n_due, changes) = self.write_derived(|tx, reference, parcels, pending| {
                 let epoch = self.pending_cleared.load(Ordering::Relaxed);
                 if epoch != cursor_epoch {
                     (cursor, cursor_epoch) = (None, epoch);
                 }
                 let due = derived::due(tx, pending, now, SWEEP_CHUNK, &mut cursor)?;
                 let n_due = due.len();
-                // A sweep changes no record, so it journals nothing.
-                let mut pipeline = derived::Pipeline::new(Arc::clone(reference), Arc::clone(&self.rules), false, now);
+                // A sweep changes no record; it journals its parcels with its clock, since their new states are
+                // pending like any other.
+                let mut pipeline = derived::Pipeline::new(
+                    Arc::clone(reference),
+                    Arc::clone(&self.rules),
+                    derived::Journal::Always,
+                    now,
+                );
                 for (parcel_key, state) in due {
                     pipeline.due(tx, &self.config.pii_key, parcels, parcel_key, state)?;
                 }

@@ -334,6 +334,19 @@ pub enum CoverageGroup {
     Day,
 }
 
+/// What keeping derived state cost so far ([`crate::Store::upkeep_timing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UpkeepTiming {
+    /// Time the writer spent in write transactions (commits included).
+    pub store: std::time::Duration,
+    /// The part of `store` spent keeping derived state: reading touched parcels back, waiting for the rules,
+    /// writing alerts and the journal, handing states to be written.
+    pub upkeep: std::time::Duration,
+    /// Time spent keeping derived state on threads beside the writer, not counted in `store`: writing parcel states
+    /// to their own file. (The threads deriving parcels while the writer stores records are not counted.)
+    pub beside: std::time::Duration,
+}
+
 /// What a sweep did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SweepReport {

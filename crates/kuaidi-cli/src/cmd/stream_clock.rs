@@ -113,7 +113,7 @@ impl Store for StreamClock {
         self.inner.parcel_states_after(after, limit)
     }
 
-    fn upkeep_timing(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+    fn upkeep_timing(&self) -> Option<kuaidi_store::UpkeepTiming> {
         self.inner.upkeep_timing()
     }
 

@@ -26,9 +26,10 @@ pub(super) fn load_reference(conn: &Connection) -> Result<RefCache, StoreError> 
 /// The writer's bookkeeping of the snapshot.
 #[derive(Debug)]
 pub(super) struct SnapshotState {
-    /// Whether the stored snapshot matches the aggregates (`derived_meta.aggregates = 'clean'`).
+    /// Whether no state has changed since the last batch was handed to the flush, which writes the snapshot with it:
+    /// once that batch is written, the stored snapshot matches the aggregates.
     pub clean_on_disk: bool,
-    /// When the snapshot was last written.
+    /// When the last batch was handed over.
     pub written_at: std::time::Instant,
 }
 
@@ -95,15 +96,63 @@ fn stored_state(value: ValueRef<'_>) -> Result<ParcelState, StoreError> {
 /// Parcel states derived but not yet written to `parcels`, journalled in `unflushed_parcels` (migration 0005).
 pub(super) type Pending = HashMap<ParcelKey, Arc<ParcelState>>;
 
+/// The states newer than their rows in `parcels`: those gathered since the last hand-over to the flush, and the batch
+/// the flush is writing to the states file (schema version 8) on its own thread, until the writer has seen it
+/// committed. A parcel's newest state is in `current` when it is there, then in `flushing`, then in the table.
+#[derive(Debug, Default)]
+pub(super) struct PendingStates {
+    pub current: Pending,
+    pub flushing: Option<Arc<Pending>>,
+}
+
+impl PendingStates {
+    /// A parcel's newest state not yet in the table, if it has one.
+    pub fn get(&self, key: &ParcelKey) -> Option<&Arc<ParcelState>> {
+        self.current.get(key).or_else(|| self.flushing.as_deref().and_then(|batch| batch.get(key)))
+    }
+
+    /// Whether the table's row for the parcel may be older than its newest state.
+    pub fn contains(&self, key: &ParcelKey) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Every parcel's newest state not yet in the table.
+    pub fn latest(&self) -> impl Iterator<Item = (&ParcelKey, &Arc<ParcelState>)> {
+        let current = &self.current;
+        let flushing =
+            self.flushing.iter().flat_map(|batch| batch.iter()).filter(|(key, _)| !current.contains_key(*key));
+        current.iter().chain(flushing)
+    }
+}
+
 /// A parcel's state as the writer shares it between its cache, the pending states and the change pairs.
 pub(super) type SharedState = Option<Arc<ParcelState>>;
 
-/// Writes the pending states to `parcels` in key order and empties the journal, inside the caller's transaction,
-/// which then saves the aggregates' snapshot ([`write_snapshot`]) so that `parcels` and the snapshot agree again.
+/// The flush: writes a batch of states to `parcels` in key order and saves the aggregates' snapshot (or, with
+/// `recount`, the aggregates counted again from the table just written, which it returns), in one transaction on the
+/// states file's own connection. `parcels` and the snapshot then agree again. The journal, in the main file, is the
+/// writer's to empty once it has seen this commit.
+pub(super) fn write_states(
+    conn: &mut Connection,
+    batch: &Pending,
+    aggregates: &Aggregates,
+    recount: bool,
+) -> Result<Option<Aggregates>, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|err| sql_error("starting to write parcel states", err))?;
+    write_pending(&tx, batch)?;
+    let recounted = if recount { Some(self::recount(&tx)?) } else { None };
+    write_snapshot(&tx, recounted.as_ref().unwrap_or(aggregates))?;
+    tx.commit().map_err(|err| sql_error("committing parcel states", err))?;
+    Ok(recounted)
+}
+
+/// Writes states to `parcels` in key order, inside the caller's transaction.
 ///
 /// Encoding is pure work: a helper thread encodes each slice of [`ENCODE_SLICE`] states while this thread writes the
 /// slice before it.
-pub(super) fn write_pending(conn: &Connection, pending: &Pending) -> Result<(), StoreError> {
+fn write_pending(conn: &Connection, pending: &Pending) -> Result<(), StoreError> {
     let mut states: Vec<(&ParcelKey, &ParcelState)> = pending.iter().map(|(key, state)| (key, &**state)).collect();
     states.sort_unstable_by(|(a, _), (b, _)| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
     let mut writer = StateWriter::new(conn)?;
@@ -133,49 +182,27 @@ pub(super) fn write_pending(conn: &Connection, pending: &Pending) -> Result<(), 
             }
         }
         Ok::<(), StoreError>(())
-    })?;
-    conn.execute("DELETE FROM unflushed_parcels", []).map_err(|err| sql_error("emptying the state journal", err))?;
+    })
+}
+
+/// The journal's last row (0 when it has none): the rows up to it name every parcel whose state the writer holds
+/// pending at this point of its transaction.
+pub(super) fn journal_end(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row("SELECT coalesce(max(seq), 0) FROM unflushed_parcels", [], |row| row.get(0))
+        .map_err(|err| sql_error("reading the state journal", err))
+}
+
+/// Empties the journal up to `seq`, once the states it names are in the states file. `seq` is never reused
+/// (AUTOINCREMENT since schema version 8), so rows journalled after the batch was handed over stay.
+pub(super) fn forget_journal(conn: &Connection, seq: i64) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM unflushed_parcels WHERE seq <= ?1", [seq])
+        .map_err(|err| sql_error("emptying the state journal", err))?;
     Ok(())
 }
 
-/// Writes the new states a sweep derived for parcels with no pending state straight to `parcels`, inside the
-/// sweep's transaction, and marks them in `changes.written`: their records did not change, so there is nothing to
-/// journal, and the table is then as current as the pending states would be. A parcel with a pending state keeps it
-/// (the journal names it already) and gets its new state pending too ([`Changes::written`] false); the journal notes
-/// it again with the sweep's clock, so that an open after a crash re-derives it as of the sweep, not as of its last
-/// record.
-pub(super) fn write_swept(
-    conn: &Connection,
-    pending: &Pending,
-    changes: &mut Changes,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let mut writer = StateWriter::new(conn)?;
-    changes.written = Vec::with_capacity(changes.keys.len());
-    for (key @ (carrier, waybill_no), (_, new)) in changes.keys.iter().zip(&changes.pairs) {
-        let written = match new {
-            Some(new) if !pending.contains_key(key) => {
-                writer.write(key, new)?;
-                true
-            }
-            _ => {
-                conn.prepare_cached("INSERT INTO unflushed_parcels (waybill_no, carrier, at_ms) VALUES (?1, ?2, ?3)")
-                    .and_then(|mut stmt| {
-                        stmt.execute(params![waybill_no.as_str(), carrier.as_str(), now.timestamp_millis()])
-                    })
-                    .map_err(|err| sql_error("journalling a parcel's state", err))?;
-                false
-            }
-        };
-        changes.written.push(written);
-    }
-    Ok(())
-}
-
-/// Writes parcel states to `parcels` in [`codec`] form, one prepared statement and one encoding buffer for all.
+/// Writes parcel states, already in [`codec`] form, to `parcels` with one prepared statement.
 struct StateWriter<'c> {
     stmt: rusqlite::CachedStatement<'c>,
-    bytes: Vec<u8>,
 }
 
 impl<'c> StateWriter<'c> {
@@ -186,15 +213,7 @@ impl<'c> StateWriter<'c> {
                  ON CONFLICT (waybill_no, carrier) DO UPDATE SET check_ms = excluded.check_ms, state = excluded.state",
             )
             .map_err(|err| sql_error("writing parcel states", err))?;
-        Ok(StateWriter { stmt, bytes: Vec::new() })
-    }
-
-    fn write(&mut self, key: &ParcelKey, state: &ParcelState) -> Result<(), StoreError> {
-        let mut bytes = std::mem::take(&mut self.bytes);
-        codec::encode_into(state, &mut bytes)?;
-        let written = self.write_encoded(key, state, &bytes);
-        self.bytes = bytes;
-        written
+        Ok(StateWriter { stmt })
     }
 
     /// Writes a state already encoded (`bytes`).
@@ -254,13 +273,6 @@ pub(super) fn write_snapshot(conn: &Connection, aggregates: &Aggregates) -> Resu
     Ok(())
 }
 
-/// Marks the snapshot stale, inside the transaction that is about to change the aggregates.
-pub(super) fn mark_dirty(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute("UPDATE derived_meta SET value = 'dirty' WHERE key = 'aggregates'", [])
-        .map_err(|err| sql_error("marking the aggregates' snapshot stale", err))?;
-    Ok(())
-}
-
 /// A parcel's stored state.
 pub(super) fn state(
     conn: &Connection,
@@ -285,8 +297,6 @@ pub(super) fn state(
 pub(super) struct Changes {
     pub keys: Vec<ParcelKey>,
     pub pairs: Vec<(SharedState, SharedState)>,
-    /// Beside `keys`, when a sweep wrote the new state to `parcels` already ([`write_swept`]); empty when none did.
-    pub written: Vec<bool>,
     pub new_alerts: u64,
     pub examined: u64,
     /// Time the writer spent loading the parcels ([`Pipeline`]), part of the upkeep.
@@ -300,8 +310,8 @@ pub(super) fn rederive(
     key: &PiiKey,
     reference: &Arc<RefCache>,
     cache: &mut ParcelCache,
-    pending: &Pending,
-    journal: bool,
+    pending: &PendingStates,
+    journal: Journal,
     rules: &Arc<Rules>,
     parcels: Vec<ParcelKey>,
     now: DateTime<Utc>,
@@ -314,9 +324,20 @@ pub(super) fn rederive(
     pipeline.finish(conn, cache, pending)
 }
 
+/// Which parcels whose state changes a [`Pipeline`] journals in `unflushed_parcels`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Journal {
+    /// Ingest: those without a state gathered since the last hand-over, whose journal row is there already.
+    Unless,
+    /// A sweep: every one, with the sweep's clock, so that an open after a crash re-derives them as of the sweep.
+    Always,
+    /// Recovery at open, which re-derives what the journal names and writes the states itself.
+    Never,
+}
+
 /// Re-derives parcels inside the writer's transaction: raises and clears their alerts, journals those whose state
-/// changes (unless `journal` is off: a sweep changes no record, and recovery re-derives the journal itself), and
-/// returns the old and new states. It writes no state: the caller keeps the new ones pending until a flush.
+/// changes (as `journal` says), and returns the old and new states. It writes no state: the caller keeps the new ones
+/// pending until a flush.
 ///
 /// The writer hands each parcel over as soon as the transaction has stored its records ([`Pipeline::touched`]; a
 /// transaction stores its records parcel by parcel). Loading a parcel happens then, on the writer's thread, which
@@ -332,7 +353,7 @@ pub(super) fn rederive(
 pub(super) struct Pipeline {
     reference: Arc<RefCache>,
     rules: Arc<Rules>,
-    journal: bool,
+    journal: Journal,
     now: DateTime<Utc>,
     /// Parcels loaded and not yet handed to the helper.
     chunk: Vec<Loaded>,
@@ -354,7 +375,7 @@ struct Helper {
 type Derived = (ParcelKey, crate::derived::Derivation, SharedState, Option<ParcelRecords>);
 
 impl Pipeline {
-    pub fn new(reference: Arc<RefCache>, rules: Arc<Rules>, journal: bool, now: DateTime<Utc>) -> Pipeline {
+    pub fn new(reference: Arc<RefCache>, rules: Arc<Rules>, journal: Journal, now: DateTime<Utc>) -> Pipeline {
         Pipeline {
             reference,
             rules,
@@ -367,18 +388,13 @@ impl Pipeline {
         }
     }
 
-    /// Whether it journals the parcels whose state changes: not for a sweep, which changed no record.
-    pub fn journals(&self) -> bool {
-        self.journal
-    }
-
     /// Hands over a parcel whose records this transaction changed, once all of them are stored, with the parcel as
     /// the cache held it (with those records applied), if it did.
     pub fn touched(
         &mut self,
         conn: &Connection,
         key: &PiiKey,
-        pending: &Pending,
+        pending: &PendingStates,
         parcel_key: ParcelKey,
         cached: Option<CachedParcel>,
     ) -> Result<(), StoreError> {
@@ -469,7 +485,12 @@ impl Pipeline {
 
     /// Derives what is left, takes the helper's derivations, then stores what they raised and cleared and journals
     /// the parcels whose state changed, in the parcels' order, and caches the parcels still in flight.
-    pub fn finish(self, conn: &Connection, cache: &mut ParcelCache, pending: &Pending) -> Result<Changes, StoreError> {
+    pub fn finish(
+        self,
+        conn: &Connection,
+        cache: &mut ParcelCache,
+        pending: &PendingStates,
+    ) -> Result<Changes, StoreError> {
         let Pipeline { reference, rules, journal, now, chunk, helper, examined, loading } = self;
         let last: Vec<Derived> = chunk.into_iter().map(|parcel| parcel.derive(&reference, &rules, now)).collect();
         let mut chunks = Vec::new();
@@ -552,8 +573,8 @@ fn record(
     parcel_key: &ParcelKey,
     derivation: crate::derived::Derivation,
     old: SharedState,
-    pending: &Pending,
-    journal: bool,
+    pending: &PendingStates,
+    journal: Journal,
     now_ms: i64,
     changes: &mut Changes,
 ) -> Result<SharedState, StoreError> {
@@ -598,7 +619,12 @@ fn record(
         if derivation.state.as_ref() == old.as_deref() {
             return Ok(old);
         }
-        if journal && !pending.contains_key(parcel_key) {
+        let journals = match journal {
+            Journal::Unless => !pending.current.contains_key(parcel_key),
+            Journal::Always => true,
+            Journal::Never => false,
+        };
+        if journals {
             conn.prepare_cached("INSERT INTO unflushed_parcels (waybill_no, carrier, at_ms) VALUES (?1, ?2, ?3)")
                 .and_then(|mut stmt| stmt.execute(params![waybill_no.as_str(), carrier.as_str(), now_ms]))
                 .map_err(|err| sql_error("journalling a parcel's state", err))?;
@@ -618,14 +644,14 @@ pub(super) type DueCursor = (i64, String, String);
 /// carrier)` order (the index `parcels_due`, whose rows carry the table's key); `cursor` moves to the last row read.
 pub(super) fn due(
     conn: &Connection,
-    pending: &Pending,
+    pending: &PendingStates,
     now: DateTime<Utc>,
     limit: usize,
     cursor: &mut Option<DueCursor>,
 ) -> Result<Vec<(ParcelKey, Arc<ParcelState>)>, StoreError> {
     let now_ms = now.timestamp_millis();
     let mut due: Vec<(ParcelKey, Arc<ParcelState>)> = pending
-        .iter()
+        .latest()
         .filter(|(_, state)| state.check_at.is_some_and(|at| at <= now_ms))
         .map(|(key, state)| (key.clone(), Arc::clone(state)))
         .take(limit)
@@ -653,7 +679,7 @@ pub(super) fn due(
             (row.get(0).map_err(finding)?, row.get(1).map_err(finding)?, row.get(2).map_err(finding)?);
         let key = parse_key(&carrier, &waybill_no)?;
         *cursor = Some((check_ms, waybill_no, carrier));
-        if !pending.contains_key(&key) {
+        if !pending.contains(&key) {
             stored.push(key);
         }
     }

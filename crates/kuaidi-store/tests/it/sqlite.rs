@@ -35,11 +35,13 @@ fn data_survives_reopening_and_personal_data_is_sealed_at_rest() {
         store.ingest(&fixtures::reference()).unwrap();
         store.ingest(&[Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000001")))]).unwrap();
     }
-    let raw = std::fs::read(&path).unwrap();
-    let wal = std::fs::read(path.with_extension("db-wal")).unwrap_or_default();
+    let states = kuaidi_store::states_path(&path);
+    let files = [path.clone(), path.with_extension("db-wal"), states.clone(), states.with_extension("db-wal")];
+    let bytes: Vec<Vec<u8>> = files.iter().map(|file| std::fs::read(file).unwrap_or_default()).collect();
+    assert!(!bytes[2].is_empty(), "the parcel states file should be there");
     for needle in ["13900135678", "李四", "南京东路", "11010519491231002X"] {
         let found = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
-        assert!(!found(&raw) && !found(&wal), "{needle} is stored in clear");
+        assert!(!bytes.iter().any(|bytes| found(bytes)), "{needle} is stored in clear");
     }
     let store = SqliteStore::open(SqliteConfig::new(&path, key)).unwrap();
     let waybill = store.waybill(&fixtures::carrier_code("yto"), &fixtures::waybill_no("YT0000000001")).unwrap();
@@ -91,7 +93,7 @@ fn version_6_reverse_trace_indexes_are_rebuilt_by_the_hour() {
     let store = SqliteStore::open(SqliteConfig::new(&path, key)).unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
     for name in ["events_by_operator", "events_by_vehicle"] {
         assert!(index_sql(&conn, name).contains("time_ms / 3600000"), "{name}: {}", index_sql(&conn, name));
     }
@@ -101,6 +103,188 @@ fn version_6_reverse_trace_indexes_are_rebuilt_by_the_hour() {
     assert_eq!(store.handled_by(&operator, start, day, 100).unwrap().len(), 7);
     let vehicle = kuaidi_store::Handler::Vehicle("沪A12345".to_owned());
     assert_eq!(store.handled_by(&vehicle, start, day, 100).unwrap().len(), 1);
+}
+
+/// A store at schema version 7 (parcel states, the aggregates' snapshot and the journal in one file) is brought to
+/// version 8 at its next open: the states move to their own file, the journal's row numbers are never reused, and
+/// the parcels a crash left journalled are re-derived. Everything reads as before the upgrade.
+#[test]
+fn version_7_states_move_to_a_file_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kuaidi.db");
+    let key = PiiKey::generate();
+    let mut config = SqliteConfig::new(&path, key.clone());
+    config.flush_every = std::time::Duration::MAX;
+    let chain = fixtures::chain("yto", "YT0000000040");
+    let parcels = [("yto", "YT0000000040"), ("yto", "YT0000000041")];
+    let read = |store: &SqliteStore| -> (Vec<Option<kuaidi_store::ParcelState>>, u64) {
+        let states = parcels
+            .iter()
+            .map(|(carrier, no)| {
+                store.parcel_state(&fixtures::carrier_code(carrier), &fixtures::waybill_no(no)).unwrap()
+            })
+            .collect();
+        let all = kuaidi_rules::Filter::default();
+        (states, store.indicators(&all, &[]).unwrap().iter().map(|(_, counters)| counters.parcels).sum())
+    };
+    let before = {
+        let store = SqliteStore::open(config.clone()).unwrap();
+        store.ingest(&fixtures::reference()).unwrap();
+        let mut records = vec![Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000040")))];
+        records.extend(chain[..3].iter().cloned().map(|event| Record::Event(Box::new(event))));
+        store.ingest(&records).unwrap();
+        store.flush().unwrap();
+        // Then a change and a new parcel that only the journal names when the process dies.
+        let mut more = vec![Record::Event(Box::new(chain[3].clone()))];
+        more.push(Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000041"))));
+        store.ingest(&more).unwrap();
+        assert_eq!(store.pending_states(), 2);
+        let before = read(&store);
+        std::mem::forget(store);
+        before
+    };
+    assert!(before.0.iter().all(Option::is_some) && before.1 > 0, "{before:?}");
+
+    // Leave the files as version 7 left them: the states back in the main file, the journal without AUTOINCREMENT.
+    let states = kuaidi_store::states_path(&path);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("ATTACH DATABASE ?1 AS states", [states.to_str().unwrap()]).unwrap();
+    conn.execute_batch(
+        "BEGIN;
+         CREATE TABLE main.parcels (waybill_no TEXT NOT NULL, carrier TEXT NOT NULL, check_ms INTEGER,
+             state TEXT NOT NULL, PRIMARY KEY (waybill_no, carrier)) WITHOUT ROWID;
+         CREATE INDEX main.parcels_due ON parcels (check_ms) WHERE check_ms IS NOT NULL;
+         CREATE TABLE main.aggregate_snapshot (name TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
+         CREATE TABLE main.derived_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+         INSERT INTO main.parcels SELECT * FROM states.parcels;
+         INSERT INTO main.aggregate_snapshot SELECT * FROM states.aggregate_snapshot;
+         INSERT INTO main.derived_meta SELECT * FROM states.derived_meta;
+         CREATE TABLE main.journal_7 (seq INTEGER PRIMARY KEY, waybill_no TEXT NOT NULL, carrier TEXT NOT NULL,
+             at_ms INTEGER NOT NULL);
+         INSERT INTO main.journal_7 SELECT * FROM main.unflushed_parcels;
+         DROP TABLE main.unflushed_parcels;
+         ALTER TABLE main.journal_7 RENAME TO unflushed_parcels;
+         PRAGMA main.user_version = 7;
+         COMMIT;",
+    )
+    .unwrap();
+    let journalled: i64 = conn.query_row("SELECT count(*) FROM main.unflushed_parcels", [], |row| row.get(0)).unwrap();
+    assert_eq!(journalled, 2);
+    drop(conn);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = states.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+
+    let store = SqliteStore::open(config).unwrap();
+    assert_eq!(store.pending_states(), 0, "the open re-derives the journalled parcels and writes their states");
+    assert_eq!(read(&store), before);
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+    assert_eq!(version, 8);
+    let left: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('parcels', 'aggregate_snapshot', 'derived_meta')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "the main file should keep no parcel states");
+    let journal: String =
+        conn.query_row("SELECT sql FROM sqlite_master WHERE name = 'unflushed_parcels'", [], |row| row.get(0)).unwrap();
+    assert!(journal.contains("AUTOINCREMENT"), "{journal}");
+    let n_states: i64 = rusqlite::Connection::open(&states)
+        .unwrap()
+        .query_row("SELECT count(*) FROM parcels", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(n_states, 2);
+    let store = SqliteStore::open(SqliteConfig::new(&path, key)).unwrap();
+    assert_eq!(read(&store), before);
+}
+
+/// The flush writes states to their file beside the writer. While a batch waits to be written (here the test holds
+/// the states file's write lock), the writer goes on storing records in the main file, readers get each parcel's
+/// newest state from memory, and a parcel changed again is journalled again; once the lock is released, every state
+/// reaches the file and the journal empties.
+#[test]
+fn the_writer_goes_on_while_a_batch_of_states_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kuaidi.db");
+    let mut config = SqliteConfig::new(&path, PiiKey::generate());
+    config.flush_parcels = 0;
+    config.flush_every = std::time::Duration::MAX;
+    let store = SqliteStore::open(config).unwrap();
+    let (carrier, no) = (fixtures::carrier_code("yto"), fixtures::waybill_no("YT0000000050"));
+    let chain: Vec<Record> =
+        fixtures::chain("yto", "YT0000000050").into_iter().map(|event| Record::Event(Box::new(event))).collect();
+    store.ingest(&fixtures::reference()).unwrap();
+    let mut first = vec![Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000050")))];
+    first.extend(chain[..2].iter().cloned());
+    store.ingest(&first).unwrap();
+    store.flush().unwrap();
+    let states = rusqlite::Connection::open(kuaidi_store::states_path(&path)).unwrap();
+    let stored = |conn: &rusqlite::Connection| -> kuaidi_store::ParcelState {
+        let bytes: Vec<u8> = conn.query_row("SELECT state FROM parcels", [], |row| row.get(0)).unwrap();
+        kuaidi_store::derived::codec::decode(&bytes).unwrap()
+    };
+    let written = stored(&states);
+    assert_eq!(store.parcel_state(&carrier, &no).unwrap().as_ref(), Some(&written));
+
+    states.execute_batch("BEGIN IMMEDIATE").unwrap();
+    store.ingest(&chain[2..3]).unwrap();
+    let second = store.parcel_state(&carrier, &no).unwrap().unwrap();
+    assert_ne!(second, written, "the state being written should be read from memory, not from the table");
+    assert_eq!(store.pending_states(), 0, "the state should have been handed to the flush");
+    store.ingest(&chain[3..4]).unwrap();
+    let third = store.parcel_state(&carrier, &no).unwrap().unwrap();
+    assert_ne!(third, second);
+    assert_eq!(store.pending_states(), 1, "one batch is in flight at a time: the next one gathers");
+    let main = rusqlite::Connection::open(&path).unwrap();
+    let journalled =
+        || -> i64 { main.query_row("SELECT count(*) FROM unflushed_parcels", [], |row| row.get(0)).unwrap() };
+    assert_eq!(journalled(), 2, "a parcel changed while its state is in flight is journalled again");
+    states.execute_batch("COMMIT").unwrap();
+
+    store.flush().unwrap();
+    assert_eq!(stored(&states), third);
+    assert_eq!(journalled(), 0);
+    assert_eq!(store.parcel_state(&carrier, &no).unwrap(), Some(third));
+}
+
+/// The benchmarks' baseline: without derived state the records are stored as always, and nothing is derived.
+#[test]
+fn without_derived_state_records_are_stored_and_nothing_derived() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate());
+    config.derived_state = false;
+    let store = SqliteStore::open(config).unwrap();
+    let (carrier, no) = (fixtures::carrier_code("yto"), fixtures::waybill_no("YT0000000060"));
+    store.ingest(&fixtures::reference()).unwrap();
+    let mut records = vec![Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000060")))];
+    records.extend(fixtures::chain("yto", "YT0000000060").into_iter().map(|event| Record::Event(Box::new(event))));
+    store.ingest(&records).unwrap();
+    assert_eq!(store.events_of(&carrier, &no).unwrap().len(), records.len() - 1);
+    assert!(store.waybill(&carrier, &no).unwrap().is_some());
+    assert_eq!(store.parcel_state(&carrier, &no).unwrap(), None);
+    let indicators = store.indicators(&kuaidi_rules::Filter::default(), &[]).unwrap();
+    assert!(indicators.iter().all(|(_, counters)| counters.parcels == 0 && counters.waybills == 0), "{indicators:?}");
+    assert_eq!(store.pending_states(), 0);
+    assert_eq!(store.parcel_cache_stats(), (0, 0));
+}
+
+/// A store whose parcel states file was removed is not opened as if it had no parcels: the error names the file.
+#[test]
+fn a_missing_states_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kuaidi.db");
+    drop(SqliteStore::open(SqliteConfig::new(&path, PiiKey::generate())).unwrap());
+    let states = kuaidi_store::states_path(&path);
+    std::fs::remove_file(&states).unwrap();
+    let err = SqliteStore::open(SqliteConfig::new(&path, PiiKey::generate())).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.to_string().contains("kuaidi.states.db"), "{err}");
 }
 
 #[test]
@@ -139,13 +323,15 @@ fn states_are_blobs_and_json_rows_from_before_are_still_read() {
         })
         .unwrap()
     };
-    let conn = rusqlite::Connection::open(&path).unwrap();
+    let user_version: i64 =
+        rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+    assert_eq!(user_version, 8);
+    let states = kuaidi_store::states_path(&path);
+    let conn = rusqlite::Connection::open(&states).unwrap();
     let (kind, bytes) = stored(&conn);
     assert_eq!(kind, "blob");
     assert_eq!(bytes[0], codec::POSTCARD);
     assert_eq!(codec::decode(&bytes).unwrap(), before);
-    let user_version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(user_version, 7);
 
     // Leave the row as a kuaidi before schema version 6 wrote it, and the aggregates as after an unclean stop.
     let json = serde_json::to_string(&before).unwrap();
@@ -167,7 +353,7 @@ fn states_are_blobs_and_json_rows_from_before_are_still_read() {
     let after = store.parcel_state(&carrier, &no).unwrap().unwrap();
     assert_ne!(after, before);
     drop(store);
-    let conn = rusqlite::Connection::open(&path).unwrap();
+    let conn = rusqlite::Connection::open(&states).unwrap();
     let (kind, bytes) = stored(&conn);
     assert_eq!(kind, "blob");
     assert_eq!(codec::decode(&bytes).unwrap(), after);
