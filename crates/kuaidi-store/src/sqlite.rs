@@ -707,31 +707,25 @@ const WRITER_CHECKPOINT_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Checkpoints mostly off the write path. SQLite's automatic checkpoint runs inside a committing writer and makes it
 /// wait while pages are copied and the database file synced; this thread copies pages ahead of it, so the writer's own
-/// checkpoint (which alone can restart the WAL) has little left to do. It does the same for the states file, whose
-/// writer is the flush.
+/// checkpoint (which alone can restart the WAL) has little left to do. The states file is checkpointed by the flush
+/// itself, on its own thread at its low priority (SQLite's automatic checkpoint after a batch's commit): run here, at
+/// the writer's priority, its checkpoints took the CPU from trace lookups (`docs/BENCHMARKS.md`).
 fn checkpoint_loop(conn: &Connection, path: &Path, stop: &AtomicBool) {
-    let wal = |path: &Path| {
-        let mut wal_path = path.as_os_str().to_owned();
-        wal_path.push("-wal");
-        PathBuf::from(wal_path)
-    };
-    let files = [("main", wal(path)), ("states", wal(&states_path(path)))];
+    let mut wal_path = path.as_os_str().to_owned();
+    wal_path.push("-wal");
+    let wal_path = PathBuf::from(wal_path);
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        for (schema, wal_path) in &files {
-            let wal_bytes = std::fs::metadata(wal_path).map(|m| m.len()).unwrap_or(0);
-            if wal_bytes < CHECKPOINT_PASSIVE_BYTES {
-                continue;
-            }
-            if let Err(err) = conn.query_row(&format!("PRAGMA {schema}.wal_checkpoint(PASSIVE)"), [], |_| Ok(())) {
-                tracing::warn!(%err, schema, "checkpoint failed; retrying");
-            }
+        let wal_bytes = std::fs::metadata(&wal_path).map(|m| m.len()).unwrap_or(0);
+        if wal_bytes < CHECKPOINT_PASSIVE_BYTES {
+            continue;
+        }
+        if let Err(err) = conn.query_row("PRAGMA main.wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(%err, "checkpoint failed; retrying");
         }
     }
     // A last, complete checkpoint leaves a small WAL behind for the next start.
-    for (schema, _) in &files {
-        let _ = conn.query_row(&format!("PRAGMA {schema}.wal_checkpoint(PASSIVE)"), [], |_| Ok(()));
-    }
+    let _ = conn.query_row("PRAGMA main.wal_checkpoint(PASSIVE)", [], |_| Ok(()));
 }
 
 /// Opens a connection to the main file with the states file attached as `states`. Unqualified names find the
