@@ -385,7 +385,10 @@ impl SqliteStore {
             .unwrap_or_else(|_| Err(StoreError::new(ErrorKind::Other, "the thread writing parcel states panicked")));
         match written {
             Ok(recounted) => {
-                self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).flushing = None;
+                // Taken out under the lock and freed after it: freeing a batch of half a million states takes long
+                // enough to hold readers up.
+                let written = self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).flushing.take();
+                drop(written);
                 self.pending_cleared.fetch_add(1, Ordering::Relaxed);
                 state.journal_done = Some(in_flight.journal_end);
                 Ok(recounted)
