@@ -217,7 +217,7 @@ impl SqliteStore {
             tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
             loaded
         };
-        let recovering = !writer_state.snapshot.clean_on_disk;
+        let recovering = !writer_state.snapshot.unchanged;
         let stop_checkpointer = Arc::new(AtomicBool::new(false));
         let checkpointer = open_connection(&config)?;
         let (path, stop) = (config.path.clone(), stop_checkpointer.clone());
@@ -311,7 +311,7 @@ impl SqliteStore {
         let (tx, reloaded) = self.begin(conn, state)?;
         if !reloaded {
             self.settle(state, true)?;
-            if recount || !state.snapshot.clean_on_disk || self.pending_states() > 0 {
+            if recount || !state.snapshot.unchanged || self.pending_states() > 0 {
                 state.journal_end = derived::journal_end(&tx)?;
                 self.hand_over(state, recount)?;
                 if let Some(recounted) = self.settle(state, true)? {
@@ -360,7 +360,7 @@ impl SqliteStore {
         match thread {
             Ok(thread) => {
                 state.flush = Some(InFlight { thread, journal_end: state.journal_end });
-                state.snapshot = derived::SnapshotState { clean_on_disk: true, written_at: std::time::Instant::now() };
+                state.snapshot = derived::SnapshotState { unchanged: true, handed_over_at: std::time::Instant::now() };
                 Ok(())
             }
             Err(err) => {
@@ -395,7 +395,7 @@ impl SqliteStore {
             }
             Err(err) => {
                 self.take_back_batch();
-                state.snapshot.clean_on_disk = false;
+                state.snapshot.unchanged = false;
                 Err(err)
             }
         }
@@ -505,7 +505,7 @@ impl Drop for SqliteStore {
             if hits + misses > 0 {
                 tracing::info!(hits, misses, "the parcel cache answered {hits} re-derivations and missed {misses}");
             }
-            if state.snapshot.clean_on_disk
+            if state.snapshot.unchanged
                 && self.pending_states() == 0
                 && state.flush.is_none()
                 && state.journal_done.is_none()
@@ -568,7 +568,7 @@ impl SqliteStore {
             self.timing[0].fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             self.timing[1].fetch_add(derive_ns, Ordering::Relaxed);
             if !changes.pairs.is_empty() {
-                state.snapshot.clean_on_disk = false;
+                state.snapshot.unchanged = false;
                 let mut aggregates = self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner);
                 for (old, new) in &changes.pairs {
                     if let Err(err) = aggregates.apply(old.as_deref(), new.as_deref()) {
@@ -586,7 +586,7 @@ impl SqliteStore {
             let gathered = self.pending_states();
             let batch = self.config.flush_parcels.max(1);
             let due = gathered >= batch
-                || (!state.snapshot.clean_on_disk && state.snapshot.written_at.elapsed() >= self.config.flush_every);
+                || (!state.snapshot.unchanged && state.snapshot.handed_over_at.elapsed() >= self.config.flush_every);
             if due {
                 let started = std::time::Instant::now();
                 // One batch is in flight at a time. While it is, the writer gathers on, up to twice a batch; then it
@@ -659,8 +659,8 @@ fn load_writer_state(
         }
     }
     let snapshot = derived::SnapshotState {
-        clean_on_disk: batch.is_empty() && clean_on_disk,
-        written_at: std::time::Instant::now(),
+        unchanged: batch.is_empty() && clean_on_disk,
+        handed_over_at: std::time::Instant::now(),
     };
     let state = WriterState {
         reference,

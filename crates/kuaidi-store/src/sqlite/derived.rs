@@ -28,9 +28,9 @@ pub(super) fn load_reference(conn: &Connection) -> Result<RefCache, StoreError> 
 pub(super) struct SnapshotState {
     /// Whether no state has changed since the last batch was handed to the flush, which writes the snapshot with it:
     /// once that batch is written, the stored snapshot matches the aggregates.
-    pub clean_on_disk: bool,
+    pub unchanged: bool,
     /// When the last batch was handed over.
-    pub written_at: std::time::Instant,
+    pub handed_over_at: std::time::Instant,
 }
 
 /// Loads the aggregates: the snapshot when it is clean, otherwise a recount over every parcel's state.
@@ -259,7 +259,7 @@ fn parse_key(carrier: &str, waybill_no: &str) -> Result<ParcelKey, StoreError> {
 }
 
 /// Writes the snapshot and marks it clean, inside the caller's transaction.
-pub(super) fn write_snapshot(conn: &Connection, aggregates: &Aggregates) -> Result<(), StoreError> {
+fn write_snapshot(conn: &Connection, aggregates: &Aggregates) -> Result<(), StoreError> {
     let cells: Vec<(CellKey, Counters)> = aggregates.cells().collect();
     let coverage: Vec<CoverageRow> =
         aggregates.coverage.rows().map(|(key, counts)| CoverageRow::of(key, counts)).collect();
@@ -331,7 +331,8 @@ pub(super) enum Journal {
     Unless,
     /// A sweep: every one, with the sweep's clock, so that an open after a crash re-derives them as of the sweep.
     Always,
-    /// Recovery at open, which re-derives what the journal names and writes the states itself.
+    /// Recovery (at open, or when another connection wrote), which re-derives what the journal names: the rows stay,
+    /// and name the recovered states until a flush writes them.
     Never,
 }
 
