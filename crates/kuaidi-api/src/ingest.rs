@@ -246,7 +246,8 @@ pub fn ingest_chunk(
     }
 
     let reference_changed = to_store.iter().any(|r| matches!(r, Record::Carrier(_) | Record::Facility(_)));
-    let outcomes = if to_store.is_empty() { Vec::new() } else { state.store().ingest_at(&to_store, state.now())? };
+    let outcomes =
+        if to_store.is_empty() { Vec::new() } else { state.store().ingest_owned_at(to_store, state.now())? };
     for ((slot, index, kind, key), outcome) in stored_slots.into_iter().zip(outcomes) {
         results[slot] = Some(answer(index, kind, key, outcome));
     }

@@ -39,6 +39,13 @@ pub trait Store: Send + Sync {
     /// indicator and coverage aggregates, and its new alerts.
     fn ingest_at(&self, records: &[Record], now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError>;
 
+    /// [`Store::ingest_at`] for records the caller has no further use for: a backend may keep them rather than copy
+    /// them (the embedded store moves them into its cache of parcels in flight). By default they are lent to
+    /// `ingest_at`.
+    fn ingest_owned_at(&self, records: Vec<Record>, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
+        self.ingest_at(&records, now)
+    }
+
     /// [`Store::ingest_at`] with the system clock.
     fn ingest(&self, records: &[Record]) -> Result<Vec<Outcome>, StoreError> {
         self.ingest_at(records, Utc::now())

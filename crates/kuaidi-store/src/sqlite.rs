@@ -12,6 +12,7 @@ mod derived;
 mod epcis;
 mod rows;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -879,11 +880,11 @@ impl SqliteStore {
     /// records changed (new or changed waybills, events and complaints): each is handed over once, as soon as its
     /// records are stored, in key order `(waybill_no, carrier)`.
     #[allow(clippy::too_many_arguments)]
-    fn put_records(
+    fn put_records<'r>(
         &self,
         tx: &rusqlite::Transaction<'_>,
-        records: &[Record],
-        order: &[usize],
+        records: impl Iterator<Item = (usize, Cow<'r, Record>)>,
+        n_records: usize,
         reference: &mut Arc<crate::derived::RefCache>,
         parcels: &mut cache::ParcelCache,
         pending: &derived::PendingStates,
@@ -892,7 +893,7 @@ impl SqliteStore {
         let key = &self.config.pii_key;
         let received_ms = Utc::now().timestamp_millis();
         // Every slot is written below: `storage_order` visits each record once.
-        let mut outcomes = vec![Outcome::Duplicate; records.len()];
+        let mut outcomes = vec![Outcome::Duplicate; n_records];
         // Carriers and facilities come first, so the reference is complete when the first parcel is handed over.
         let mut pipeline: Option<derived::Pipeline> = None;
         // The parcel whose records are being stored: its key, the parcel as the cache held it (taken out until its
@@ -909,14 +910,16 @@ impl SqliteStore {
                     pipeline.touched(tx, key, pending, parcel_key, cached)
                 }
                 Some((parcel_key, Some(cached), false)) => {
-                    parcels.put(parcel_key, cached);
+                    // Taken out just before, so it goes back in without evicting anything, and it is in flight.
+                    let mut retired = Vec::new();
+                    parcels.put(parcel_key, cached, &mut retired);
+                    debug_assert!(retired.is_empty(), "a parcel put back unchanged retires nothing");
                     Ok(())
                 }
                 Some((_, None, false)) | None => Ok(()),
             }
         };
-        for &idx in order {
-            let record = &records[idx];
+        for (idx, record) in records {
             let parcel = record.parcel();
             if parcel != current.as_ref().map(|((carrier, waybill_no), _, _)| (carrier, waybill_no)) {
                 hand_over(current.take(), parcels, reference)?;
@@ -926,7 +929,7 @@ impl SqliteStore {
                     (parcel_key, cached, false)
                 });
             }
-            let outcome = match record {
+            let outcome = match &*record {
                 Record::Carrier(carrier) => rows::put_carrier(tx, carrier)?,
                 Record::Facility(facility) => rows::put_facility(tx, facility)?,
                 Record::Waybill(waybill) => rows::put_waybill(tx, key, waybill, received_ms)?,
@@ -939,10 +942,11 @@ impl SqliteStore {
                         // Without derived state no parcel is handed over, and none is cached.
                         *changed = self.config.derived_state;
                         if let Some(cached) = cached {
-                            cached.apply(record);
+                            // A record given up by the caller moves into the cache; a lent one is copied.
+                            cached.apply(record.into_owned());
                         }
                     }
-                    None => Arc::make_mut(reference).note(record),
+                    None => Arc::make_mut(reference).note(&record),
                 }
             }
             outcomes[idx] = outcome;
@@ -950,6 +954,20 @@ impl SqliteStore {
         hand_over(current.take(), parcels, reference)?;
         let pipeline = pipeline.unwrap_or_else(|| self.pipeline(reference, now));
         Ok((outcomes, pipeline))
+    }
+
+    /// Stores records handed over in [`storage_order`], with their positions, and answers for each in the original
+    /// order ([`Store::ingest_at`]).
+    fn ingest_in_order<'r>(
+        &self,
+        records: impl Iterator<Item = (usize, Cow<'r, Record>)>,
+        n_records: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let (outcomes, _) = self.write_derived(|tx, reference, parcels, pending| {
+            self.put_records(tx, records, n_records, reference, parcels, pending, now)
+        })?;
+        Ok(outcomes)
     }
 
     /// A pipeline for the parcels an ingest touches, which journals them.
@@ -983,18 +1001,32 @@ fn storage_order(records: &[Record]) -> Vec<usize> {
 impl Store for SqliteStore {
     fn ingest_at(&self, records: &[Record], now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
         let order = storage_order(records);
-        let (outcomes, _) = self.write_derived(|tx, reference, parcels, pending| {
-            let (outcomes, pipeline) = self.put_records(tx, records, &order, reference, parcels, pending, now)?;
-            Ok((outcomes, pipeline))
-        })?;
-        Ok(outcomes)
+        let lent = order.into_iter().map(|idx| (idx, Cow::Borrowed(&records[idx])));
+        self.ingest_in_order(lent, records.len(), now)
+    }
+
+    fn ingest_owned_at(&self, records: Vec<Record>, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
+        let (order, n_records) = (storage_order(&records), records.len());
+        // Slots, so that each record can be taken out in storage order. What the cache does not take stays here, and
+        // is freed when this returns, after the writer's lock is released.
+        let mut slots: Vec<Option<Record>> = records.into_iter().map(Some).collect();
+        let mut given = order.into_iter().filter_map(|idx| {
+            let record = slots[idx].take();
+            debug_assert!(record.is_some(), "storage_order visits each record once");
+            record.map(|record| (idx, Cow::Owned(record)))
+        });
+        let outcomes = self.ingest_in_order(&mut given, n_records, now);
+        drop(given);
+        drop(slots);
+        outcomes
     }
 
     fn capture_at(&self, capture: &Capture<'_>, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
         let order = storage_order(capture.records);
+        let lent = order.into_iter().map(|idx| (idx, Cow::Borrowed(&capture.records[idx])));
         let (outcomes, _) = self.write_derived(|tx, reference, parcels, pending| {
             let (outcomes, pipeline) =
-                self.put_records(tx, capture.records, &order, reference, parcels, pending, now)?;
+                self.put_records(tx, lent, capture.records.len(), reference, parcels, pending, now)?;
             let kept = capture.events.iter().enumerate().filter(|(idx, _)| capture.keeps(*idx, &outcomes));
             epcis::capture_in(tx, kept.map(|(_, event)| event))?;
             epcis::put_job(tx, capture.job)?;

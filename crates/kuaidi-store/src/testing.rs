@@ -204,6 +204,29 @@ pub fn ingest_is_idempotent(store: &dyn Store) {
     assert_eq!((counts.carriers, counts.facilities, counts.waybills, counts.events), (2, 5, 1, 7));
 }
 
+/// Records given up to the store (`ingest_owned_at`) are answered and stored as lent ones are: a parcel sent in two
+/// batches, out of order and with a repeat inside the first, comes back whole, a re-send lent is all duplicates, and
+/// the aggregates equal a recount of the parcel's state.
+pub fn records_given_up_are_stored_as_lent_ones(store: &dyn Store) {
+    ingest(store, &reference());
+    let now = base_time().to_utc() + Duration::hours(8);
+    let chain = chain("yto", "YT0000000007");
+    let mut first = vec![Record::Waybill(Box::new(waybill("yto", "YT0000000007")))];
+    first.extend(events([chain[3].clone(), chain[0].clone(), chain[2].clone(), chain[1].clone(), chain[0].clone()]));
+    let outcomes = store.ingest_owned_at(first.clone(), now).unwrap_or_else(|err| panic!("ingest: {err}"));
+    let mut want = vec![Outcome::Accepted; 5];
+    want.push(Outcome::Duplicate);
+    assert_eq!(outcomes, want);
+    let rest = events(chain[4..].iter().cloned());
+    let outcomes = store.ingest_owned_at(rest.clone(), now).unwrap_or_else(|err| panic!("ingest: {err}"));
+    assert_eq!(outcomes, vec![Outcome::Accepted; rest.len()]);
+    assert_eq!(store.events_of(&carrier_code("yto"), &waybill_no("YT0000000007")).unwrap(), chain);
+    first.extend(rest);
+    assert!(ingest(store, &first).iter().all(|o| *o == Outcome::Duplicate));
+    assert!(state_of(store, "yto", "YT0000000007").summary.delivered_at.is_some());
+    assert_aggregates_match_recount(store, &[("yto", "YT0000000007")]);
+}
+
 /// A re-sent event whose time changed (so that a store partitioned by time would file it elsewhere) is a `Conflict`,
 /// and the stored event is kept.
 pub fn a_changed_time_is_a_conflict(store: &dyn Store) {
@@ -839,6 +862,7 @@ macro_rules! store_contract_tests {
     (@all $make:expr) => {
         $crate::store_contract_tests!(@cases $make;
             ingest_is_idempotent,
+            records_given_up_are_stored_as_lent_ones,
             a_changed_time_is_a_conflict,
             events_come_back_in_time_order,
             waybills_round_trip,

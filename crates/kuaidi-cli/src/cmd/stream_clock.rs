@@ -57,6 +57,12 @@ impl Store for StreamClock {
         self.inner.ingest_at(records, clock)
     }
 
+    fn ingest_owned_at(&self, records: Vec<Record>, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
+        let clock = self.clock_for(&records, now);
+        self.latest_ms.fetch_max(clock.timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+        self.inner.ingest_owned_at(records, clock)
+    }
+
     fn capture_at(&self, capture: &Capture<'_>, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
         let clock = self.clock_for(capture.records, now);
         if !capture.records.is_empty() {

@@ -301,6 +301,9 @@ pub(super) struct Changes {
     pub examined: u64,
     /// Time the writer spent loading the parcels ([`Pipeline`]), part of the upkeep.
     pub loading: std::time::Duration,
+    /// Parcels that left the writer's cache, freed by whoever drops these changes: the writer returns them from its
+    /// lock, so that freeing them does not hold the next transaction up.
+    pub retired: Vec<CachedParcel>,
 }
 
 /// Re-derives parcels whose records changed, inside the writer's transaction: a [`Pipeline`] handed them all at once.
@@ -517,7 +520,7 @@ impl Pipeline {
         for (parcel_key, derivation, old, records) in chunks.into_iter().flatten() {
             let new = record(conn, &parcel_key, derivation, old, pending, journal, now_ms, &mut changes)?;
             if let Some(records) = records {
-                cache.put(parcel_key, CachedParcel { records, state: new });
+                cache.put(parcel_key, CachedParcel { records, state: new }, &mut changes.retired);
             }
         }
         Ok(changes)

@@ -126,14 +126,19 @@ fn alerts_by_parcel(store: &SqliteStore) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// Ingests the run in stream order in batches of 250, with the stream's clock and a sweep every six simulated hours,
-/// then sweeps at the run's end; each batch goes to the stores in turn.
+/// then sweeps at the run's end; each batch goes to the stores in turn. The first store is given its records
+/// (`ingest_owned_at`, which moves them into its cache), the others are lent them (`ingest_at`, which copies them).
 fn ingest_live(stores: &[&SqliteStore], run: &Run) {
     let mut clock = DateTime::<Utc>::MIN_UTC;
     let mut next_sweep = None;
     for batch in run.records.chunks(250) {
         clock = batch.iter().filter_map(record_time).fold(clock, DateTime::max).min(run.now);
-        for store in stores {
-            store.ingest_at(batch, clock).unwrap();
+        for (idx, store) in stores.iter().enumerate() {
+            if idx == 0 {
+                store.ingest_owned_at(batch.to_vec(), clock).unwrap();
+            } else {
+                store.ingest_at(batch, clock).unwrap();
+            }
         }
         let due = *next_sweep.get_or_insert(clock + Duration::hours(6));
         if clock >= due {
