@@ -910,10 +910,7 @@ impl SqliteStore {
                     pipeline.touched(tx, key, pending, parcel_key, cached)
                 }
                 Some((parcel_key, Some(cached), false)) => {
-                    // Taken out just before, so it goes back in without evicting anything, and it is in flight.
-                    let mut retired = Vec::new();
-                    parcels.put(parcel_key, cached, &mut retired);
-                    debug_assert!(retired.is_empty(), "a parcel put back unchanged retires nothing");
+                    parcels.put_back(parcel_key, cached);
                     Ok(())
                 }
                 Some((_, None, false)) | None => Ok(()),

@@ -69,9 +69,15 @@ impl ParcelCache {
     }
 
     /// Takes a parcel out while a transaction stores its records, without counting a lookup: it goes back with
-    /// [`ParcelCache::put`], or is counted when it is re-derived ([`ParcelCache::count`]).
+    /// [`ParcelCache::put`] or [`ParcelCache::put_back`], or is counted when it is re-derived ([`ParcelCache::count`]).
     pub fn lift(&mut self, key: &ParcelKey) -> Option<CachedParcel> {
         self.parcels.remove(key)
+    }
+
+    /// Puts back, as it was, a parcel [`ParcelCache::lift`]ed for a transaction that changed none of its records: it
+    /// left just before, so it evicts nothing, and it is still in flight.
+    pub fn put_back(&mut self, key: ParcelKey, parcel: CachedParcel) {
+        self.parcels.insert(key, parcel);
     }
 
     /// Counts a re-derivation the cache answered (`hit`) or that read the tables.
