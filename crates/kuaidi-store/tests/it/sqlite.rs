@@ -472,3 +472,21 @@ fn reference_records_reach_the_parcels_of_their_own_transaction() {
         assert_ne!(state(&without), want, "parcel {no}: the reference should change its state");
     }
 }
+
+/// The bundled SQLite is built without its two process-wide locks (`.cargo/config.toml`, `LIBSQLITE3_FLAGS`): each
+/// connection has a page cache of its own instead of one shared behind a mutex, and no memory statistics are kept
+/// behind another mutex that every allocation took. A build that loses the flags (the variable set otherwise in the
+/// environment, the config file gone) fails here.
+#[test]
+fn the_bundled_sqlite_takes_no_process_wide_lock_per_page_or_allocation() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let options: Vec<String> = conn
+        .prepare("PRAGMA compile_options")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!options.iter().any(|option| option == "ENABLE_MEMORY_MANAGEMENT"), "{options:?}");
+    assert!(options.iter().any(|option| option == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+}
