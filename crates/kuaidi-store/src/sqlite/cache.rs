@@ -37,6 +37,9 @@ pub(super) struct ParcelCache {
     /// Lookups answered from the cache, and lookups that read the tables.
     pub hits: u64,
     pub misses: u64,
+    /// Parcels that had no record stored before the transaction that brought their first ones: they start empty in
+    /// the cache ([`ParcelCache::fresh`]), and nothing is read for them.
+    pub fresh: u64,
 }
 
 impl std::fmt::Debug for ParcelCache {
@@ -46,6 +49,7 @@ impl std::fmt::Debug for ParcelCache {
             .field("capacity", &self.capacity)
             .field("hits", &self.hits)
             .field("misses", &self.misses)
+            .field("fresh", &self.fresh)
             .finish()
     }
 }
@@ -53,7 +57,20 @@ impl std::fmt::Debug for ParcelCache {
 impl ParcelCache {
     /// A cache of at most `capacity` parcels; 0 turns it off.
     pub fn new(capacity: usize) -> ParcelCache {
-        ParcelCache { parcels: LruCache::new_unbounded(), capacity, hits: 0, misses: 0 }
+        ParcelCache { parcels: LruCache::new_unbounded(), capacity, hits: 0, misses: 0, fresh: 0 }
+    }
+
+    /// Whether the cache is on: off (capacity 0), every re-derivation reads the tables, new parcels too.
+    pub fn is_on(&self) -> bool {
+        self.capacity > 0
+    }
+
+    /// A parcel with no record stored yet, for a transaction about to store its first ones: it starts empty, takes
+    /// each record as it is stored ([`CachedParcel::apply`]), and is then what the tables would return. Counted as
+    /// fresh, neither a hit nor a miss.
+    pub fn fresh(&mut self) -> CachedParcel {
+        self.fresh += 1;
+        CachedParcel { records: ParcelRecords::default(), state: None }
     }
 
     /// Forgets every parcel.

@@ -321,6 +321,23 @@ pub(super) fn put_event(conn: &Connection, event: &ScanEvent, received_ms: i64) 
     Ok(if &stored == event { Outcome::Duplicate } else { Outcome::Conflict })
 }
 
+/// Whether any record of the parcel is stored: its waybill, an event or a complaint. Three index seeks, where reading
+/// the parcel ([`waybill`], [`events_of`], [`complaints_of`]) also decodes the rows and opens the sealed personal
+/// data.
+pub(super) fn has_records(
+    conn: &Connection,
+    carrier: &CarrierCode,
+    waybill_no: &WaybillNo,
+) -> Result<bool, StoreError> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM waybills WHERE waybill_no = ?1 AND carrier = ?2) \
+             OR EXISTS (SELECT 1 FROM events WHERE waybill_no = ?1 AND carrier = ?2) \
+             OR EXISTS (SELECT 1 FROM complaints WHERE waybill_no = ?1 AND carrier = ?2)",
+    )
+    .and_then(|mut stmt| stmt.query_row([waybill_no.as_str(), carrier.as_str()], |row| row.get(0)))
+    .map_err(|err| sql_error("looking for a parcel's records", err))
+}
+
 pub(super) fn events_of(
     conn: &Connection,
     carrier: &CarrierCode,

@@ -194,15 +194,18 @@ fn the_parcel_cache_gives_the_states_the_tables_give() {
         (open_with(&dirs[0], 100_000, usize::MAX), open_with(&dirs[1], 50, 7), open_with(&dirs[2], 0, 0));
     ingest_live(&[&cached, &small, &uncached], &run);
 
-    let (hits, misses) = cached.parcel_cache_stats();
-    eprintln!("parcel cache: {hits} hits, {misses} misses");
+    let (hits, misses, fresh) = cached.parcel_cache_stats();
+    eprintln!("parcel cache: {hits} hits, {misses} misses, {fresh} fresh");
+    let n_parcels = run.records.iter().filter_map(Record::parcel).collect::<BTreeSet<_>>().len() as u64;
+    assert_eq!(fresh, n_parcels, "each parcel should start fresh once, in the transaction with its first records");
     assert!(
         hits > 4 * misses,
         "a cache as large as the run should answer most re-derivations ({hits} hits, {misses} misses)"
     );
-    let (small_hits, small_misses) = small.parcel_cache_stats();
+    let (small_hits, small_misses, small_fresh) = small.parcel_cache_stats();
     assert!(small_misses > misses, "a 50-parcel cache must miss more ({small_hits} hits, {small_misses} misses)");
-    assert_eq!(uncached.parcel_cache_stats().0, 0);
+    assert_eq!(small_fresh, n_parcels, "an evicted parcel must not start fresh again");
+    assert_eq!(uncached.parcel_cache_stats(), (0, uncached.parcel_cache_stats().1, 0), "no cache, nothing fresh");
 
     assert!(cached.pending_states() > 1_000, "the states of a whole run should still be pending");
     assert!(small.pending_states() < 7 && uncached.pending_states() == 0);

@@ -1,6 +1,6 @@
 //! The store contract on the embedded SQLite backend, plus reopening, schema versions and sealing at rest.
 
-use kuaidi_model::Record;
+use kuaidi_model::{Record, Verdict};
 use kuaidi_store::testing::fixtures;
 use kuaidi_store::{ErrorKind, PiiKey, SqliteConfig, SqliteStore, Store};
 
@@ -271,7 +271,7 @@ fn without_derived_state_records_are_stored_and_nothing_derived() {
     let indicators = store.indicators(&kuaidi_rules::Filter::default(), &[]).unwrap();
     assert!(indicators.iter().all(|(_, counters)| counters.parcels == 0 && counters.waybills == 0), "{indicators:?}");
     assert_eq!(store.pending_states(), 0);
-    assert_eq!(store.parcel_cache_stats(), (0, 0));
+    assert_eq!(store.parcel_cache_stats(), (0, 0, 0));
 }
 
 /// A store whose parcel states file was removed is not opened as if it had no parcels: the error names the file.
@@ -426,17 +426,51 @@ fn a_parcel_whose_records_all_repeat_stays_cached() {
     let event = |idx: usize| Record::Event(Box::new(chain[idx].clone()));
     let first = [Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000001"))), event(0), event(1)];
     store.ingest(&first).unwrap();
-    assert_eq!(store.parcel_cache_stats(), (0, 1), "a new parcel is read from the tables");
+    assert_eq!(store.parcel_cache_stats(), (0, 0, 1), "a new parcel starts fresh, and nothing is read back");
     let again = store.ingest(&first).unwrap();
     assert!(again.iter().all(|outcome| *outcome == kuaidi_store::Outcome::Duplicate));
-    assert_eq!(store.parcel_cache_stats(), (0, 1), "repeats re-derive nothing");
+    assert_eq!(store.parcel_cache_stats(), (0, 0, 1), "repeats re-derive nothing");
     store.ingest(&[event(2)]).unwrap();
-    assert_eq!(store.parcel_cache_stats(), (1, 1), "the parcel went back to the cache");
+    assert_eq!(store.parcel_cache_stats(), (1, 0, 1), "the parcel went back to the cache");
     let state = store
         .parcel_state(&fixtures::carrier_code("yto"), &fixtures::waybill_no("YT0000000001"))
         .unwrap()
         .expect("a state");
     assert_eq!(state.last_event.map(|last| last.id), Some("YT0000000001-2".to_owned()));
+}
+
+/// Only a parcel with no record stored starts fresh. One that has records but is not in the cache (here the store
+/// was reopened, so the cache is empty) is read from the tables, whichever of its records is stored first: its
+/// waybill, an event, or a complaint. Its new state then covers the records stored before as well as the new ones.
+#[test]
+fn a_parcel_with_stored_records_is_read_back_not_started_fresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, key) = (dir.path().join("kuaidi.db"), PiiKey::generate());
+    let chain = fixtures::chain("yto", "YT0000000002");
+    let event = |idx: usize| Record::Event(Box::new(chain[idx].clone()));
+    let complaint = |verdict| Record::Complaint(Box::new(fixtures::complaint("yto", "YT0000000003", "c-3", verdict)));
+    {
+        let store = SqliteStore::open(SqliteConfig::new(&path, key.clone())).unwrap();
+        store.ingest(&fixtures::reference()).unwrap();
+        // Events before their waybill, and a complaint alone: the parcels are new all the same.
+        store.ingest(&[event(0), event(1)]).unwrap();
+        store.ingest(&[complaint(Verdict::Pending)]).unwrap();
+        assert_eq!(store.parcel_cache_stats(), (0, 0, 2));
+    }
+    let store = SqliteStore::open(SqliteConfig::new(&path, key)).unwrap();
+    store.ingest(&[Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000002")))]).unwrap();
+    assert_eq!(store.parcel_cache_stats(), (0, 1, 0), "events were stored: the parcel is read, not fresh");
+    store.ingest(&[Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000003")))]).unwrap();
+    assert_eq!(store.parcel_cache_stats(), (0, 2, 0), "a complaint was stored: the parcel is read, not fresh");
+    store.ingest(&[event(2)]).unwrap();
+    assert_eq!(store.parcel_cache_stats(), (1, 2, 0), "then it is cached");
+    let state = store
+        .parcel_state(&fixtures::carrier_code("yto"), &fixtures::waybill_no("YT0000000002"))
+        .unwrap()
+        .expect("a state");
+    assert_eq!(state.last_event.map(|last| last.id), Some("YT0000000002-2".to_owned()));
+    let accepted = state.summary.accepted_at.map(|at| at.timestamp_millis());
+    assert_eq!(accepted, Some(chain[0].time.timestamp_millis()), "the event stored before is in the state");
 }
 
 /// A transaction that brings carriers and facilities together with records that name them derives those records
