@@ -35,7 +35,13 @@ impl DecodeError {
 }
 
 /// Decodes one JSON text into a record.
+///
+/// A well-formed record is read straight into borrowed structs (`typed`); any other text is read into a JSON value
+/// and walked field by field, so that the error names the field and the value.
 pub fn decode_record(text: &str) -> Result<Record, DecodeError> {
+    if let Some(record) = typed::decode(text) {
+        return Ok(record);
+    }
     let value: Value = serde_json::from_str(text).map_err(|err| DecodeError::Syntax(err.to_string()))?;
     decode_value(&value)
 }
@@ -338,6 +344,8 @@ impl<'a> Fields<'a> {
         self.optional_object(name)?.ok_or_else(|| ValidationError::Missing { field: self.path(name) })
     }
 }
+
+mod typed;
 
 #[cfg(test)]
 mod tests;

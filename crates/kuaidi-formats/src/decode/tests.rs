@@ -178,3 +178,197 @@ proptest! {
         prop_assert_eq!(serde_json::to_value(encode_record(&record)).unwrap(), doc);
     }
 }
+
+const COMPLAINT: &str = r#"{"type":"complaint","complaint_id":"12305-1","carrier":"yto","waybill_no":"YT1234567890","filed_at":"2026-11-13T10:00:00+08:00","category":"delay","description":"超过三天还没到","verdict":"valid"}"#;
+const CARRIER: &str = r#"{"type":"carrier","code":"yto","name":"圆通速递"}"#;
+const FACILITY: &str = r#"{"type":"facility","code":"YTO-SZ-01","kind":"outlet","carrier":"yto","division":"320505","longitude":120.5,"latitude":31.3,"name":"虎丘网点"}"#;
+
+/// What the `Value` walker alone makes of `text`.
+fn walked(text: &str) -> Result<Record, DecodeError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|err| DecodeError::Syntax(err.to_string()))?;
+    decode_value(&value)
+}
+
+#[test]
+fn well_formed_records_take_the_typed_path() {
+    let waybill = waybill_json().to_string();
+    let escaped = EVENT.replace(r#""operator":"C001""#, r#""operator":"C\u0030\"01""#);
+    let reordered = r#"{"name":"圆通速递","code":"yto","type":"carrier"}"#;
+    let minimal = r#"{"type":"event","event_id":"e1","carrier":"yto","waybill_no":"YT1234567890","kind":"accept","time":"2026-11-11T09:00:00+08:00","facility":"F1","operator":null}"#;
+    for text in [EVENT, &waybill, COMPLAINT, CARRIER, FACILITY, &escaped, reordered, minimal] {
+        let typed = typed::decode(text);
+        assert!(typed.is_some(), "the typed path refused {text}");
+        assert_eq!(typed.map(Ok), Some(walked(text)), "{text}");
+    }
+    let Some(Record::Event(event)) = typed::decode(&escaped) else { panic!("not an event") };
+    assert_eq!(event.operator.as_deref(), Some("C0\"01"));
+}
+
+#[test]
+fn doubtful_records_are_left_to_the_walker() {
+    let waybill = waybill_json().to_string();
+    let refused = [
+        "not json".to_owned(),
+        "[1,2]".to_owned(),
+        r#""event""#.to_owned(),
+        with(EVENT, &["type"], json!("Event")),
+        with(EVENT, &["kind"], json!("teleport")),
+        with(EVENT, &["waybill_no"], json!(12)),
+        with(EVENT, &["waybil_no"], json!("X")),
+        EVENT.replace(r#""carrier":"yto","#, r#""carrier":"yto","carrier":"yto","#),
+        EVENT.replace(r#""operator":"C001","#, r#""operator":"C001","extra":null,"#),
+        CARRIER.replace(r#""type":"carrier","#, r#""type":"carrier","type":"carrier","#),
+        with(&waybill, &["contents", "weight_grams"], json!(5_000_000_000u64)),
+        with(&waybill, &["contents", "weight_grams"], json!(500.0)),
+        with(&waybill, &["sender", "email"], json!("a@b")),
+        with(&waybill, &["real_name", "verified"], json!("yes")),
+        with(FACILITY, &["latitude"], json!(null)),
+        with(FACILITY, &["latitude"], json!(91.0)),
+        with(COMPLAINT, &["verdict"], json!("upheld")),
+    ];
+    for text in &refused {
+        assert!(typed::decode(text).is_none(), "the typed path took {text}");
+        // The walker still answers, with the same result `decode_record` gives.
+        assert_eq!(decode_record(text).map_err(|err| err.code()), walked(text).map_err(|err| err.code()), "{text}");
+    }
+}
+
+/// A field of `base` (dotted path) and the JSON a mutation gives it; `None` removes it.
+fn mutate(base: &str, path: &str, value: Option<serde_json::Value>) -> String {
+    let mut doc: serde_json::Value = serde_json::from_str(base).unwrap();
+    let mut target = &mut doc;
+    let parts: Vec<&str> = path.split('.').collect();
+    for key in &parts[..parts.len() - 1] {
+        if !target[*key].is_object() {
+            target[*key] = json!({});
+        }
+        target = &mut target[*key];
+    }
+    let last = parts[parts.len() - 1];
+    match value {
+        Some(value) => target[last] = value,
+        None => {
+            target.as_object_mut().unwrap().remove(last);
+        }
+    }
+    doc.to_string()
+}
+
+fn any_json() -> impl Strategy<Value = Option<serde_json::Value>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(json!(null))),
+        any::<bool>().prop_map(|flag| Some(json!(flag))),
+        any::<i64>().prop_map(|number| Some(json!(number))),
+        (-200.0f64..200.0).prop_map(|number| Some(json!(number))),
+        "[a-zA-Z0-9 :+.-]{0,24}".prop_map(|text| Some(json!(text))),
+        "\\PC{0,12}".prop_map(|text| Some(json!(text))),
+        Just(Some(json!("2026-11-11T09:00:00+08:00"))),
+        Just(Some(json!("320505"))),
+        Just(Some(json!({}))),
+        Just(Some(json!([]))),
+    ]
+}
+
+/// The fields the edits pick from: the event's (as the events file names its columns), then the other records' and a
+/// few that no record has.
+fn fields() -> Vec<&'static str> {
+    let mut fields = vec!["type"];
+    fields.extend(crate::EVENT_COLUMNS);
+    fields.extend([
+        "code",
+        "name",
+        "division",
+        "longitude",
+        "latitude",
+        "product",
+        "electronic",
+        "created_at",
+        "sender",
+        "sender.name",
+        "sender.phone",
+        "sender.division",
+        "sender.address",
+        "sender.extra",
+        "receiver.phone",
+        "real_name",
+        "real_name.id_type",
+        "real_name.verified",
+        "contents",
+        "contents.weight_grams",
+        "contents.declared_value_fen",
+        "contents.category",
+        "complaint_id",
+        "filed_at",
+        "category",
+        "verdict",
+        "extra",
+    ]);
+    fields
+}
+
+proptest! {
+    /// Whatever the typed path answers is what the walker answers; where it declines, `decode_record` is the walker.
+    #[test]
+    fn the_typed_path_agrees_with_the_walker(
+        base in 0usize..5,
+        edits in proptest::collection::vec((0..fields().len(), any_json()), 0..4),
+    ) {
+        let waybill = waybill_json().to_string();
+        let mut text = [EVENT, waybill.as_str(), COMPLAINT, CARRIER, FACILITY][base].to_owned();
+        for (field, value) in edits {
+            text = mutate(&text, fields()[field], value);
+        }
+        let walked = walked(&text);
+        if let Some(record) = typed::decode(&text) {
+            prop_assert_eq!(Ok(record), walked);
+        } else {
+            prop_assert!(walked.is_err(), "the typed path declined a record the walker took: {}", text);
+            prop_assert_eq!(decode_record(&text), walked);
+        }
+    }
+}
+
+/// Every field of every base record, removed or set to each kind of JSON value in turn: where the typed path answers,
+/// it gives the walker's record, and it never declines a record the walker takes. The property test above draws
+/// combinations; this one covers each single edit, which random draws reach only now and then.
+#[test]
+fn the_typed_path_agrees_with_the_walker_on_every_single_edit() {
+    let waybill = waybill_json().to_string();
+    let values = [
+        None,
+        Some(json!(null)),
+        Some(json!(true)),
+        Some(json!(0)),
+        Some(json!(-1)),
+        Some(json!(120)),
+        Some(json!(31.5)),
+        Some(json!(5_000_000_000u64)),
+        Some(json!("")),
+        Some(json!(" ")),
+        Some(json!("x")),
+        Some(json!("320505")),
+        Some(json!("2026-11-11T09:00:00+08:00")),
+        Some(json!({})),
+        Some(json!([])),
+    ];
+    let mut n_typed = 0;
+    for base in [EVENT, waybill.as_str(), COMPLAINT, CARRIER, FACILITY] {
+        for field in fields() {
+            for value in &values {
+                let text = mutate(base, field, value.clone());
+                let walked = walked(&text);
+                match typed::decode(&text) {
+                    Some(record) => {
+                        n_typed += 1;
+                        assert_eq!(Ok(record), walked, "{text}");
+                    }
+                    None => assert!(walked.is_err(), "the typed path declined a record the walker took: {text}"),
+                }
+            }
+        }
+    }
+    // The edits that leave a valid record (an optional field removed or set to null, a free-text field changed) must
+    // have been taken by the typed path, or this test compared nothing.
+    assert!(n_typed > 100, "only {n_typed} edited records took the typed path");
+}

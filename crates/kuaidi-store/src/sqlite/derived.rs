@@ -455,7 +455,7 @@ impl Pipeline {
             self.helper = self.start_helper();
         }
         if let Some(helper) = &mut self.helper {
-            let chunk = std::mem::take(&mut self.chunk);
+            let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(PARCELS_PER_CHUNK));
             match helper.chunks.send(chunk) {
                 Ok(()) => helper.n_sent += 1,
                 // The helper is gone (it panicked): the chunk comes back, and `finish` reports the panic.
@@ -548,8 +548,11 @@ fn load(
 }
 
 /// Parcels the helper derives at a time: fewer cost more in hand-overs than they save, more leave the writer deriving
-/// a longer last chunk itself.
-const PARCELS_PER_CHUNK: usize = 1024;
+/// a longer last chunk itself. A chunk's derivations are about a kilobyte each. At 1,024 a chunk's vector was a
+/// megabyte, and filling it was the helper thread's page faults in the ingest profile: mimalloc hands a block that
+/// large pages of its own and gives them back to the kernel 10 ms after it is freed, probably before the next chunk
+/// could reuse them. At 128 the default demo took a third fewer page faults (docs/BENCHMARKS.md, session 14).
+const PARCELS_PER_CHUNK: usize = 128;
 
 /// A parcel of a [`Pipeline`]'s, once loaded: to derive from its records, or already derived from its state alone.
 enum Loaded {

@@ -1,5 +1,7 @@
 //! SQLite rows: writing records as rows and reading rows back as records.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use kuaidi_model::{
     Address, AdminCode, Carrier, CarrierCode, Complaint, ComplaintCategory, ComplaintId, Contents, EventId, EventKind,
@@ -283,12 +285,16 @@ fn event_row(row: &Row<'_>) -> rusqlite::Result<ScanEvent> {
 }
 
 pub(super) fn put_event(conn: &Connection, event: &ScanEvent, received_ms: i64) -> Result<Outcome, StoreError> {
-    let n_inserted = conn
-        .prepare_cached(&format!(
+    // Built once: this runs for every event stored, and formatting it each time showed in the ingest profile.
+    static INSERT: LazyLock<String> = LazyLock::new(|| {
+        format!(
             "INSERT INTO events ({EVENT_COLUMNS}, received_ms) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
              ON CONFLICT (waybill_no, carrier, event_id) DO NOTHING"
-        ))
+        )
+    });
+    let n_inserted = conn
+        .prepare_cached(&INSERT)
         .and_then(|mut stmt| {
             stmt.execute(params![
                 event.carrier.as_str(),
