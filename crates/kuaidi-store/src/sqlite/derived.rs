@@ -549,9 +549,9 @@ fn load(
 
 /// Parcels the helper derives at a time: fewer cost more in hand-overs than they save, more leave the writer deriving
 /// a longer last chunk itself. A chunk's derivations are about a kilobyte each. At 1,024 a chunk's vector was a
-/// megabyte, and filling it was the helper thread's page faults in the ingest profile: mimalloc hands a block that
-/// large pages of its own and gives them back to the kernel 10 ms after it is freed, probably before the next chunk
-/// could reuse them. At 128 the default demo took a third fewer page faults (docs/BENCHMARKS.md, session 14).
+/// megabyte, and filling it was the helper thread's page faults in the ingest profile: mimalloc (v3, the `mimalloc`
+/// crate's default) gives a block over 512 KiB a page of its own rather than a slot in a page of blocks its size. At
+/// 128 (about 127 KB) the default demo took a third fewer page faults (docs/BENCHMARKS.md, session 14).
 const PARCELS_PER_CHUNK: usize = 128;
 
 /// A parcel of a [`Pipeline`]'s, once loaded: to derive from its records, or already derived from its state alone.
