@@ -39,9 +39,11 @@ impl DecodeError {
 /// A well-formed record is read straight into borrowed structs (`typed`); any other text is read into a JSON value
 /// and walked field by field, so that the error names the field and the value.
 pub fn decode_record(text: &str) -> Result<Record, DecodeError> {
-    if let Some(record) = typed::decode(text) {
-        return Ok(record);
-    }
+    typed::decode(text).map_or_else(|| walk(text), Ok)
+}
+
+/// The text read into a JSON value and walked: the one definition of what a line decodes to, and of its errors.
+fn walk(text: &str) -> Result<Record, DecodeError> {
     let value: Value = serde_json::from_str(text).map_err(|err| DecodeError::Syntax(err.to_string()))?;
     decode_value(&value)
 }

@@ -183,12 +183,6 @@ const COMPLAINT: &str = r#"{"type":"complaint","complaint_id":"12305-1","carrier
 const CARRIER: &str = r#"{"type":"carrier","code":"yto","name":"圆通速递"}"#;
 const FACILITY: &str = r#"{"type":"facility","code":"YTO-SZ-01","kind":"outlet","carrier":"yto","division":"320505","longitude":120.5,"latitude":31.3,"name":"虎丘网点"}"#;
 
-/// What the `Value` walker alone makes of `text`.
-fn walked(text: &str) -> Result<Record, DecodeError> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|err| DecodeError::Syntax(err.to_string()))?;
-    decode_value(&value)
-}
-
 #[test]
 fn well_formed_records_take_the_typed_path() {
     let waybill = waybill_json().to_string();
@@ -198,7 +192,7 @@ fn well_formed_records_take_the_typed_path() {
     for text in [EVENT, &waybill, COMPLAINT, CARRIER, FACILITY, &escaped, reordered, minimal] {
         let typed = typed::decode(text);
         assert!(typed.is_some(), "the typed path refused {text}");
-        assert_eq!(typed.map(Ok), Some(walked(text)), "{text}");
+        assert_eq!(typed.map(Ok), Some(walk(text)), "{text}");
     }
     let Some(Record::Event(event)) = typed::decode(&escaped) else { panic!("not an event") };
     assert_eq!(event.operator.as_deref(), Some("C0\"01"));
@@ -229,7 +223,7 @@ fn doubtful_records_are_left_to_the_walker() {
     for text in &refused {
         assert!(typed::decode(text).is_none(), "the typed path took {text}");
         // The walker still answers, with the same result `decode_record` gives.
-        assert_eq!(decode_record(text).map_err(|err| err.code()), walked(text).map_err(|err| err.code()), "{text}");
+        assert_eq!(decode_record(text).map_err(|err| err.code()), walk(text).map_err(|err| err.code()), "{text}");
     }
 }
 
@@ -319,7 +313,7 @@ proptest! {
         for (field, value) in edits {
             text = mutate(&text, fields()[field], value);
         }
-        let walked = walked(&text);
+        let walked = walk(&text);
         if let Some(record) = typed::decode(&text) {
             prop_assert_eq!(Ok(record), walked);
         } else {
@@ -357,7 +351,7 @@ fn the_typed_path_agrees_with_the_walker_on_every_single_edit() {
         for field in fields() {
             for value in &values {
                 let text = mutate(base, field, value.clone());
-                let walked = walked(&text);
+                let walked = walk(&text);
                 match typed::decode(&text) {
                     Some(record) => {
                         n_typed += 1;

@@ -3,9 +3,9 @@
 //!
 //! It answers only when the record is well formed; on any doubt (a syntax error, a missing, unknown, repeated or
 //! mistyped field, a value that does not parse) it answers `None` and the caller decodes the text again through the
-//! `Value` walker, which names the field and the value of the error. So the walker stays the one definition of the
-//! wire format's errors, and this path must give exactly the walker's record whenever it gives one (a property test
-//! checks the two on valid and broken records alike).
+//! `Value` walker (`super::walk`), which names the field and the value of the error. So the walker stays the one
+//! definition of the wire format's errors, and this path must give exactly the walker's record whenever it gives one
+//! (a property test checks the two on valid and broken records alike).
 
 use std::borrow::Cow;
 
