@@ -437,8 +437,8 @@ pub fn coverage_rollup(table: &CoverageTable, filter: &CoverageFilter, group: Co
 /// and kept current with the reference records the backend stores.
 #[derive(Debug, Default, Clone)]
 pub struct RefCache {
-    carriers: HashSet<CarrierCode>,
-    facilities: HashMap<FacilityCode, Facility>,
+    carriers: HashSet<CarrierCode, foldhash::fast::RandomState>,
+    facilities: HashMap<FacilityCode, Facility, foldhash::fast::RandomState>,
 }
 
 impl Reference for RefCache {

@@ -31,7 +31,8 @@ use crate::{
 use kuaidi_rules::{Counters, Dimension, Filter, GroupKey};
 
 /// The schema migrations written in SQL, in order; the database's `user_version` is the number applied. Version 8,
-/// which moves the parcel states to their own file, is [`move_states_out`].
+/// which moves the parcel states to their own file, is [`move_states_out`]; the versions after it are
+/// [`AFTER_STATES_FILE`].
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_complaints.sql"),
@@ -41,6 +42,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0006_compact_state.sql"),
     include_str!("../migrations/sqlite/0007_hourly_handler_indexes.sql"),
 ];
+
+/// The schema version [`move_states_out`] brings a database to.
+const STATES_FILE_VERSION: i64 = MIGRATIONS.len() as i64 + 1;
+
+/// The migrations written in SQL after [`STATES_FILE_VERSION`], in order: the first is version 9.
+const AFTER_STATES_FILE: &[&str] = &[include_str!("../migrations/sqlite/0009_journal_batches.sql")];
 
 /// How hard SQLite works to make a commit durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -643,7 +650,7 @@ fn load_writer_state(
     let mut parcels = cache::ParcelCache::new(config.parcel_cache);
     let (journalled, clock) = derived::journalled(tx)?;
     let journal_end = derived::journal_end(tx)?;
-    let mut batch = derived::Pending::new();
+    let mut batch = derived::Pending::default();
     if !journalled.is_empty() || !clean_on_disk {
         tracing::warn!(n_parcels = journalled.len(), "re-deriving parcels whose states were not written");
         let none = derived::PendingStates::default();
@@ -689,7 +696,7 @@ fn begin_main(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, StoreE
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
         .map_err(|err| sql_error("starting a transaction", err))?;
-    tx.execute("DELETE FROM main.unflushed_parcels WHERE seq < 0", [])
+    tx.execute("DELETE FROM main.unflushed_batches WHERE seq < 0", [])
         .map_err(|err| sql_error("taking the write lock", err))?;
     Ok(tx)
 }
@@ -789,7 +796,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(|err| sql_error("reading the schema version", err))?;
-    let latest = MIGRATIONS.len() as i64 + 1;
+    let latest = STATES_FILE_VERSION + AFTER_STATES_FILE.len() as i64;
     if version > latest {
         return Err(StoreError::new(
             ErrorKind::SchemaVersion,
@@ -799,16 +806,17 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         ));
     }
     for (idx, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction().map_err(|err| sql_error("starting a migration", err))?;
-        tx.execute_batch(sql).map_err(|err| sql_error(&format!("applying migration {}", idx + 1), err))?;
-        tx.pragma_update(None, "user_version", idx as i64 + 1)
-            .map_err(|err| sql_error("recording the schema version", err))?;
-        tx.commit().map_err(|err| sql_error("committing a migration", err))?;
-        tracing::info!(version = idx + 1, "applied migration");
+        migrate_sql(conn, idx as i64 + 1, sql)?;
     }
-    if version < latest {
+    if version < STATES_FILE_VERSION {
         move_states_out(conn)?;
-        tracing::info!(version = latest, "applied migration");
+        tracing::info!(version = STATES_FILE_VERSION, "applied migration");
+    }
+    for (idx, sql) in AFTER_STATES_FILE.iter().enumerate() {
+        let to = STATES_FILE_VERSION + idx as i64 + 1;
+        if version < to {
+            migrate_sql(conn, to, sql)?;
+        }
     }
     let n_tables: i64 = conn
         .query_row(
@@ -828,6 +836,16 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// Applies one migration written in SQL, which brings the database to version `to`, in a transaction of its own.
+fn migrate_sql(conn: &mut Connection, to: i64, sql: &str) -> Result<(), StoreError> {
+    let tx = conn.transaction().map_err(|err| sql_error("starting a migration", err))?;
+    tx.execute_batch(sql).map_err(|err| sql_error(&format!("applying migration {to}"), err))?;
+    tx.pragma_update(None, "user_version", to).map_err(|err| sql_error("recording the schema version", err))?;
+    tx.commit().map_err(|err| sql_error("committing a migration", err))?;
+    tracing::info!(version = to, "applied migration");
     Ok(())
 }
 
@@ -876,7 +894,7 @@ fn move_states_out(conn: &mut Connection) -> Result<(), StoreError> {
         )
         .map_err(moving)?;
     }
-    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64 + 1).map_err(moving)?;
+    tx.pragma_update(None, "user_version", STATES_FILE_VERSION).map_err(moving)?;
     tx.commit().map_err(moving)
 }
 

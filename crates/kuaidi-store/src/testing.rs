@@ -11,12 +11,17 @@ use kuaidi_model::{
 
 use crate::{AuditEntry, ErrorKind, Handler, NewApiKey, Outcome, Store};
 
-/// The reverse-trace indexes as embedded schema version 6 had them, keyed by handler (migration 0007 rebuilds them
-/// keyed by the hour). Run on a store's file, it puts them back, for the upgrade test and the floor benchmark
+/// The main file's layout as embedded schema version 6 had it where later versions changed it: the reverse-trace
+/// indexes keyed by handler (migration 0007 rebuilds them keyed by the hour), and the state journal a row per parcel
+/// (migration 0009 makes it a row per transaction). Run on the main file of a store stopped cleanly (its journal then
+/// names no state left to write), it puts them back, for the upgrade test and the floor benchmark
 /// (`examples/sqlite_floor.rs`); add `PRAGMA user_version = 6` to make the next open migrate again.
 pub const VERSION_6_HANDLER_INDEXES: &str = "DROP INDEX events_by_operator; DROP INDEX events_by_vehicle; \
      CREATE INDEX events_by_operator ON events (operator, time_ms) WHERE operator IS NOT NULL; \
-     CREATE INDEX events_by_vehicle ON events (vehicle, time_ms) WHERE vehicle IS NOT NULL;";
+     CREATE INDEX events_by_vehicle ON events (vehicle, time_ms) WHERE vehicle IS NOT NULL; \
+     DROP TABLE unflushed_batches; \
+     CREATE TABLE unflushed_parcels (seq INTEGER PRIMARY KEY, waybill_no TEXT NOT NULL, carrier TEXT NOT NULL, \
+         at_ms INTEGER NOT NULL);";
 
 /// Builders of valid records for tests. Every record they build passes the model's validation rules with
 /// [`fixtures::base_time`] as the clock.

@@ -93,8 +93,11 @@ fn stored_state(value: ValueRef<'_>) -> Result<ParcelState, StoreError> {
     }
 }
 
-/// Parcel states derived but not yet written to `parcels`, journalled in `unflushed_parcels` (migration 0005).
-pub(super) type Pending = HashMap<ParcelKey, Arc<ParcelState>>;
+/// Parcel states derived but not yet written to `parcels`, journalled in `unflushed_batches` (migration 0009).
+///
+/// Keyed with foldhash, a fast hash seeded at random per process: these maps take a lookup or an insert for every parcel
+/// a transaction touches, on the writer's thread, and SipHash (std's default) showed in its profile.
+pub(super) type Pending = HashMap<ParcelKey, Arc<ParcelState>, foldhash::fast::RandomState>;
 
 /// The states newer than their rows in `parcels`: those gathered since the last hand-over to the flush, and the batch
 /// the flush is writing to the states file (schema version 8) on its own thread, until the writer has seen it
@@ -188,14 +191,14 @@ fn write_pending(conn: &Connection, pending: &Pending) -> Result<(), StoreError>
 /// The journal's last row (0 when it has none): the rows up to it name every parcel whose state the writer holds
 /// pending at this point of its transaction.
 pub(super) fn journal_end(conn: &Connection) -> Result<i64, StoreError> {
-    conn.query_row("SELECT coalesce(max(seq), 0) FROM unflushed_parcels", [], |row| row.get(0))
+    conn.query_row("SELECT coalesce(max(seq), 0) FROM unflushed_batches", [], |row| row.get(0))
         .map_err(|err| sql_error("reading the state journal", err))
 }
 
 /// Empties the journal up to `seq`, once the states it names are in the states file. `seq` is never reused
 /// (AUTOINCREMENT since schema version 8), so rows journalled after the batch was handed over stay.
 pub(super) fn forget_journal(conn: &Connection, seq: i64) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM unflushed_parcels WHERE seq <= ?1", [seq])
+    conn.execute("DELETE FROM unflushed_batches WHERE seq <= ?1", [seq])
         .map_err(|err| sql_error("emptying the state journal", err))?;
     Ok(())
 }
@@ -241,15 +244,37 @@ fn encode_slice(states: &[(&ParcelKey, &ParcelState)]) -> Result<Vec<Vec<u8>>, S
 pub(super) fn journalled(conn: &Connection) -> Result<(Vec<ParcelKey>, Option<DateTime<Utc>>), StoreError> {
     let reading = |err| sql_error("reading the state journal", err);
     let latest: Option<i64> =
-        conn.query_row("SELECT max(at_ms) FROM unflushed_parcels", [], |row| row.get(0)).map_err(reading)?;
-    let mut stmt = conn.prepare("SELECT DISTINCT carrier, waybill_no FROM unflushed_parcels").map_err(reading)?;
-    let keys = stmt
-        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+        conn.query_row("SELECT max(at_ms) FROM unflushed_batches", [], |row| row.get(0)).map_err(reading)?;
+    let mut stmt = conn.prepare("SELECT parcels FROM unflushed_batches").map_err(reading)?;
+    let batches = stmt
+        .query_map([], |row| row.get::<_, String>(0))
         .and_then(Iterator::collect::<Result<Vec<_>, _>>)
         .map_err(reading)?;
-    let keys =
-        keys.into_iter().map(|(carrier, waybill_no)| parse_key(&carrier, &waybill_no)).collect::<Result<_, _>>()?;
+    let mut keys = batches
+        .iter()
+        .flat_map(|parcels| parcels.lines())
+        .map(|line| match line.split_once('\t') {
+            Some((carrier, waybill_no)) => parse_key(carrier, waybill_no),
+            None => Err(StoreError::new(
+                ErrorKind::Other,
+                format!("a line `{line}` of the state journal is not a carrier and a waybill number"),
+            )),
+        })
+        .collect::<Result<Vec<ParcelKey>, _>>()?;
+    keys.sort_unstable();
+    keys.dedup();
     Ok((keys, latest.and_then(DateTime::<Utc>::from_timestamp_millis)))
+}
+
+/// Adds a parcel to a transaction's journal row ([`Changes::journal`]): a line of its carrier, a tab, and its waybill
+/// number (neither can hold a tab or a line break).
+fn journal_line(journal: &mut String, (carrier, waybill_no): &ParcelKey) {
+    if !journal.is_empty() {
+        journal.push('\n');
+    }
+    journal.push_str(carrier.as_str());
+    journal.push('\t');
+    journal.push_str(waybill_no.as_str());
 }
 
 fn parse_key(carrier: &str, waybill_no: &str) -> Result<ParcelKey, StoreError> {
@@ -304,6 +329,8 @@ pub(super) struct Changes {
     /// Parcels that left the writer's cache, freed by whoever drops these changes: the writer returns them from its
     /// lock, so that freeing them does not hold the next transaction up.
     pub retired: Vec<CachedParcel>,
+    /// The parcels this transaction journals, as the lines of its row in `unflushed_batches` ([`journal_line`]).
+    pub journal: String,
 }
 
 /// Re-derives parcels whose records changed, inside the writer's transaction: a [`Pipeline`] handed them all at once.
@@ -327,7 +354,7 @@ pub(super) fn rederive(
     pipeline.finish(conn, cache, pending)
 }
 
-/// Which parcels whose state changes a [`Pipeline`] journals in `unflushed_parcels`.
+/// Which parcels whose state changes a [`Pipeline`] journals in `unflushed_batches`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Journal {
     /// Ingest: those without a state gathered since the last hand-over, whose journal row is there already.
@@ -523,6 +550,11 @@ impl Pipeline {
                 cache.put(parcel_key, CachedParcel { records, state: new }, &mut changes.retired);
             }
         }
+        if !changes.journal.is_empty() {
+            conn.prepare_cached("INSERT INTO unflushed_batches (at_ms, parcels) VALUES (?1, ?2)")
+                .and_then(|mut stmt| stmt.execute(params![now_ms, changes.journal]))
+                .map_err(|err| sql_error("journalling the parcels' states", err))?;
+        }
         Ok(changes)
     }
 }
@@ -632,9 +664,7 @@ fn record(
             Journal::Never => false,
         };
         if journals {
-            conn.prepare_cached("INSERT INTO unflushed_parcels (waybill_no, carrier, at_ms) VALUES (?1, ?2, ?3)")
-                .and_then(|mut stmt| stmt.execute(params![waybill_no.as_str(), carrier.as_str(), now_ms]))
-                .map_err(|err| sql_error("journalling a parcel's state", err))?;
+            journal_line(&mut changes.journal, parcel_key);
         }
         let new = derivation.state.map(Arc::new);
         changes.keys.push(parcel_key.clone());

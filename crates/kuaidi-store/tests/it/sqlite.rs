@@ -93,7 +93,7 @@ fn version_6_reverse_trace_indexes_are_rebuilt_by_the_hour() {
     let store = SqliteStore::open(SqliteConfig::new(&path, key)).unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
     for name in ["events_by_operator", "events_by_vehicle"] {
         assert!(index_sql(&conn, name).contains("time_ms / 3600000"), "{name}: {}", index_sql(&conn, name));
     }
@@ -106,8 +106,9 @@ fn version_6_reverse_trace_indexes_are_rebuilt_by_the_hour() {
 }
 
 /// A store at schema version 7 (parcel states, the aggregates' snapshot and the journal in one file) is brought to
-/// version 8 at its next open: the states move to their own file, the journal's row numbers are never reused, and
-/// the parcels a crash left journalled are re-derived. Everything reads as before the upgrade.
+/// version 9 at its next open: the states move to their own file (8), the journal's rows become one row per
+/// transaction, whose numbers are never reused (8 and 9), and the parcels a crash left journalled are re-derived.
+/// Everything reads as before the upgrade.
 #[test]
 fn version_7_states_move_to_a_file_of_their_own() {
     let dir = tempfile::tempdir().unwrap();
@@ -145,10 +146,18 @@ fn version_7_states_move_to_a_file_of_their_own() {
     };
     assert!(before.0.iter().all(Option::is_some) && before.1 > 0, "{before:?}");
 
-    // Leave the files as version 7 left them: the states back in the main file, the journal without AUTOINCREMENT.
+    // Leave the files as version 7 left them: the states back in the main file, the journal a row per parcel without
+    // AUTOINCREMENT.
     let states = kuaidi_store::states_path(&path);
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute("ATTACH DATABASE ?1 AS states", [states.to_str().unwrap()]).unwrap();
+    let journal: Vec<(i64, String, i64)> = conn
+        .prepare("SELECT seq, parcels, at_ms FROM main.unflushed_batches")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     conn.execute_batch(
         "BEGIN;
          CREATE TABLE main.parcels (waybill_no TEXT NOT NULL, carrier TEXT NOT NULL, check_ms INTEGER,
@@ -159,15 +168,23 @@ fn version_7_states_move_to_a_file_of_their_own() {
          INSERT INTO main.parcels SELECT * FROM states.parcels;
          INSERT INTO main.aggregate_snapshot SELECT * FROM states.aggregate_snapshot;
          INSERT INTO main.derived_meta SELECT * FROM states.derived_meta;
-         CREATE TABLE main.journal_7 (seq INTEGER PRIMARY KEY, waybill_no TEXT NOT NULL, carrier TEXT NOT NULL,
-             at_ms INTEGER NOT NULL);
-         INSERT INTO main.journal_7 SELECT * FROM main.unflushed_parcels;
-         DROP TABLE main.unflushed_parcels;
-         ALTER TABLE main.journal_7 RENAME TO unflushed_parcels;
+         CREATE TABLE main.unflushed_parcels (seq INTEGER PRIMARY KEY, waybill_no TEXT NOT NULL,
+             carrier TEXT NOT NULL, at_ms INTEGER NOT NULL);
+         DROP TABLE main.unflushed_batches;
          PRAGMA main.user_version = 7;
          COMMIT;",
     )
     .unwrap();
+    for (seq, parcels, at_ms) in &journal {
+        for (line, n) in parcels.lines().zip(0..) {
+            let (carrier, waybill_no) = line.split_once('\t').unwrap();
+            conn.execute(
+                "INSERT INTO main.unflushed_parcels (seq, waybill_no, carrier, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![seq * 100 + n, waybill_no, carrier, at_ms],
+            )
+            .unwrap();
+        }
+    }
     let journalled: i64 = conn.query_row("SELECT count(*) FROM main.unflushed_parcels", [], |row| row.get(0)).unwrap();
     assert_eq!(journalled, 2);
     drop(conn);
@@ -183,7 +200,7 @@ fn version_7_states_move_to_a_file_of_their_own() {
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
     let left: i64 = conn
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE name IN ('parcels', 'aggregate_snapshot', 'derived_meta')",
@@ -193,8 +210,12 @@ fn version_7_states_move_to_a_file_of_their_own() {
         .unwrap();
     assert_eq!(left, 0, "the main file should keep no parcel states");
     let journal: String =
-        conn.query_row("SELECT sql FROM sqlite_master WHERE name = 'unflushed_parcels'", [], |row| row.get(0)).unwrap();
+        conn.query_row("SELECT sql FROM sqlite_master WHERE name = 'unflushed_batches'", [], |row| row.get(0)).unwrap();
     assert!(journal.contains("AUTOINCREMENT"), "{journal}");
+    let per_parcel: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'unflushed_parcels'", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(per_parcel, 0, "the journal of a row per parcel should be gone");
     let n_states: i64 = rusqlite::Connection::open(&states)
         .unwrap()
         .query_row("SELECT count(*) FROM parcels", [], |row| row.get(0))
@@ -242,8 +263,16 @@ fn the_writer_goes_on_while_a_batch_of_states_waits() {
     assert_ne!(third, second);
     assert_eq!(store.pending_states(), 1, "one batch is in flight at a time: the next one gathers");
     let main = rusqlite::Connection::open(&path).unwrap();
-    let journalled =
-        || -> i64 { main.query_row("SELECT count(*) FROM unflushed_parcels", [], |row| row.get(0)).unwrap() };
+    let journalled = || -> usize {
+        let batches: Vec<String> = main
+            .prepare("SELECT parcels FROM unflushed_batches")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        batches.iter().map(|parcels| parcels.lines().count()).sum()
+    };
     assert_eq!(journalled(), 2, "a parcel changed while its state is in flight is journalled again");
     states.execute_batch("COMMIT").unwrap();
 
@@ -251,6 +280,44 @@ fn the_writer_goes_on_while_a_batch_of_states_waits() {
     assert_eq!(stored(&states), third);
     assert_eq!(journalled(), 0);
     assert_eq!(store.parcel_state(&carrier, &no).unwrap(), Some(third));
+}
+
+/// The journal keeps a transaction's parcels in one row, a line each. A line that does not name a parcel (the file
+/// was edited by hand, or damaged) fails the open with an error that quotes it, rather than leaving a parcel's state
+/// behind its records unnoticed; lines naming one parcel twice re-derive it once.
+#[test]
+fn a_journal_line_that_names_no_parcel_is_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kuaidi.db");
+    let key = PiiKey::generate();
+    let config = SqliteConfig::new(&path, key);
+    {
+        let store = SqliteStore::open(config.clone()).unwrap();
+        store.ingest(&fixtures::reference()).unwrap();
+        store.ingest(&[Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000060")))]).unwrap();
+    }
+    let journal = |parcels: &str| {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("DELETE FROM unflushed_batches", []).unwrap();
+        conn.execute("INSERT INTO unflushed_batches (at_ms, parcels) VALUES (0, ?1)", [parcels]).unwrap();
+    };
+
+    journal("yto\tYT0000000060\nyto\tYT0000000060");
+    let store = SqliteStore::open(config.clone()).unwrap();
+    assert_eq!(store.pending_states(), 0);
+    let state = store.parcel_state(&fixtures::carrier_code("yto"), &fixtures::waybill_no("YT0000000060")).unwrap();
+    assert!(state.is_some());
+    drop(store);
+
+    for (line, says) in [
+        ("yto YT0000000060", "a line `yto YT0000000060` of the state journal is not a carrier and a waybill number"),
+        ("yto\tYT-1", "a stored parcel key `yto/YT-1` does not parse"),
+        ("Yto\tYT0000000060", "a stored parcel key `Yto/YT0000000060` does not parse"),
+    ] {
+        journal(&format!("yto\tYT0000000060\n{line}"));
+        let err = SqliteStore::open(config.clone()).unwrap_err();
+        assert!(err.to_string().contains(says), "{line:?}: {err}");
+    }
 }
 
 /// The benchmarks' baseline: without derived state the records are stored as always, and nothing is derived.
@@ -325,7 +392,7 @@ fn states_are_blobs_and_json_rows_from_before_are_still_read() {
     };
     let user_version: i64 =
         rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(user_version, 8);
+    assert_eq!(user_version, 9);
     let states = kuaidi_store::states_path(&path);
     let conn = rusqlite::Connection::open(&states).unwrap();
     let (kind, bytes) = stored(&conn);
