@@ -264,14 +264,7 @@ fn the_writer_goes_on_while_a_batch_of_states_waits() {
     assert_eq!(store.pending_states(), 1, "one batch is in flight at a time: the next one gathers");
     let main = rusqlite::Connection::open(&path).unwrap();
     let journalled = || -> usize {
-        let batches: Vec<String> = main
-            .prepare("SELECT parcels FROM unflushed_batches")
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        batches.iter().map(|parcels| parcels.lines().count()).sum()
+        texts(&main, "SELECT parcels FROM unflushed_batches").iter().map(|parcels| parcels.lines().count()).sum()
     };
     assert_eq!(journalled(), 2, "a parcel changed while its state is in flight is journalled again");
     states.execute_batch("COMMIT").unwrap();
@@ -580,14 +573,12 @@ fn reference_records_reach_the_parcels_of_their_own_transaction() {
 /// environment, the config file gone) fails here.
 #[test]
 fn the_bundled_sqlite_takes_no_process_wide_lock_per_page_or_allocation() {
-    let conn = rusqlite::Connection::open_in_memory().unwrap();
-    let options: Vec<String> = conn
-        .prepare("PRAGMA compile_options")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let options = texts(&rusqlite::Connection::open_in_memory().unwrap(), "PRAGMA compile_options");
     assert!(!options.iter().any(|option| option == "ENABLE_MEMORY_MANAGEMENT"), "{options:?}");
     assert!(options.iter().any(|option| option == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+}
+
+/// The first column of every row a query returns, as text.
+fn texts(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    conn.prepare(sql).unwrap().query_map([], |row| row.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
 }
