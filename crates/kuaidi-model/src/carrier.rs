@@ -2,13 +2,15 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 use crate::{check_text, InvalidValue, ValidationError};
 
 /// A carrier's code: 2 to 32 characters of lowercase ASCII letters, digits and `_`, starting with a letter.
 ///
 /// The codes follow the style aggregators such as Kuaidi100 use (`yuantong`, `shunfeng`, `zto`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CarrierCode(String);
+pub struct CarrierCode(CompactString);
 
 impl CarrierCode {
     /// Parses a carrier code.
@@ -17,7 +19,7 @@ impl CarrierCode {
         let starts_with_letter = text.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
         let valid_chars = text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if valid_len && starts_with_letter && valid_chars {
-            Ok(CarrierCode(text.to_owned()))
+            Ok(CarrierCode(CompactString::from(text)))
         } else {
             Err(InvalidValue::new(text, "must be 2 to 32 lowercase letters, digits or `_`, starting with a letter"))
         }

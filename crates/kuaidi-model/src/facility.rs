@@ -2,11 +2,13 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 use crate::{check_text, divisions, AdminCode, CarrierCode, InvalidValue, ValidationError};
 
 /// A facility's code: 1 to 64 ASCII letters, digits, `-`, `_` or `.`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct FacilityCode(String);
+pub struct FacilityCode(CompactString);
 
 impl FacilityCode {
     /// Parses a facility code.
@@ -14,7 +16,7 @@ impl FacilityCode {
         let valid_len = (1..=64).contains(&text.len());
         let valid_chars = text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         if valid_len && valid_chars {
-            Ok(FacilityCode(text.to_owned()))
+            Ok(FacilityCode(CompactString::from(text)))
         } else {
             Err(InvalidValue::new(text, "must be 1 to 64 ASCII letters, digits, `-`, `_` or `.`"))
         }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 use chrono::{DateTime, FixedOffset};
 
 use crate::{CarrierCode, FacilityCode, InvalidValue, WaybillNo};
@@ -11,7 +13,7 @@ use crate::{CarrierCode, FacilityCode, InvalidValue, WaybillNo};
 /// A carrier that re-sends an event sends the same id, which is what makes ingest idempotent: an event is keyed by
 /// `(waybill_no, carrier, event_id)`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct EventId(String);
+pub struct EventId(CompactString);
 
 impl EventId {
     /// Parses an event id.
@@ -19,7 +21,7 @@ impl EventId {
         let valid_len = (1..=64).contains(&text.len());
         let valid_chars = text.bytes().all(|b| b.is_ascii_graphic());
         if valid_len && valid_chars {
-            Ok(EventId(text.to_owned()))
+            Ok(EventId(CompactString::from(text)))
         } else {
             Err(InvalidValue::new(text, "must be 1 to 64 printable ASCII characters without spaces"))
         }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use chrono::{DateTime, FixedOffset};
+use compact_str::CompactString;
 
 use crate::{check_text, AdminCode, CarrierCode, InvalidValue, ValidationError};
 
@@ -10,7 +11,7 @@ use crate::{check_text, AdminCode, CarrierCode, InvalidValue, ValidationError};
 ///
 /// Lower-case input is accepted and upper-cased, so `parse(format(n)) == n` always holds.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct WaybillNo(String);
+pub struct WaybillNo(CompactString);
 
 impl WaybillNo {
     /// Parses a waybill number.
@@ -19,7 +20,9 @@ impl WaybillNo {
         let valid_chars = text.bytes().all(|b| b.is_ascii_alphanumeric());
         let has_digit = text.bytes().any(|b| b.is_ascii_digit());
         if valid_len && valid_chars && has_digit {
-            Ok(WaybillNo(text.to_ascii_uppercase()))
+            let mut upper = CompactString::from(text);
+            upper.make_ascii_uppercase();
+            Ok(WaybillNo(upper))
         } else {
             Err(InvalidValue::new(text, "must be 8 to 32 ASCII letters and digits, with at least one digit"))
         }

@@ -314,7 +314,27 @@ proptest! {
     #[test]
     fn waybill_numbers_round_trip(text in "[A-Za-z0-9]{7,31}[0-9]") {
         let no = WaybillNo::parse(&text).unwrap();
+        prop_assert_eq!(no.as_str(), text.to_ascii_uppercase());
         prop_assert_eq!(WaybillNo::parse(&no.to_string()).unwrap(), no);
+    }
+
+    /// Codes hold their text inline up to 24 bytes and on the heap beyond: either way a code keeps its text, and
+    /// compares, orders and hashes as its text does.
+    #[test]
+    fn codes_compare_as_their_text(a in "[!-~]{1,64}", b in "[!-~]{1,64}", cut in 0usize..64) {
+        use std::hash::BuildHasher;
+        let hasher = std::collections::hash_map::RandomState::new();
+        // A prefix of `a` as the second text now and then, so that equal and prefix-ordered pairs come up too.
+        let b = if cut % 4 == 0 { a[..a.len().min(cut + 1)].to_owned() } else { b };
+        let (x, y) = (EventId::parse(&a).unwrap(), EventId::parse(&b).unwrap());
+        prop_assert_eq!(x.as_str(), a.as_str());
+        prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+        prop_assert_eq!(x == y, a == b);
+        prop_assert_eq!(hasher.hash_one(&x), hasher.hash_one(EventId::parse(&a).unwrap()));
+        let facility = |text: &str| FacilityCode::parse(&text.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+        let (fa, fb) = (facility(&a).unwrap(), facility(&b).unwrap());
+        prop_assert_eq!(fa.cmp(&fb), fa.as_str().cmp(fb.as_str()));
+        prop_assert_eq!(fa.as_str().len(), a.len());
     }
 
     #[test]
