@@ -13,7 +13,8 @@
 //!    events it has so far (`alert::assess`: compliance, coverage contribution, prohibited-item screening, chain
 //!    rules, stuck verdict) with `now` a minute after the event, as at ingest. That is the work the store's upkeep
 //!    adds per ingested event, without the store's own reads and writes. Reported as microseconds per event and as
-//!    a share of the recorded ingest throughput.
+//!    a share of the recorded ingest throughput. Then the same again with the parcel's quality summary
+//!    (`summarize`), the other half of what a store derives per touched parcel.
 //!
 //! Both report wall time and the thread's own CPU time (from `/proc/thread-self/schedstat`, Linux): on a shared
 //! machine the CPU time is the figure that does not depend on what else is running.
@@ -31,6 +32,7 @@ use kuaidi_model::{CarrierCode, EventId, Facility, FacilityCode, Record, Referen
 use kuaidi_rules::alert::{assess, inactivity_alert, Rules};
 use kuaidi_rules::prohibited::Catalogue;
 use kuaidi_rules::stuck::{Stage, StuckLimits, StuckScan, Verdict};
+use kuaidi_rules::{summarize, Context, TimeLimits};
 use kuaidi_sim::{Geography, SimConfig, Simulation};
 
 const GEO_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/yrd_geo/yrd_prefecture_cities.csv");
@@ -95,6 +97,26 @@ fn upkeep() {
          CPU per event; {share:.1} % of the {INGEST_EVENTS_PER_SEC} events/s ingest budget; {n_alerts} drafts",
         stream.len(),
         so_far.len(),
+    );
+
+    // The other half of a store's derivation: the parcel's quality summary, in the same pattern.
+    let time_limits = TimeLimits::default();
+    let ctx = Context { reference: &registry, time_limits: &time_limits };
+    so_far.clear();
+    let mut n_hops = 0u64;
+    let (began, cpu_began) = (Instant::now(), cpu_secs());
+    for event in &stream {
+        let events = so_far.entry(event.waybill_no.clone()).or_default();
+        events.push(event.clone());
+        let now = event.time.with_timezone(&Utc) + Duration::minutes(1);
+        let summary = summarize(waybills.get(&event.waybill_no), events, &[], &ctx, now);
+        n_hops += summary.map_or(0, |summary| u64::from(summary.transit_hops));
+    }
+    let (elapsed, cpu) = (began.elapsed().as_secs_f64(), cpu_secs() - cpu_began);
+    println!(
+        "summary upkeep: the same events re-summarized in {elapsed:.2} s wall, {cpu:.2} s CPU: {:.2} us CPU per \
+         event; {n_hops} transit hops summed",
+        cpu / stream.len() as f64 * 1e6,
     );
 }
 

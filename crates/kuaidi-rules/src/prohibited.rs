@@ -150,17 +150,21 @@ pub struct Catalogue {
 /// Normalises text for matching: full-width forms to half-width, ASCII to lower case, and whitespace, zero-width
 /// characters and middle dots removed.
 pub fn normalise(text: &str) -> String {
-    text.chars()
-        .filter_map(|c| {
-            let c = match c {
-                '\u{3000}' => ' ',
-                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-                _ => c,
-            };
-            let dropped = c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200D}' | '\u{FEFF}' | '·' | '・');
-            (!dropped).then(|| c.to_ascii_lowercase())
-        })
-        .collect()
+    // Every mapping keeps a character's UTF-8 length or shortens it, so one allocation of the input's length holds
+    // the result (collecting into an empty string grew it several times per text).
+    let mut normalised = String::with_capacity(text.len());
+    for c in text.chars() {
+        let c = match c {
+            '\u{3000}' => ' ',
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        };
+        let dropped = c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200D}' | '\u{FEFF}' | '·' | '・');
+        if !dropped {
+            normalised.push(c.to_ascii_lowercase());
+        }
+    }
+    normalised
 }
 
 impl Catalogue {

@@ -4,7 +4,7 @@
 //! Used through `#[serde(with = "...")]` on the summary, cell and report types that a store keeps and an API shows.
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
-use kuaidi_model::{AdminCode, CarrierCode, WaybillNo};
+use kuaidi_model::{AdminCode, CarrierCode, FacilityCode, WaybillNo};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serializer};
 
@@ -51,6 +51,29 @@ pub mod waybill_no {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<WaybillNo, D::Error> {
         let text = String::deserialize(deserializer)?;
         WaybillNo::parse(&text).map_err(|err| D::Error::custom(format!("waybill_no: {err}")))
+    }
+}
+
+/// A sequence of facility codes, as a sequence of their texts.
+pub mod facilities {
+    use serde::ser::SerializeSeq;
+
+    use super::*;
+
+    pub fn serialize<S: Serializer>(codes: &[FacilityCode], serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(codes.len()))?;
+        for code in codes {
+            seq.serialize_element(code.as_str())?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<FacilityCode>, D::Error> {
+        let texts = Vec::<String>::deserialize(deserializer)?;
+        texts
+            .iter()
+            .map(|text| FacilityCode::parse(text).map_err(|err| D::Error::custom(format!("facility: {err}"))))
+            .collect()
     }
 }
 

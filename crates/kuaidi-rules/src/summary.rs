@@ -33,8 +33,8 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use kuaidi_model::{
-    AdminCode, CarrierCode, Complaint, EventKind, FacilityKind, Reference, ScanEvent, Signer, Verdict, Waybill,
-    WaybillNo,
+    AdminCode, CarrierCode, Complaint, EventKind, FacilityCode, FacilityKind, Reference, ScanEvent, Signer, Verdict,
+    Waybill, WaybillNo,
 };
 use serde::{Deserialize, Serialize};
 
@@ -135,7 +135,8 @@ pub struct ParcelSummary {
     #[serde(with = "serde_codes::admin_opt")]
     pub destination_city: Option<AdminCode>,
     /// The facility codes it passed, in order, consecutive repeats collapsed.
-    pub route: Vec<String>,
+    #[serde(with = "serde_codes::facilities")]
+    pub route: Vec<FacilityCode>,
     /// How many sorting centres and hubs it passed.
     pub transit_hops: u32,
     /// Where it ended, or stands.
@@ -239,11 +240,11 @@ pub fn summarize_with_promise(
         None => (facility_city(accept_event.copied()), facility_city(outcome_event.copied())),
     };
 
-    let mut route: Vec<String> = Vec::new();
+    let mut route: Vec<FacilityCode> = Vec::new();
     let mut transit_hops = 0;
     for event in &events {
-        if route.last().map(String::as_str) != Some(event.facility.as_str()) {
-            route.push(event.facility.as_str().to_owned());
+        if route.last() != Some(&event.facility) {
+            route.push(event.facility.clone());
             let kind = ctx.reference.facility(&event.facility).map(|facility| facility.kind);
             if matches!(kind, Some(FacilityKind::SortingCentre | FacilityKind::Hub)) {
                 transit_hops += 1;

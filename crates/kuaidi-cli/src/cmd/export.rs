@@ -13,7 +13,7 @@ use clap::{Args, ValueEnum};
 use kuaidi_formats::parquet::{EventsParquetWriter, MaskedWaybillsParquetWriter, WaybillsParquetWriter};
 use kuaidi_formats::summary::{write_summary_line, SummariesParquetWriter, SummaryCsvWriter, SummaryRow};
 use kuaidi_formats::{encode_event, encode_waybill, encode_waybill_masked, wire, CsvKind, CsvWriter};
-use kuaidi_model::{ScanEvent, Waybill};
+use kuaidi_model::{FacilityCode, ScanEvent, Waybill};
 use kuaidi_store::{ParcelState, Store};
 use serde::Serialize;
 
@@ -269,7 +269,7 @@ pub fn summary_row(state: &ParcelState) -> SummaryRow {
         locker_delivery: summary.locker_delivery,
         electronic_waybill: summary.electronic_waybill,
         transit_hops: i64::from(summary.transit_hops),
-        route: summary.route.join(" > "),
+        route: summary.route.iter().map(FacilityCode::as_str).collect::<Vec<_>>().join(" > "),
         complaints: summary.complaints.len() as i64,
         valid_complaints: i64::from(summary.valid_complaints),
         outlet: state.coverage.as_ref().map(|row| row.outlet.clone()),

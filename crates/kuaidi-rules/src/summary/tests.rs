@@ -93,7 +93,8 @@ fn a_parcel_without_a_waybill_takes_its_cities_from_facilities() {
     assert_eq!(summary.origin_city, Some(AdminCode::parse("310100").unwrap()));
     assert_eq!(summary.destination_city, Some(AdminCode::parse("330100").unwrap()));
     assert_eq!(summary.time_limit, Some(TimeLimitClass::DeltaKey));
-    assert_eq!(summary.route, ["SH-OUT", "SH-SC", "HZ-SC", "HZ-OUT"]);
+    let route: Vec<&str> = summary.route.iter().map(FacilityCode::as_str).collect();
+    assert_eq!(route, ["SH-OUT", "SH-SC", "HZ-SC", "HZ-OUT"]);
     assert_eq!(summary.transit_hops, 2);
     assert_eq!(summary.outcome, Outcome::Delivered);
     assert_eq!(summary.delivery_seconds, Some(9 * 3600));

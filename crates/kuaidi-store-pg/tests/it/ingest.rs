@@ -297,7 +297,7 @@ fn a_new_parcel_is_written_once_and_a_wrong_guess_changes_nothing() {
     reference.ingest_at(&with_reference, now).unwrap();
     assert_eq!(states(&store), states(&reference));
     let state = store.parcel_state(&carrier_code("yto"), &waybill_no(four)).unwrap().unwrap();
-    assert_eq!(state.summary.route.first().map(String::as_str), Some("YTO-NJ-01"));
+    assert_eq!(state.summary.route.first().map(kuaidi_model::FacilityCode::as_str), Some("YTO-NJ-01"));
 }
 
 #[test]
