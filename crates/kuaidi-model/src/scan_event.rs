@@ -2,9 +2,8 @@
 
 use std::fmt;
 
-use compact_str::CompactString;
-
 use chrono::{DateTime, FixedOffset};
+use compact_str::CompactString;
 
 use crate::{CarrierCode, FacilityCode, InvalidValue, WaybillNo};
 

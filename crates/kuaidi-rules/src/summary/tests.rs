@@ -199,6 +199,10 @@ fn nothing_to_summarize_is_none_and_a_summary_round_trips() {
     assert_eq!(serde_json::from_str::<ParcelSummary>(&json).unwrap(), summary);
     let err = serde_json::from_str::<ParcelSummary>(&json.replace("\"zto\"", "\"Z T O\"")).unwrap_err();
     assert!(err.to_string().contains("carrier: `Z T O`"), "{err}");
+    // The route is stored as the facilities' codes, and a stored code that no longer parses is refused, named.
+    assert!(json.contains(r#""route":["SH-OUT","SH-SC","HZ-SC","HZ-OUT"]"#), "{json}");
+    let err = serde_json::from_str::<ParcelSummary>(&json.replace("\"SH-SC\"", "\"SH SC\"")).unwrap_err();
+    assert!(err.to_string().contains("facility: `SH SC`"), "{err}");
 }
 
 proptest! {
