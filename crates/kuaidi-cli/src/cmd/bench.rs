@@ -23,6 +23,7 @@ use crate::cmd::simulate::{generate, simulation, SimArgs};
 use crate::{output, progress, CliError, Config};
 
 mod epcis;
+mod threads;
 
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
@@ -291,6 +292,9 @@ struct BenchReport {
     lookup_p50_ms: f64,
     lookup_p99_ms: f64,
     lookup_max_ms: f64,
+    /// The server's CPU seconds while it ingested, by thread; `null` where `/proc` does not show them. With
+    /// `--database`, PostgreSQL's own processes are not in it.
+    server_cpu: Option<threads::ServerCpu>,
     data_dir: String,
 }
 
@@ -347,6 +351,7 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
     )?;
     let base = format!("http://{}", server.addr);
 
+    let watch = threads::Watch::start(server.child.id());
     let total = File::open(&input).and_then(|f| f.metadata()).map(|m| m.len() / 330).unwrap_or(0);
     let bar = progress::items(total, "ingesting");
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -370,6 +375,7 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
         }
     })?;
     bar.finish_and_clear();
+    let server_cpu = watch.and_then(threads::Watch::finish);
 
     let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(30))).build().into();
     let mut latencies = Vec::with_capacity(samples.len());
@@ -421,6 +427,7 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
         lookup_p50_ms: percentile(&latencies, 50.0),
         lookup_p99_ms: percentile(&latencies, 99.0),
         lookup_max_ms: latencies.last().copied().unwrap_or(0.0),
+        server_cpu,
         data_dir: data_dir.display().to_string(),
     };
     let rows = vec![vec![
@@ -432,6 +439,7 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
         bench.share_of_ceiling.map_or("-".into(), |s| format!("{:.0} %", s * 100.0)),
         format!("{:.2}", bench.lookup_p50_ms),
         format!("{:.2}", bench.lookup_p99_ms),
+        bench.server_cpu.as_ref().map_or("-".into(), |cpu| format!("{:.1}", cpu.total)),
     ]];
     output::print(
         config.format,
@@ -445,6 +453,7 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
             "SHARE",
             "TRACE P50 MS",
             "TRACE P99 MS",
+            "SERVER CPU S",
         ],
         rows,
     );

@@ -206,6 +206,29 @@ fn simulate_500(
 }
 
 #[test]
+fn bench_ingest_reports_throughput_lookups_and_the_servers_cpu() {
+    let Some(geo) = crate::support::shared_geography() else { return };
+    let (_dir, data) = crate::support::temp_dir();
+    let args = ["--format", "json", "bench", "ingest", "--parcels", "300", "--lookups", "40", "--geo"];
+    let output = crate::support::kuaidi(&data, &[&args[..], &[geo.to_str().unwrap()]].concat());
+    assert!(output.status.success(), "{}", crate::support::stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (sent, stored) = (report["events_sent"].as_u64().unwrap(), report["events_stored"].as_u64().unwrap());
+    assert!(sent > 1000 && stored > 0 && stored <= sent, "{report}");
+    assert_eq!(report["lookups"], 40, "{report}");
+    assert!(report["events_per_second"].as_f64().unwrap() > 0.0, "{report}");
+    if std::path::Path::new("/proc/self/task").exists() {
+        // The request threads stored the records; the process's total holds every thread's time.
+        let cpu = &report["server_cpu"];
+        let total = cpu["total"].as_f64().unwrap();
+        let requests = cpu["threads"]["tokio-rt-worker"].as_f64().unwrap_or(0.0);
+        assert!(total > 0.0 && total + 0.05 >= requests, "{report}");
+    } else {
+        assert!(report["server_cpu"].is_null(), "{report}");
+    }
+}
+
+#[test]
 fn bench_epcis_stores_the_same_events_both_ways() {
     let Some(geo) = crate::support::shared_geography() else { return };
     let (_dir, data) = crate::support::temp_dir();
