@@ -217,6 +217,9 @@ fn bench_ingest_reports_throughput_lookups_and_the_servers_cpu() {
     assert!(sent > 1000 && stored > 0 && stored <= sent, "{report}");
     assert_eq!(report["lookups"], 40, "{report}");
     assert!(report["events_per_second"].as_f64().unwrap() > 0.0, "{report}");
+    // The server was stopped cleanly and wrote its pending states: the store opened after it re-derived nothing.
+    let stderr = crate::support::stderr(&output);
+    assert!(!stderr.contains("re-deriving parcels"), "{stderr}");
     if std::path::Path::new("/proc/self/task").exists() {
         // The request threads stored the records; the process's total holds every thread's time.
         let cpu = &report["server_cpu"];

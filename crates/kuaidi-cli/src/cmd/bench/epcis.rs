@@ -193,7 +193,7 @@ fn run_mode(
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    drop(server);
+    server.stop()?;
     let counts = kuaidi_store::Store::counts(&*server_config.open_store()?)?;
     Ok(ModeReport {
         mode,
