@@ -224,9 +224,9 @@ struct ServerProcess {
 const STOP_WITHIN: Duration = Duration::from_secs(600);
 
 impl ServerProcess {
-    /// Stops the server as an operator would (SIGTERM on Linux; elsewhere it is killed): it finishes its requests and writes
-    /// what it holds pending, so the store opens afterwards without re-deriving anything. Fails, killing the server,
-    /// when it exits with an error or takes longer than [`STOP_WITHIN`].
+    /// Stops the server as an operator would (SIGTERM on Linux; elsewhere it is killed): it finishes its requests and
+    /// writes what it holds pending, so the store opens afterwards without re-deriving anything. Fails, killing the
+    /// server, when it exits with an error or takes longer than [`STOP_WITHIN`].
     fn stop(mut self) -> Result<(), CliError> {
         #[cfg(target_os = "linux")]
         {

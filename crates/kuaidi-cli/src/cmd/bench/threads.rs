@@ -28,14 +28,13 @@ pub struct ServerCpu {
 pub struct Watch {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<ServerCpu>,
-    start: f64,
 }
 
 impl Watch {
     /// Starts watching `pid`; `None` where `/proc` does not show it (not Linux, or the process is gone).
     pub fn start(pid: u32) -> Option<Watch> {
         let proc = Path::new("/proc").join(pid.to_string());
-        let start = process_seconds(&proc)?;
+        process_seconds(&proc)?; // `/proc` shows the process
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name("bench-cpu".into())
@@ -44,23 +43,23 @@ impl Watch {
                 move || watch(&proc, &stop)
             })
             .ok()?;
-        Some(Watch { stop, thread, start })
+        Some(Watch { stop, thread })
     }
 
     /// Reads the threads a last time and returns what they used since [`Watch::start`].
     pub fn finish(self) -> Option<ServerCpu> {
         self.stop.store(true, Ordering::Relaxed);
-        let mut cpu = self.thread.join().ok()?;
-        cpu.total = centi(cpu.total - self.start);
-        Some(cpu)
+        self.thread.join().ok()
     }
 }
 
+/// Reads the threads until `stop`, and returns what they used since the first reading.
 fn watch(proc: &Path, stop: &AtomicBool) -> ServerCpu {
-    // The latest reading of every thread seen, by thread id: its name and its seconds.
-    let mut seen: BTreeMap<String, (String, f64)> = BTreeMap::new();
-    let mut total = 0.0;
+    // The first reading of every thread, and the latest of every thread seen, by thread id: its name and its seconds.
     let start: BTreeMap<String, (String, f64)> = threads(proc).into_iter().map(|(tid, n, s)| (tid, (n, s))).collect();
+    let start_total = process_seconds(proc).unwrap_or(0.0);
+    let mut seen: BTreeMap<String, (String, f64)> = BTreeMap::new();
+    let mut total = start_total;
     loop {
         let last = stop.load(Ordering::Relaxed);
         for (tid, name, seconds) in threads(proc) {
@@ -82,7 +81,7 @@ fn watch(proc: &Path, stop: &AtomicBool) -> ServerCpu {
     by_name.retain(|_, seconds| *seconds > 0.0);
     // Clock ticks are hundredths of a second: no more digits than that.
     by_name.values_mut().for_each(|seconds| *seconds = centi(*seconds));
-    ServerCpu { total: centi(total), threads: by_name }
+    ServerCpu { total: centi(total - start_total), threads: by_name }
 }
 
 /// Every thread of the process: its id, name and CPU seconds (user and system).
