@@ -157,7 +157,7 @@ pub struct Config {
     pub retention_days: Option<u32>,
     /// Store durability.
     pub synchronous: Synchronous,
-    /// Parcels the embedded store's writer caches.
+    /// Parcels the embedded store's deriver caches.
     pub parcel_cache: usize,
     /// API limits and policy.
     pub api: ApiConfig,

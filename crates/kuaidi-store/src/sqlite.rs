@@ -7,6 +7,7 @@
 //! fsynced, so it survives a power cut. Writers are serialised by a mutex (SQLite allows one writer at a time anyway);
 //! readers run concurrently on their own connections and never block the writer.
 
+mod behind;
 mod cache;
 mod derived;
 mod epcis;
@@ -15,7 +16,7 @@ mod rows;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{mpsc, Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use kuaidi_model::{Carrier, CarrierCode, Complaint, EventId, Facility, Record, ScanEvent, Waybill, WaybillNo};
@@ -124,30 +125,49 @@ const FLUSH_NICE: i32 = 10;
 /// What the writer keeps beside its connection; locked only while the writer is held.
 #[derive(Debug)]
 struct WriterState {
-    /// Carriers and facilities, for the rules; shared with the derivations in flight ([`derived::Pipeline`]).
+    /// Carriers and facilities, for the rules; shared with the derivations in flight.
     reference: Arc<crate::derived::RefCache>,
     /// Snapshot bookkeeping.
     snapshot: derived::SnapshotState,
-    /// Parcels in flight.
-    parcels: cache::ParcelCache,
     /// The batch of states being written to the states file, if one is.
     flush: Option<InFlight>,
-    /// The journal's last row as of the writer's last transaction ([`derived::journal_end`]).
+    /// The journal's last row as of the writer's last transaction.
     journal_end: i64,
     /// Journal rows up to this one name states now in the states file; the next transaction deletes them.
     journal_done: Option<i64>,
     /// `PRAGMA data_version` after the writer's last transaction: a different value means another connection
     /// committed since, and what the writer keeps in memory must be reloaded.
     data_version: i64,
+    /// Parcels journalled since the last hand-over to a flush: a transaction journals each parcel it stores records
+    /// for unless it is here. Once the deriver has caught up, the pending states cover every parcel journalled so
+    /// far, and a hand-over of them lets the journal's rows up to then go.
+    journalled: Keys,
+    /// Parcels known to have records stored; any other parcel is probed before its first record is stored, to learn
+    /// whether it starts fresh. Emptied when it reaches [`KNOWN_PARCELS_PER_CACHED`] times the cache's size.
+    known: Keys,
+    /// Where the writer last cut the journal while the deriver was behind: the batches sent up to the cut, and the
+    /// journal's last row then. Once the deriver has derived that many batches, the pending states cover every parcel
+    /// journalled up to that row, and the next transaction hands them to a flush, which lets those rows go.
+    cut: Option<(u64, i64)>,
+    /// Batches sent to the deriver so far.
+    sent: u64,
+    /// The deriver's channel; `None` without derived state, and once the store is closing.
+    batches: Option<mpsc::SyncSender<behind::Batch>>,
 }
+
+/// A set of parcel keys on the writer's path (foldhash: see [`derived::Pending`]).
+type Keys = std::collections::HashSet<crate::derived::ParcelKey, foldhash::fast::RandomState>;
+
+/// How many parcels the writer remembers as known per parcel the cache holds.
+const KNOWN_PARCELS_PER_CACHED: usize = 4;
 
 /// A batch of states being written to the states file on a thread of its own ([`SqliteStore::hand_over`]).
 #[derive(Debug)]
 struct InFlight {
     /// The thread; it returns the recounted aggregates when asked to recount.
     thread: std::thread::JoinHandle<Result<Option<Aggregates>, StoreError>>,
-    /// The journal's last row when the batch was handed over: the rows up to it name parcels whose states the batch
-    /// or the table holds.
+    /// The journal's last row the batch covers: the rows up to it name parcels whose states the batch or the table
+    /// holds.
     journal_end: i64,
 }
 
@@ -159,17 +179,15 @@ pub struct SqliteStore {
     stop_checkpointer: Arc<AtomicBool>,
     /// Idle read connections; a reader takes one, or opens a new one when none is idle.
     readers: Mutex<Vec<Connection>>,
-    /// The writer's reference data, snapshot bookkeeping and parcel cache; locked only while `writer` is held.
+    /// The writer's reference data, journal and snapshot bookkeeping; locked only while `writer` is held.
     writer_state: Mutex<WriterState>,
-    /// The indicator and coverage aggregates, as of the last commit.
-    aggregates: RwLock<Aggregates>,
-    /// Parcel states newer than their rows in `parcels`, as of the last commit; written in batches by the flush
-    /// ([`SqliteStore::hand_over`]). Readers look here before the table.
-    pending: RwLock<derived::PendingStates>,
+    /// The derived state: parcel cache, aggregates, pending states and the alerts' outbox, shared with the deriver.
+    kept: Arc<behind::Kept>,
+    /// The deriver's thread, when derived state is on.
+    deriver: Option<std::thread::JoinHandle<()>>,
     /// The states file's own connection, which only the flush uses.
     states: Arc<Mutex<Connection>>,
-    rules: Arc<Rules>,
-    /// Time spent in write transactions, and the part of it spent re-deriving parcels, in nanoseconds.
+    /// Time spent in write transactions, and the part of it spent on derived state, in nanoseconds.
     timing: [std::sync::atomic::AtomicU64; 2],
     /// Time the flush threads spent writing states, in nanoseconds.
     flush_busy: Arc<std::sync::atomic::AtomicU64>,
@@ -219,13 +237,32 @@ impl SqliteStore {
         let states = Arc::new(Mutex::new(open_file(&states_path(&config.path), &config)?));
         let mut writer = open_connection(&config)?;
         migrate(&mut writer)?;
-        let (writer_state, aggregates, recovered) = {
+        let mut cache = cache::ParcelCache::new(config.parcel_cache);
+        let (mut writer_state, aggregates, recovered) = {
             let tx = begin_main(&mut writer)?;
-            let loaded = load_writer_state(&tx, &config, &rules)?;
+            let loaded = load_writer_state(&tx, &config, &rules, &mut cache)?;
             tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
             loaded
         };
         let recovering = !writer_state.snapshot.unchanged;
+        let kept = Arc::new(behind::Kept::new(
+            cache,
+            aggregates,
+            derived::PendingStates { current: recovered, flushing: None },
+            rules,
+        ));
+        let deriver = if config.derived_state {
+            let (batches, received) = mpsc::sync_channel(behind::BATCHES_AHEAD);
+            let (kept, conn, key) = (Arc::clone(&kept), open_connection(&config)?, config.pii_key.clone());
+            let thread = std::thread::Builder::new()
+                .name("kuaidi-deriver".into())
+                .spawn(move || behind::run(kept, conn, key, received))
+                .map_err(|err| StoreError::with_source(ErrorKind::Other, "cannot start the derivation thread", err))?;
+            writer_state.batches = Some(batches);
+            Some(thread)
+        } else {
+            None
+        };
         let stop_checkpointer = Arc::new(AtomicBool::new(false));
         let checkpointer = open_connection(&config)?;
         let (path, stop) = (config.path.clone(), stop_checkpointer.clone());
@@ -238,10 +275,9 @@ impl SqliteStore {
             stop_checkpointer,
             readers: Mutex::new(Vec::new()),
             writer_state: Mutex::new(writer_state),
-            aggregates: RwLock::new(aggregates),
-            pending: RwLock::new(derived::PendingStates { current: recovered, flushing: None }),
+            kept,
+            deriver,
             states,
-            rules,
             timing: Default::default(),
             flush_busy: Default::default(),
             pending_cleared: Default::default(),
@@ -260,23 +296,26 @@ impl SqliteStore {
         &self.config.path
     }
 
-    /// Time the writer spent so far in ingest and sweep transactions (commit included), the part of it spent
-    /// re-deriving parcels (reading their records back, waiting for the rules, writing alerts and the journal, handing
-    /// states to the flush), and the time the flush threads spent writing states beside the writer.
+    /// Time the writer spent so far in ingest and sweep transactions (commit included), the part of it and of the
+    /// deriver's time spent on derived state (deriving parcels, storing their alerts and the journal, handing states
+    /// to the flush), and the time the flush threads spent writing states beside the writer.
     pub fn write_timing(&self) -> UpkeepTiming {
         let nanos = |idx: usize| std::time::Duration::from_nanos(self.timing[idx].load(Ordering::Relaxed));
         UpkeepTiming {
             store: nanos(0),
-            upkeep: nanos(1),
+            upkeep: nanos(1) + std::time::Duration::from_nanos(self.kept.busy_ns.load(Ordering::Relaxed)),
             beside: std::time::Duration::from_nanos(self.flush_busy.load(Ordering::Relaxed)),
         }
     }
 
-    /// How many re-derivations the writer's parcel cache answered, how many read the tables, and how many were of
-    /// parcels new to the store, which started fresh and read nothing.
+    /// How many re-derivations the parcel cache answered, how many read the tables, and how many were of parcels new
+    /// to the store, which started fresh and read nothing, once every committed transaction's parcels are derived.
     pub fn parcel_cache_stats(&self) -> (u64, u64, u64) {
-        let state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        (state.parcels.hits, state.parcels.misses, state.parcels.fresh)
+        if let Err(err) = self.kept.catch_up() {
+            tracing::warn!(%err, "the parcel cache's figures are as of the last batch derived");
+        }
+        let cache = self.kept.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (cache.hits, cache.misses, cache.fresh)
     }
 
     /// The aggregates kept at ingest and the same counted from scratch over every parcel's stored state, taken
@@ -286,12 +325,13 @@ impl SqliteStore {
         self.write(|conn| {
             let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             self.flush_locked(conn, &mut state, false)?;
-            let kept = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            let kept = self.kept.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
             Ok((kept, derived::recount(conn)?))
         })
     }
 
-    /// Writes the pending parcel states now (a clean stop, an export and a recount need them in the table).
+    /// Writes the pending parcel states now (a clean stop, an export and a recount need them in the table), once
+    /// every committed transaction's parcels are derived.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.write(|conn| {
             let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -299,9 +339,16 @@ impl SqliteStore {
         })
     }
 
-    /// How many parcel states are pending and not yet handed to the flush.
-    pub fn pending_states(&self) -> usize {
-        self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner).current.len()
+    /// How many parcel states are pending and not yet handed to the flush, once every committed transaction's
+    /// parcels are derived.
+    pub fn pending_states(&self) -> Result<usize, StoreError> {
+        self.kept.catch_up()?;
+        Ok(self.pending_now())
+    }
+
+    /// How many parcel states are pending and not yet handed to the flush, as the deriver has got so far.
+    fn pending_now(&self) -> usize {
+        self.kept.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner).current.len()
     }
 
     /// The file holding the parcel states and the aggregates' snapshot, beside the main file.
@@ -310,52 +357,102 @@ impl SqliteStore {
     }
 
     /// Writes every pending state to the states file, with the aggregates' snapshot, and waits for it: first the
-    /// batch in flight, if there is one, then the states gathered since; with `recount`, the aggregates are then
-    /// counted again from the states just written. The writer and its state are held by the caller. The journal rows
-    /// the batches cover are deleted in the main transaction this opens. When another connection committed since the
-    /// writer's last transaction, the pending states may be stale: the writer reloads instead, which re-derives the
-    /// journalled parcels from the tables and writes their states.
+    /// deriver catches up and the alerts it derived are stored (committed before any state they go with is written),
+    /// then the batch in flight, if there is one, and the states gathered since are written; with `recount`, the
+    /// aggregates are then counted again from the states just written. The writer and its state are held by the
+    /// caller. The journal rows the batches cover are deleted in the main transaction this opens. When another
+    /// connection committed since the writer's last transaction, the pending states may be stale: the writer reloads
+    /// instead, which re-derives the journalled parcels from the tables and writes their states.
     fn flush_locked(&self, conn: &mut Connection, state: &mut WriterState, recount: bool) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
+        self.kept.catch_up()?;
         let (tx, reloaded) = self.begin(conn, state)?;
         if !reloaded {
+            let taken = self.take_outbox();
+            match derived::write_alerts(&tx, &taken)
+                .and_then(|_| tx.commit().map_err(|err| sql_error("committing parcel states", err)))
+            {
+                Ok(()) => {}
+                Err(err) => {
+                    self.put_back_outbox(taken);
+                    return Err(err);
+                }
+            }
+            let tx = begin_main(conn)?;
             self.settle(state, true)?;
-            if recount || !state.snapshot.unchanged || self.pending_states() > 0 {
+            if recount || !state.snapshot.unchanged || self.pending_now() > 0 {
                 state.journal_end = derived::journal_end(&tx)?;
-                self.hand_over(state, recount)?;
+                self.hand_over(state, self.take_batch(), state.journal_end, recount)?;
+                state.journalled.clear();
+                state.cut = None;
                 if let Some(recounted) = self.settle(state, true)? {
-                    *self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = recounted;
+                    *self.kept.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = recounted;
                 }
             }
             if let Some(seq) = state.journal_done.take() {
                 derived::forget_journal(&tx, seq)?;
             }
+            tx.commit().map_err(|err| sql_error("committing parcel states", err))?;
+        } else {
+            tx.commit().map_err(|err| sql_error("committing parcel states", err))?;
         }
-        tx.commit().map_err(|err| sql_error("committing parcel states", err))?;
         let elapsed = started.elapsed().as_nanos() as u64;
         self.timing[0].fetch_add(elapsed, Ordering::Relaxed);
         self.timing[1].fetch_add(elapsed, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Hands the states gathered since the last hand-over to a flush thread, which writes them to the states file
-    /// with a snapshot of the aggregates as they are now ([`derived::write_states`]), while the writer goes on. Readers
-    /// find the batch in the pending states until [`SqliteStore::settle`] has seen it committed. One batch is in
-    /// flight at a time.
-    fn hand_over(&self, state: &mut WriterState, recount: bool) -> Result<(), StoreError> {
-        debug_assert!(state.flush.is_none(), "one batch of states is in flight at a time");
+    /// Takes the states gathered since the last hand-over out of the pending ones (they stay readable as the batch in
+    /// flight) with a copy of the aggregates they add up to. The caller has stored, or stores in a transaction it
+    /// commits before the hand-over, every alert those states' derivations raised or cleared: the outbox is locked
+    /// while the states are taken, so the deriver adds none in between.
+    fn take_batch(&self) -> (Arc<derived::Pending>, Aggregates) {
+        let _outbox = self.kept.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.take_batch_locked()
+    }
+
+    /// [`SqliteStore::take_batch`] with the outbox already locked by the caller.
+    fn take_batch_locked(&self) -> (Arc<derived::Pending>, Aggregates) {
         let batch = {
-            let mut pending = self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut pending = self.kept.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner);
             let batch = Arc::new(std::mem::take(&mut pending.current));
             pending.flushing = Some(Arc::clone(&batch));
             batch
         };
-        let aggregates = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let aggregates = self.kept.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        (batch, aggregates)
+    }
+
+    /// Takes what the deriver raised and cleared so far, for the writer's transaction to store.
+    fn take_outbox(&self) -> Vec<derived::AlertWrites> {
+        std::mem::take(&mut *self.kept.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Puts alerts taken by a transaction that failed back at the head of the outbox.
+    fn put_back_outbox(&self, mut taken: Vec<derived::AlertWrites>) {
+        let mut outbox = self.kept.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        taken.append(&mut outbox);
+        *outbox = taken;
+    }
+
+    /// Hands a batch of states ([`SqliteStore::take_batch`]) to a flush thread, which writes them to the states file
+    /// with the aggregates they add up to ([`derived::write_states`]), while the writer goes on. Readers find the
+    /// batch in the pending states until [`SqliteStore::settle`] has seen it committed; once it has, the journal rows
+    /// up to `journal_end` go. One batch is in flight at a time. The journal starts again from here: a parcel is
+    /// journalled by the next transaction that stores records for it.
+    fn hand_over(
+        &self,
+        state: &mut WriterState,
+        (batch, aggregates): (Arc<derived::Pending>, Aggregates),
+        journal_end: i64,
+        recount: bool,
+    ) -> Result<(), StoreError> {
+        debug_assert!(state.flush.is_none(), "one batch of states is in flight at a time");
         let (conn, busy) = (Arc::clone(&self.states), Arc::clone(&self.flush_busy));
         let thread = std::thread::Builder::new().name("kuaidi-flush".into()).spawn(move || {
             // The flush only has to keep up with the writer, which is the ingest's bottleneck: on a busy machine the
-            // writer, the request threads and the derivation helper go first (Linux keeps a nice value per thread,
-            // and the encoding helper started below inherits it).
+            // writer, the request threads and the deriver go first (Linux keeps a nice value per thread, and the
+            // encoding helper started below inherits it).
             #[cfg(target_os = "linux")]
             if let Err(err) = rustix::process::nice(FLUSH_NICE) {
                 tracing::debug!(%err, "could not lower the flush thread's priority");
@@ -368,7 +465,7 @@ impl SqliteStore {
         });
         match thread {
             Ok(thread) => {
-                state.flush = Some(InFlight { thread, journal_end: state.journal_end });
+                state.flush = Some(InFlight { thread, journal_end });
                 state.snapshot = derived::SnapshotState { unchanged: true, handed_over_at: std::time::Instant::now() };
                 Ok(())
             }
@@ -396,7 +493,8 @@ impl SqliteStore {
             Ok(recounted) => {
                 // Taken out under the lock and freed after it: freeing a batch of half a million states takes long
                 // enough to hold readers up.
-                let written = self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).flushing.take();
+                let written =
+                    self.kept.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner).flushing.take();
                 drop(written);
                 self.pending_cleared.fetch_add(1, Ordering::Relaxed);
                 state.journal_done = Some(in_flight.journal_end);
@@ -412,7 +510,7 @@ impl SqliteStore {
 
     /// Makes the batch that was in flight pending again, under the states gathered since.
     fn take_back_batch(&self) {
-        let mut pending = self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut pending = self.kept.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(batch) = pending.flushing.take() {
             for (key, batch_state) in batch.iter() {
                 pending.current.entry(key.clone()).or_insert_with(|| Arc::clone(batch_state));
@@ -421,18 +519,17 @@ impl SqliteStore {
     }
 
     /// Starts the writer's transaction, reloading what the writer keeps in memory first when another connection has
-    /// committed since its last one; says whether it reloaded. The write lock of the main file is taken at once
-    /// ([`begin_main`]), so no other connection can commit between the check of `data_version` and the transaction's
-    /// writes. Otherwise it takes back a batch of states whose flush has ended, and deletes the journal rows of the
-    /// last batch written.
+    /// committed since its last one, or a batch failed to derive; says whether it reloaded. The write lock of the main
+    /// file is taken at once ([`begin_main`]), so no other connection can commit between the check of `data_version`
+    /// and the transaction's writes. Otherwise it takes back a batch of states whose flush has ended, and deletes the
+    /// journal rows of the last batch written.
     fn begin<'c>(
         &self,
         conn: &'c mut Connection,
         state: &mut WriterState,
     ) -> Result<(rusqlite::Transaction<'c>, bool), StoreError> {
         let tx = begin_main(conn)?;
-        let stale = data_version(&tx)? != state.data_version;
-        if stale {
+        if data_version(&tx)? != state.data_version || self.kept.broken() {
             self.reload(&tx, state)?;
             return Ok((tx, true));
         }
@@ -446,20 +543,32 @@ impl SqliteStore {
         Ok((tx, false))
     }
 
-    /// Replaces what the writer keeps in memory with what the database holds, inside the writer's transaction. A
-    /// batch in flight is waited for first; the parcels the journal names are then re-derived from their records, and
-    /// their states are pending.
+    /// Replaces what the writer and the deriver keep in memory with what the database holds, inside the writer's
+    /// transaction, once the deriver has caught up. A batch in flight is waited for first; the parcels the journal
+    /// names are then re-derived from their records, and their states are pending. The alerts in the outbox are
+    /// dropped: their parcels are journalled, and re-deriving them raises them again.
     fn reload(&self, tx: &rusqlite::Transaction<'_>, state: &mut WriterState) -> Result<(), StoreError> {
-        tracing::warn!("another connection changed the database; reloading what the writer keeps in memory");
+        if self.kept.broken() {
+            tracing::warn!("derived state lost track of the records; re-deriving the journalled parcels");
+        } else {
+            tracing::warn!("another connection changed the database; reloading what the writer keeps in memory");
+        }
+        self.kept.catch_up()?;
         if let Err(err) = self.settle(state, true) {
             tracing::warn!(%err, "could not write a batch of parcel states; the journal names them");
         }
-        let (reloaded, aggregates, recovered) = load_writer_state(tx, &self.config, &self.rules)?;
-        *self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+        let mut cache = self.kept.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.clear();
+        let (reloaded, aggregates, recovered) = load_writer_state(tx, &self.config, &self.kept.rules, &mut cache)?;
+        drop(cache);
+        self.kept.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        *self.kept.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
             derived::PendingStates { current: recovered, flushing: None };
-        *state = reloaded;
-        *self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = aggregates;
+        let (batches, known, sent) = (state.batches.take(), std::mem::take(&mut state.known), state.sent);
+        *state = WriterState { batches, known, sent, ..reloaded };
+        *self.kept.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = aggregates;
         self.pending_cleared.fetch_add(1, Ordering::Relaxed);
+        self.kept.mend();
         Ok(())
     }
 
@@ -501,16 +610,44 @@ impl SqliteStore {
         self.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(conn);
         res
     }
+
+    /// Waits until the derived state follows every transaction committed so far, and until what it raised and cleared
+    /// is stored in `alerts` (a transaction of its own when the outbox holds any): for reads of derived state.
+    fn derived_as_of_now(&self, with_alerts: bool) -> Result<(), StoreError> {
+        self.kept.catch_up()?;
+        let queued = !self.kept.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_empty();
+        if with_alerts && queued {
+            self.write(|conn| {
+                let tx = begin_main(conn)?;
+                let taken = self.take_outbox();
+                let stored = derived::write_alerts(&tx, &taken)
+                    .and_then(|_| tx.commit().map_err(|err| sql_error("committing alerts", err)));
+                if stored.is_err() {
+                    self.put_back_outbox(taken);
+                }
+                stored
+            })?;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.stop_checkpointer.store(true, Ordering::Relaxed);
+        // The deriver derives what it was sent and ends.
+        self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).batches = None;
+        if let Some(deriver) = self.deriver.take() {
+            if deriver.join().is_err() {
+                tracing::error!("the derivation thread panicked; the next start re-derives the journalled parcels");
+                return;
+            }
+        }
         // A clean stop writes the pending states and saves the aggregates, so the next start need neither re-derive
         // the journalled parcels nor recount.
         let res = self.write(|conn| {
             let mut state = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let (hits, misses, fresh) = (state.parcels.hits, state.parcels.misses, state.parcels.fresh);
+            let (hits, misses, fresh) = self.parcel_cache_stats();
             if hits + misses + fresh > 0 {
                 tracing::info!(
                     hits,
@@ -520,9 +657,10 @@ impl Drop for SqliteStore {
                 );
             }
             if state.snapshot.unchanged
-                && self.pending_states() == 0
+                && self.pending_now() == 0
                 && state.flush.is_none()
                 && state.journal_done.is_none()
+                && self.kept.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_empty()
             {
                 return Ok(());
             }
@@ -538,14 +676,15 @@ impl Drop for SqliteStore {
 const SWEEP_CHUNK: usize = 100_000;
 
 impl SqliteStore {
-    /// Runs `work` (which writes records and hands the parcels it touched to a [`derived::Pipeline`], or hands it the
-    /// parcels due for a sweep) and re-derives those parcels, all in one transaction; then applies the changes to the
-    /// in-memory aggregates and, now and then, saves them.
+    /// For work that changes no record but re-derives parcels (a sweep): once the deriver has caught up, runs `work`,
+    /// which hands the parcels to a [`derived::Pipeline`], and re-derives them, storing what they raised, the journal
+    /// row and what the deriver had queued, all in one transaction; then applies the changes to the aggregates and
+    /// the pending states and, now and then, hands the pending states to a flush.
     fn write_derived<T>(
         &self,
         work: impl FnOnce(
             &rusqlite::Transaction<'_>,
-            &mut Arc<crate::derived::RefCache>,
+            &Arc<crate::derived::RefCache>,
             &mut cache::ParcelCache,
             &derived::PendingStates,
         ) -> Result<(T, derived::Pipeline), StoreError>,
@@ -554,55 +693,127 @@ impl SqliteStore {
             let mut guard = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let state = &mut *guard;
             let started = std::time::Instant::now();
+            self.kept.catch_up()?;
             let (tx, _) = self.begin(conn, state)?;
-            let mut deriving = None;
+            let mut cache = self.kept.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut taken = Vec::new();
             let result = (|| {
-                let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let (answer, pipeline) = work(&tx, &mut state.reference, &mut state.parcels, &pending)?;
-                let begun = std::time::Instant::now();
-                let changes = pipeline.finish(&tx, &mut state.parcels, &pending)?;
+                let pending = self.kept.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let (answer, pipeline) = work(&tx, &state.reference, &mut cache, &pending)?;
+                let mut changes = pipeline.finish(&mut cache)?;
                 drop(pending);
-                if !changes.pairs.is_empty() {
+                taken = self.take_outbox();
+                derived::write_alerts(&tx, &taken)?;
+                changes.new_alerts += derived::write_alerts(&tx, &changes.alerts)?;
+                if derived::write_journal(&tx, &changes.journal, changes.at_ms)?.is_some() {
                     state.journal_end = derived::journal_end(&tx)?;
                 }
-                deriving = Some(begun.elapsed() + changes.loading);
                 tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
                 Ok((answer, changes))
             })();
             let (answer, changes) = match result {
                 Ok(done) => done,
                 Err(err) => {
-                    // Rolled back: forget what the cache took in, and carriers or facilities noted on the way.
-                    state.parcels.clear();
+                    // Rolled back: forget what the cache took in, and keep what the deriver had queued.
+                    cache.clear();
+                    self.put_back_outbox(taken);
+                    return Err(err);
+                }
+            };
+            drop(cache);
+            let elapsed = started.elapsed().as_nanos() as u64;
+            self.timing[0].fetch_add(elapsed, Ordering::Relaxed);
+            self.timing[1].fetch_add(elapsed, Ordering::Relaxed);
+            if !changes.pairs.is_empty() {
+                state.snapshot.unchanged = false;
+                if let Err(err) = self.kept.merge(&changes) {
+                    // The states are right; recount the aggregates from them once they are all in the table.
+                    tracing::error!(%err, "the aggregates lost track; recounting");
+                    self.flush_locked(conn, state, true)?;
+                    return Ok((answer, changes));
+                }
+            }
+            // The deriver has caught up and everything it raised is stored: every pending state may be handed over.
+            let journal_end = state.journal_end;
+            self.hand_over_when_due(state, journal_end);
+            Ok((answer, changes))
+        })
+    }
+
+    /// Ingest's write: stores records in a transaction with `work`, which returns the parcels whose records changed
+    /// (with those records), journals those parcels, stores what the deriver has raised and cleared since the
+    /// writer's last transaction, commits, and sends the parcels to the deriver. Derived state follows after the
+    /// commit ([`behind`]). Now and then the writer cuts the journal ([`WriterState::cut`]), and the next transaction
+    /// hands the states pending as of the cut, and any derived since, to a flush.
+    fn write_behind<T>(
+        &self,
+        now: DateTime<Utc>,
+        work: impl FnOnce(&rusqlite::Transaction<'_>, &mut WriterState) -> Result<(T, Vec<behind::Touched>), StoreError>,
+    ) -> Result<T, StoreError> {
+        self.write(|conn| {
+            let mut guard = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let state = &mut *guard;
+            let started = std::time::Instant::now();
+            let (tx, _) = self.begin(conn, state)?;
+            let now_ms = now.timestamp_millis();
+            let mut taken = Vec::new();
+            let mut batch = None;
+            let result = (|| {
+                let (answer, touched) = work(&tx, state)?;
+                let begun = std::time::Instant::now();
+                let mut journal = String::new();
+                for parcel in &touched {
+                    if state.journalled.insert(parcel.key.clone()) {
+                        derived::journal_line(&mut journal, &parcel.key);
+                    }
+                }
+                if let Some(seq) = derived::write_journal(&tx, &journal, now_ms)? {
+                    state.journal_end = seq;
+                }
+                // The first transaction after a cut (with no batch in flight) waits for the deriver to pass the cut,
+                // which it has mostly done while this transaction's records were decoded and stored; the states it
+                // made pending go to a flush after this commit, which stores what their derivations raised (both
+                // taken under the outbox's lock).
+                if let Some((sent, _)) = state.cut.filter(|_| state.flush.is_none()) {
+                    self.kept.catch_up_to(sent)?;
+                    let mut outbox = self.kept.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    taken = std::mem::take(&mut *outbox);
+                    batch = Some(self.take_batch_locked());
+                } else {
+                    taken = self.take_outbox();
+                }
+                derived::write_alerts(&tx, &taken)?;
+                tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
+                Ok((answer, touched, begun.elapsed()))
+            })();
+            let (answer, touched, mut upkeep) = match result {
+                Ok(done) => done,
+                Err(err) => {
+                    // Rolled back: the parcels noted as journalled may have no row; journal every parcel again.
+                    state.journalled.clear();
+                    self.put_back_outbox(taken);
+                    if batch.is_some() {
+                        self.take_back_batch();
+                    }
                     state.reference = Arc::new(derived::load_reference(conn)?);
                     return Err(err);
                 }
             };
-            let derive_ns = deriving.map_or(0, |elapsed| elapsed.as_nanos() as u64);
-            self.timing[0].fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-            self.timing[1].fetch_add(derive_ns, Ordering::Relaxed);
-            if !changes.pairs.is_empty() {
-                state.snapshot.unchanged = false;
-                let mut aggregates = self.aggregates.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-                for (old, new) in &changes.pairs {
-                    if let Err(err) = aggregates.apply(old.as_deref(), new.as_deref()) {
-                        // The states are right; recount the aggregates from them once they are all in the table.
-                        tracing::error!(%err, "the aggregates lost track; recounting");
-                        drop(aggregates);
-                        self.merge_pending(&changes);
-                        self.flush_locked(conn, state, true)?;
-                        return Ok((answer, changes));
-                    }
+            if let Some(batch) = batch {
+                let journal_end = state.cut.take().map_or(state.journal_end, |(_, journal_end)| journal_end);
+                if let Err(err) = self.hand_over(state, batch, journal_end, false) {
+                    // The journal still names the pending parcels; the next flush, or the next start, writes them.
+                    tracing::warn!(%err, "could not hand the pending parcel states to a flush; retrying later");
                 }
-                drop(aggregates);
-                self.merge_pending(&changes);
             }
-            let gathered = self.pending_states();
-            let batch = self.config.flush_parcels.max(1);
-            let due = gathered >= batch
-                || (!state.snapshot.unchanged && state.snapshot.handed_over_at.elapsed() >= self.config.flush_every);
-            if due {
-                let started = std::time::Instant::now();
+            if !touched.is_empty() {
+                state.snapshot.unchanged = false;
+                self.send(state, behind::Batch { now, reference: Arc::clone(&state.reference), parcels: touched });
+            }
+            let begun = std::time::Instant::now();
+            let (gathered, batch) = (state.journalled.len(), self.config.flush_parcels.max(1));
+            if gathered >= batch || (gathered > 0 && state.snapshot.handed_over_at.elapsed() >= self.config.flush_every)
+            {
                 // One batch is in flight at a time. While it is, the writer gathers on, up to twice a batch; then it
                 // waits for the flush, so that memory stays bounded when the flush falls behind.
                 if state.flush.is_some() && gathered >= 2 * batch {
@@ -610,44 +821,83 @@ impl SqliteStore {
                         tracing::warn!(%err, "could not write a batch of parcel states; they stay pending");
                     }
                 }
-                if state.flush.is_none() {
-                    if let Err(err) = self.hand_over(state, false) {
-                        // The journal still names the pending parcels; the next flush, or the next start, writes them.
-                        tracing::warn!(%err, "could not hand the pending parcel states to a flush; retrying later");
-                    }
+                if state.flush.is_none() && state.cut.is_none() {
+                    // Cut the journal here; the next transaction hands the states over once the deriver has
+                    // derived this one's parcels, without the writer waiting for them now.
+                    state.cut = Some((state.sent, state.journal_end));
+                    state.journalled.clear();
                 }
-                let elapsed = started.elapsed().as_nanos() as u64;
-                self.timing[0].fetch_add(elapsed, Ordering::Relaxed);
-                self.timing[1].fetch_add(elapsed, Ordering::Relaxed);
             }
-            Ok((answer, changes))
+            upkeep += begun.elapsed();
+            self.timing[0].fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            self.timing[1].fetch_add(upkeep.as_nanos() as u64, Ordering::Relaxed);
+            Ok(answer)
         })
     }
 
-    /// Makes the new states of a committed transaction pending (and visible to readers).
-    fn merge_pending(&self, changes: &derived::Changes) {
-        let mut pending = self.pending.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (key, (_, new)) in changes.keys.iter().zip(&changes.pairs) {
-            if let Some(new) = new {
-                pending.current.insert(key.clone(), Arc::clone(new));
+    /// Sends a committed transaction's parcels to the deriver, waiting when it is [`behind::BATCHES_AHEAD`] batches
+    /// behind. When it has gone (it panicked), the derived state stops following the records until a restart, which
+    /// re-derives the journalled parcels; the records themselves are stored.
+    fn send(&self, state: &mut WriterState, batch: behind::Batch) {
+        let Some(batches) = &state.batches else { return };
+        match batches.send(batch) {
+            Ok(()) => {
+                state.sent += 1;
+                self.kept.note_sent();
+            }
+            Err(_) => {
+                tracing::error!("the derivation thread has stopped; the next start re-derives the journalled parcels");
+                state.batches = None;
             }
         }
+    }
+
+    /// Hands the pending states to a flush when enough have gathered, or long enough ago; the deriver has caught up and what it raised is stored (a sweep's transaction), so they cover every parcel
+    /// journalled up to `journal_end`.
+    fn hand_over_when_due(&self, state: &mut WriterState, journal_end: i64) {
+        let gathered = self.pending_now();
+        let batch = self.config.flush_parcels.max(1);
+        let due = gathered >= batch
+            || (!state.snapshot.unchanged && state.snapshot.handed_over_at.elapsed() >= self.config.flush_every);
+        if !due {
+            return;
+        }
+        let started = std::time::Instant::now();
+        if state.flush.is_some() && gathered >= 2 * batch {
+            if let Err(err) = self.settle(state, true) {
+                tracing::warn!(%err, "could not write a batch of parcel states; they stay pending");
+            }
+        }
+        if state.flush.is_none() {
+            match self.hand_over(state, self.take_batch(), journal_end, false) {
+                Ok(()) => {
+                    state.journalled.clear();
+                    state.cut = None;
+                }
+                // The journal still names the pending parcels; the next flush, or the next start, writes them.
+                Err(err) => tracing::warn!(%err, "could not hand the pending parcel states to a flush; retrying later"),
+            }
+        }
+        let elapsed = started.elapsed().as_nanos() as u64;
+        self.timing[0].fetch_add(elapsed, Ordering::Relaxed);
+        self.timing[1].fetch_add(elapsed, Ordering::Relaxed);
     }
 }
 
 /// What the writer keeps in memory, loaded from the database inside the writer's transaction: the reference cache,
-/// the aggregates (from the snapshot when it is clean, otherwise recounted), an empty parcel cache, and the
-/// `data_version` they are as of; and the pending states. Parcels the journal names are re-derived from their records
-/// and their states are pending, journalled still, until a flush writes them. (Writing them here, on the states
-/// file's own connection, would leave this transaction reading the states file as it was before.)
+/// the aggregates (from the snapshot when it is clean, otherwise recounted), and the `data_version` they are as of;
+/// and the pending states. Parcels the journal names are re-derived from their records (with `cache`, emptied by the
+/// caller) and their states are pending, journalled still, until a flush writes them; what they raise is stored in
+/// this transaction. (Writing the states here, on the states file's own connection, would leave this transaction
+/// reading the states file as it was before.)
 fn load_writer_state(
     tx: &rusqlite::Transaction<'_>,
     config: &SqliteConfig,
     rules: &Arc<Rules>,
+    cache: &mut cache::ParcelCache,
 ) -> Result<(WriterState, Aggregates, derived::Pending), StoreError> {
     let reference = Arc::new(derived::load_reference(tx)?);
     let (mut aggregates, clean_on_disk) = derived::load_aggregates(tx)?;
-    let mut parcels = cache::ParcelCache::new(config.parcel_cache);
     let (journalled, clock) = derived::journalled(tx)?;
     let journal_end = derived::journal_end(tx)?;
     let mut batch = derived::Pending::default();
@@ -658,9 +908,8 @@ fn load_writer_state(
             tx,
             &config.pii_key,
             &reference,
-            &mut parcels,
+            cache,
             &none,
-            derived::Journal::Never,
             rules,
             journalled,
             clock.unwrap_or_else(Utc::now),
@@ -679,11 +928,15 @@ fn load_writer_state(
     let state = WriterState {
         reference,
         snapshot,
-        parcels,
         flush: None,
         journal_end,
         journal_done: None,
         data_version: data_version(tx)?,
+        journalled: Keys::default(),
+        known: Keys::default(),
+        cut: None,
+        sent: 0,
+        batches: None,
     };
     Ok((state, aggregates, batch))
 }
@@ -899,59 +1152,43 @@ fn move_states_out(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl SqliteStore {
-    /// Stores records inside a writing transaction, in [`storage_order`], noting what the reference data and the
-    /// parcel cache must learn. Returns the answers, in the records' order, and a pipeline deriving the parcels whose
-    /// records changed (new or changed waybills, events and complaints): each is handed over once, as soon as its
-    /// records are stored, in key order `(waybill_no, carrier)`.
-    #[allow(clippy::too_many_arguments)]
+    /// Stores records inside a writing transaction, in [`storage_order`], noting what the reference data must learn.
+    /// Returns the answers, in the records' order, and the parcels whose records changed (new or changed waybills,
+    /// events and complaints), each once, in key order `(waybill_no, carrier)`, with the records stored for it: moved
+    /// when the caller gave them up ([`Store::ingest_owned_at`], which `/v1` ingest uses), copied when it lent them.
     fn put_records<'r>(
         &self,
         tx: &rusqlite::Transaction<'_>,
         records: impl Iterator<Item = (usize, Cow<'r, Record>)>,
         n_records: usize,
-        reference: &mut Arc<crate::derived::RefCache>,
-        parcels: &mut cache::ParcelCache,
-        pending: &derived::PendingStates,
-        now: DateTime<Utc>,
-    ) -> Result<(Vec<Outcome>, derived::Pipeline), StoreError> {
+        state: &mut WriterState,
+    ) -> Result<(Vec<Outcome>, Vec<behind::Touched>), StoreError> {
         let key = &self.config.pii_key;
         let received_ms = Utc::now().timestamp_millis();
         // Every slot is written below: `storage_order` visits each record once.
         let mut outcomes = vec![Outcome::Duplicate; n_records];
-        // Carriers and facilities come first, so the reference is complete when the first parcel is handed over.
-        let mut pipeline: Option<derived::Pipeline> = None;
-        // The parcel whose records are being stored: its key, the parcel as the cache held it (taken out until its
-        // records are stored: one lookup per parcel, not per record) or fresh, and whether any of its records changed
-        // it.
-        let mut current: Option<Current> = None;
-        let mut hand_over = |current: Option<Current>,
-                             parcels: &mut cache::ParcelCache,
-                             reference: &Arc<crate::derived::RefCache>|
-         -> Result<(), StoreError> {
-            let Some(Current { key: parcel_key, cached, changed, fresh }) = current else { return Ok(()) };
-            match (cached, changed) {
-                (cached, true) => {
-                    if !fresh {
-                        parcels.count(cached.is_some());
+        let mut touched = Vec::new();
+        // The parcel whose records are being stored, and whether any of them changed it.
+        let mut current: Option<(behind::Touched, bool)> = None;
+        let mut done = |current: Option<(behind::Touched, bool)>, known: &mut Keys| {
+            if let Some((parcel, true)) = current {
+                if self.config.derived_state {
+                    if known.len() >= KNOWN_PARCELS_PER_CACHED * self.config.parcel_cache.max(1) {
+                        known.clear();
                     }
-                    let pipeline = pipeline.get_or_insert_with(|| self.pipeline(reference, now));
-                    pipeline.touched(tx, key, pending, parcel_key, cached)
+                    known.insert(parcel.key.clone());
+                    touched.push(parcel);
                 }
-                // A fresh parcel none of whose records was stored has nothing to keep.
-                (Some(cached), false) if !fresh => {
-                    parcels.put_back(parcel_key, cached);
-                    Ok(())
-                }
-                (_, false) => Ok(()),
             }
         };
         for (idx, record) in records {
             let parcel = record.parcel();
-            if parcel != current.as_ref().map(|Current { key: (carrier, waybill_no), .. }| (carrier, waybill_no)) {
-                hand_over(current.take(), parcels, reference)?;
+            if parcel != current.as_ref().map(|(touched, _)| (&touched.key.0, &touched.key.1)) {
+                done(current.take(), &mut state.known);
                 current = match parcel {
                     Some((carrier, waybill_no)) => {
-                        Some(self.lift(tx, parcels, (carrier.clone(), waybill_no.clone()))?)
+                        let parcel_key = (carrier.clone(), waybill_no.clone());
+                        Some((self.probe(tx, &state.known, parcel_key)?, false))
                     }
                     None => None,
                 };
@@ -965,22 +1202,20 @@ impl SqliteStore {
             };
             if matches!(outcome, Outcome::Accepted | Outcome::Updated) {
                 match current.as_mut() {
-                    Some(Current { cached, changed, .. }) => {
-                        // Without derived state no parcel is handed over, and none is cached.
-                        *changed = self.config.derived_state;
-                        if let Some(cached) = cached {
-                            // A record given up by the caller moves into the cache; a lent one is copied.
-                            cached.apply(record.into_owned());
+                    Some((parcel, changed)) => {
+                        *changed = true;
+                        // Without derived state no parcel is derived, and its records are not kept.
+                        if self.config.derived_state {
+                            parcel.records.push(record.into_owned());
                         }
                     }
-                    None => Arc::make_mut(reference).note(&record),
+                    None => Arc::make_mut(&mut state.reference).note(&record),
                 }
             }
             outcomes[idx] = outcome;
         }
-        hand_over(current.take(), parcels, reference)?;
-        let pipeline = pipeline.unwrap_or_else(|| self.pipeline(reference, now));
-        Ok((outcomes, pipeline))
+        done(current.take(), &mut state.known);
+        Ok((outcomes, touched))
     }
 
     /// Stores records handed over in [`storage_order`], with their positions, and answers for each in the original
@@ -991,49 +1226,26 @@ impl SqliteStore {
         n_records: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outcome>, StoreError> {
-        let (outcomes, _) = self.write_derived(|tx, reference, parcels, pending| {
-            self.put_records(tx, records, n_records, reference, parcels, pending, now)
-        })?;
-        Ok(outcomes)
+        self.write_behind(now, |tx, state| self.put_records(tx, records, n_records, state))
     }
 
-    /// Takes a parcel out of the cache for a transaction about to store its records. One not cached whose records
-    /// are all new (a probe of three index seeks finds none stored) starts fresh and empty, so that its derivation
-    /// reads nothing back: in a profile of the demo, loading parcels from the tables took 11 % of the request
-    /// threads' samples, most of them new parcels, whose waybill was read back and its personal data opened
-    /// (docs/BENCHMARKS.md). With the cache off, or without derived state, nothing is taken.
-    fn lift(
+    /// A parcel about to have records stored: one the writer does not know to have records, and whose records are
+    /// all new (a probe of three index seeks finds none stored), starts fresh, so that the deriver reads nothing back
+    /// for it: in a profile of the demo, loading parcels from the tables took 11 % of the request threads' samples,
+    /// most of them new parcels, whose waybill was read back and its personal data opened (docs/BENCHMARKS.md). With
+    /// the cache off, or without derived state, nothing is probed.
+    fn probe(
         &self,
         tx: &rusqlite::Transaction<'_>,
-        parcels: &mut cache::ParcelCache,
+        known: &Keys,
         parcel_key: crate::derived::ParcelKey,
-    ) -> Result<Current, StoreError> {
-        let (mut cached, mut fresh) = (None, false);
-        if self.config.derived_state {
-            cached = parcels.lift(&parcel_key);
-            if cached.is_none() && parcels.is_on() && !rows::has_records(tx, &parcel_key.0, &parcel_key.1)? {
-                (cached, fresh) = (Some(parcels.fresh()), true);
-            }
-        }
-        Ok(Current { key: parcel_key, cached, changed: false, fresh })
+    ) -> Result<behind::Touched, StoreError> {
+        let fresh = self.config.derived_state
+            && self.config.parcel_cache > 0
+            && !known.contains(&parcel_key)
+            && !rows::has_records(tx, &parcel_key.0, &parcel_key.1)?;
+        Ok(behind::Touched { key: parcel_key, fresh, records: Vec::new() })
     }
-
-    /// A pipeline for the parcels an ingest touches, which journals them.
-    fn pipeline(&self, reference: &Arc<crate::derived::RefCache>, now: DateTime<Utc>) -> derived::Pipeline {
-        derived::Pipeline::new(Arc::clone(reference), Arc::clone(&self.rules), derived::Journal::Unless, now)
-    }
-}
-
-/// The parcel whose records a transaction is storing ([`SqliteStore::put_records`]).
-struct Current {
-    key: crate::derived::ParcelKey,
-    /// The parcel as the cache held it, or fresh ([`cache::ParcelCache::fresh`]); `None` when it is read from the
-    /// tables once its records are stored.
-    cached: Option<cache::CachedParcel>,
-    /// Whether any of its records was stored (accepted or updated).
-    changed: bool,
-    /// Whether it had no record stored before this transaction.
-    fresh: bool,
 }
 
 /// The order a transaction stores its records in: carriers and facilities first, then the parcels in key order
@@ -1084,19 +1296,18 @@ impl Store for SqliteStore {
     fn capture_at(&self, capture: &Capture<'_>, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
         let order = storage_order(capture.records);
         let lent = order.into_iter().map(|idx| (idx, Cow::Borrowed(&capture.records[idx])));
-        let (outcomes, _) = self.write_derived(|tx, reference, parcels, pending| {
-            let (outcomes, pipeline) =
-                self.put_records(tx, lent, capture.records.len(), reference, parcels, pending, now)?;
+        self.write_behind(now, |tx, state| {
+            let (outcomes, touched) = self.put_records(tx, lent, capture.records.len(), state)?;
             let kept = capture.events.iter().enumerate().filter(|(idx, _)| capture.keeps(*idx, &outcomes));
             epcis::capture_in(tx, kept.map(|(_, event)| event))?;
             epcis::put_job(tx, capture.job)?;
-            Ok((outcomes, pipeline))
-        })?;
-        Ok(outcomes)
+            Ok((outcomes, touched))
+        })
     }
 
     fn indicators(&self, filter: &Filter, group_by: &[Dimension]) -> Result<Vec<(GroupKey, Counters)>, StoreError> {
-        let aggregates = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.derived_as_of_now(false)?;
+        let aggregates = self.kept.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(aggregates.cube.slice(filter, group_by))
     }
 
@@ -1105,13 +1316,15 @@ impl Store for SqliteStore {
         filter: &CoverageFilter,
         group: CoverageGroup,
     ) -> Result<Vec<(String, CoverageCounts)>, StoreError> {
-        let aggregates = self.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.derived_as_of_now(false)?;
+        let aggregates = self.kept.aggregates.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(crate::derived::coverage_rollup(&aggregates.coverage, filter, group))
     }
 
     fn parcel_state(&self, carrier: &CarrierCode, waybill_no: &WaybillNo) -> Result<Option<ParcelState>, StoreError> {
+        self.derived_as_of_now(false)?;
         let key = (carrier.clone(), waybill_no.clone());
-        if let Some(state) = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+        if let Some(state) = self.kept.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
             return Ok(Some(ParcelState::clone(state)));
         }
         // A batch leaves the pending states only after its flush has committed, so the table has it by now.
@@ -1119,10 +1332,12 @@ impl Store for SqliteStore {
     }
 
     fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+        self.derived_as_of_now(true)?;
         self.read(|conn| derived::alerts(conn, query))
     }
 
     fn update_alert(&self, id: i64, change: &AlertChange) -> Result<Alert, StoreError> {
+        self.derived_as_of_now(true)?;
         self.write(|conn| derived::update_alert(conn, id, change))
     }
 
@@ -1150,7 +1365,7 @@ impl Store for SqliteStore {
                 // pending like any other.
                 let mut pipeline = derived::Pipeline::new(
                     Arc::clone(reference),
-                    Arc::clone(&self.rules),
+                    Arc::clone(&self.kept.rules),
                     derived::Journal::Always,
                     now,
                 );
@@ -1225,7 +1440,7 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<(CarrierCode, WaybillNo, ParcelState)>, StoreError> {
         // Paging goes through the table in key order, so the pending states must be in it first.
-        if self.pending_states() > 0 {
+        if self.pending_states()? > 0 {
             self.flush()?;
         }
         self.read(|conn| derived::states_after(conn, after, limit))

@@ -1,14 +1,17 @@
-//! The writer's cache of parcels in flight: each one's records and stored state, so that re-deriving a parcel an
-//! ingest touched does not read its waybill, events, complaints and state back from the database.
+//! The cache of parcels in flight, which the deriver keeps (`sqlite/behind.rs`): each one's records and stored state,
+//! so that re-deriving a parcel an ingest touched does not read its waybill, events, complaints and state back from
+//! the database.
 //!
 //! The cache holds exactly what the database holds for a parcel, in the form the database returns it (times cut to
 //! the millisecond, events in trace order, complaints by filing time): a parcel re-derived from the cache and one
 //! re-derived from the tables get the same state (`tests/it/derived.rs` checks it). It stays true because:
-//! - only the writer changes records and states, and it updates a cached parcel with every record it stores for it,
-//!   inside the same transaction;
-//! - a transaction that fails empties the cache, since what it applied was rolled back;
+//! - only the writer changes records, and the deriver applies to a cached parcel every record a committed transaction
+//!   stored for it, in commit order; a parcel read from the tables that already shows a later transaction's records
+//!   takes them again unchanged when that transaction's batch comes (each record is kept once);
+//! - a failed transaction sends nothing, and a sweep that fails empties the cache, since what it applied was rolled
+//!   back;
 //! - a commit by another connection (another process on the same file) empties it too: the writer compares
-//!   `PRAGMA data_version` before each transaction (see `SqliteStore::write_derived`).
+//!   `PRAGMA data_version` before each transaction (see `SqliteStore::begin`).
 //!
 //! Parcels leave the cache when they reach a final outcome (late records for them are rare and read the tables) and,
 //! least recently touched first, when it is full.
@@ -86,15 +89,9 @@ impl ParcelCache {
     }
 
     /// Takes a parcel out while a transaction stores its records, without counting a lookup: it goes back with
-    /// [`ParcelCache::put`] or [`ParcelCache::put_back`], or is counted when it is re-derived ([`ParcelCache::count`]).
+    /// [`ParcelCache::put`] once re-derived, and the caller counts the lookup ([`ParcelCache::count`]).
     pub fn lift(&mut self, key: &ParcelKey) -> Option<CachedParcel> {
         self.parcels.remove(key)
-    }
-
-    /// Puts back, as it was, a parcel [`ParcelCache::lift`]ed for a transaction that changed none of its records: it
-    /// left just before, so it evicts nothing, and it is still in flight.
-    pub fn put_back(&mut self, key: ParcelKey, parcel: CachedParcel) {
-        self.parcels.insert(key, parcel);
     }
 
     /// Counts a re-derivation the cache answered (`hit`) or that read the tables.

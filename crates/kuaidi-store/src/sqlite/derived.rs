@@ -268,7 +268,7 @@ pub(super) fn journalled(conn: &Connection) -> Result<(Vec<ParcelKey>, Option<Da
 
 /// Adds a parcel to a transaction's journal row ([`Changes::journal`]): a line of its carrier, a tab, and its waybill
 /// number (neither can hold a tab or a line break).
-fn journal_line(journal: &mut String, (carrier, waybill_no): &ParcelKey) {
+pub(super) fn journal_line(journal: &mut String, (carrier, waybill_no): &ParcelKey) {
     if !journal.is_empty() {
         journal.push('\n');
     }
@@ -324,16 +324,23 @@ pub(super) struct Changes {
     pub pairs: Vec<(SharedState, SharedState)>,
     pub new_alerts: u64,
     pub examined: u64,
-    /// Time the writer spent loading the parcels ([`Pipeline`]), part of the upkeep.
-    pub loading: std::time::Duration,
-    /// Parcels that left the writer's cache, freed by whoever drops these changes: the writer returns them from its
-    /// lock, so that freeing them does not hold the next transaction up.
+    /// Parcels that left the cache, freed by whoever drops these changes: the deriver, after it has let go of the
+    /// cache, or the writer once its lock is released.
     pub retired: Vec<CachedParcel>,
     /// The parcels this transaction journals, as the lines of its row in `unflushed_batches` ([`journal_line`]).
     pub journal: String,
+    /// What the derivations raised and cleared, in the parcels' order, for [`write_alerts`].
+    pub alerts: Vec<AlertWrites>,
+    /// The derivations' clock, for the journal row ([`write_journal`]).
+    pub at_ms: i64,
+    /// In a recovery, every parcel's active alert keys after its derivation, changed or not ([`reconcile_alerts`]).
+    pub active: Vec<(ParcelKey, Vec<String>)>,
 }
 
-/// Re-derives parcels whose records changed, inside the writer's transaction: a [`Pipeline`] handed them all at once.
+/// Re-derives the parcels the journal names, inside the writer's transaction, from their records, and stores what
+/// they raise and clear. An alert the last derivations raised may be stored while the one that cleared it was lost
+/// with the process (the writer stores a derivation's alerts in a transaction after the records'), so every alert of
+/// these parcels still open or acknowledged whose key is not active in the new state is cleared too.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn rederive(
     conn: &Connection,
@@ -341,46 +348,66 @@ pub(super) fn rederive(
     reference: &Arc<RefCache>,
     cache: &mut ParcelCache,
     pending: &PendingStates,
-    journal: Journal,
     rules: &Arc<Rules>,
     parcels: Vec<ParcelKey>,
     now: DateTime<Utc>,
 ) -> Result<Changes, StoreError> {
-    let mut pipeline = Pipeline::new(Arc::clone(reference), Arc::clone(rules), journal, now);
+    let mut pipeline = Pipeline::new(Arc::clone(reference), Arc::clone(rules), Journal::Recover, now);
     for parcel_key in parcels {
         let cached = cache.take(&parcel_key);
         pipeline.touched(conn, key, pending, parcel_key, cached)?;
     }
-    pipeline.finish(conn, cache, pending)
+    let mut changes = pipeline.finish(cache)?;
+    changes.new_alerts += write_alerts(conn, &changes.alerts)?;
+    reconcile_alerts(conn, &changes.active, changes.at_ms)?;
+    Ok(changes)
+}
+
+/// Clears the open or acknowledged alerts of each parcel whose key is not among its active ones.
+fn reconcile_alerts(conn: &Connection, active: &[(ParcelKey, Vec<String>)], at_ms: i64) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "UPDATE alerts SET status = 'cleared', note = 'later records show the condition no longer holds', \
+             handled_by = 'kuaidi', handled_ms = ?4 \
+             WHERE waybill_no = ?1 AND carrier = ?2 AND status IN ('open', 'acknowledged') \
+             AND dedup_key NOT IN (SELECT value FROM json_each(?3))",
+        )
+        .map_err(|err| sql_error("clearing alerts after a recovery", err))?;
+    for ((carrier, waybill_no), keys) in active {
+        let keys = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
+        stmt.execute(params![waybill_no.as_str(), carrier.as_str(), keys, at_ms])
+            .map_err(|err| sql_error("clearing alerts after a recovery", err))?;
+    }
+    Ok(())
 }
 
 /// Which parcels whose state changes a [`Pipeline`] journals in `unflushed_batches`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Journal {
-    /// Ingest: those without a state gathered since the last hand-over, whose journal row is there already.
-    Unless,
     /// A sweep: every one, with the sweep's clock, so that an open after a crash re-derives them as of the sweep.
     Always,
-    /// Recovery (at open, or when another connection wrote), which re-derives what the journal names: the rows stay,
-    /// and name the recovered states until a flush writes them.
-    Never,
+    /// Ingest, derived behind the writer: none, since the transaction that stored their records journalled them.
+    Ingest,
+    /// Recovery (at open, or when another connection wrote or a batch failed to derive), which re-derives what the
+    /// journal names: the rows stay, and name the recovered states until a flush writes them. The parcels' alerts are
+    /// brought in line with their new states ([`Changes::active`]).
+    Recover,
 }
 
-/// Re-derives parcels inside the writer's transaction: raises and clears their alerts, journals those whose state
-/// changes (as `journal` says), and returns the old and new states. It writes no state: the caller keeps the new ones
-/// pending until a flush.
+/// Re-derives parcels: notes what they raise and clear ([`Changes::alerts`], which the caller stores), journals those
+/// whose state changes (as `journal` says), and returns the old and new states. It writes nothing: the caller keeps
+/// the new states pending until a flush.
 ///
-/// The writer hands each parcel over as soon as the transaction has stored its records ([`Pipeline::touched`]; a
-/// transaction stores its records parcel by parcel). Loading a parcel happens then, on the writer's thread, which
-/// owns the connection: a parcel in the cache comes from it, a due parcel is re-derived from its state, any other is
-/// read from the tables (its state from `pending` when there is one) and then cached while in flight. Deriving, pure
-/// work, happens on a helper thread, [`PARCELS_PER_CHUNK`] parcels at a time, while the writer goes on storing the
-/// next parcels' records. [`Pipeline::finish`] derives the last chunk itself, takes the helper's derivations, and
-/// stores what they raised, in the parcels' order, so the rows written are the same as when every parcel was derived
-/// one by one after the records. A transaction with fewer parcels than a chunk starts no thread.
+/// Its owner hands each parcel over in turn ([`Pipeline::touched`], [`Pipeline::due`]): the deriver for a committed
+/// batch, the writer for a sweep or a recovery. Loading a parcel happens then, on the owner's thread and connection:
+/// a parcel in the cache comes from it, a due parcel is re-derived from its state, any other is read from the tables
+/// (its state from `pending` when there is one) and then cached while in flight. Deriving, pure work, happens on a
+/// helper thread, [`PARCELS_PER_CHUNK`] parcels at a time, while the owner loads the next parcels.
+/// [`Pipeline::finish`] derives the last chunk itself and takes the helper's derivations in the parcels' order, so
+/// what they raise is the same as when every parcel was derived one by one. Fewer parcels than a chunk start no thread.
 ///
-/// The helper is a plain thread that sleeps on its channel, one per transaction that needs it: rayon's workers,
-/// woken for each chunk, spin while they wait for the next one, and took the writer's core (docs/BENCHMARKS.md).
+/// The helper is a plain thread that sleeps on its channel, one per pipeline that needs it: rayon's workers, woken
+/// for each chunk, spin while they wait for the next one, and took the writer's core (docs/BENCHMARKS.md).
 pub(super) struct Pipeline {
     reference: Arc<RefCache>,
     rules: Arc<Rules>,
@@ -390,8 +417,6 @@ pub(super) struct Pipeline {
     chunk: Vec<Loaded>,
     helper: Option<Helper>,
     examined: u64,
-    /// Time the writer spent loading parcels, which happens between its other work and is upkeep all the same.
-    loading: std::time::Duration,
 }
 
 /// The thread deriving a pipeline's chunks, in the order they are sent.
@@ -407,16 +432,7 @@ type Derived = (ParcelKey, crate::derived::Derivation, SharedState, Option<Parce
 
 impl Pipeline {
     pub fn new(reference: Arc<RefCache>, rules: Arc<Rules>, journal: Journal, now: DateTime<Utc>) -> Pipeline {
-        Pipeline {
-            reference,
-            rules,
-            journal,
-            now,
-            chunk: Vec::new(),
-            helper: None,
-            examined: 0,
-            loading: std::time::Duration::ZERO,
-        }
+        Pipeline { reference, rules, journal, now, chunk: Vec::new(), helper: None, examined: 0 }
     }
 
     /// Hands over a parcel whose records this transaction changed, once all of them are stored, with the parcel as
@@ -461,13 +477,11 @@ impl Pipeline {
         })
     }
 
-    /// Loads one parcel on the writer's thread, timing it as upkeep, and hands the chunk over once it is full.
+    /// Loads one parcel on the calling thread, and hands the chunk over once it is full.
     fn take_in(&mut self, load: impl FnOnce(&Pipeline) -> Result<Loaded, StoreError>) -> Result<(), StoreError> {
-        let started = std::time::Instant::now();
         self.examined += 1;
         let loaded = load(self)?;
         self.chunk.push(loaded);
-        self.loading += started.elapsed();
         self.send_full();
         Ok(())
     }
@@ -516,13 +530,8 @@ impl Pipeline {
 
     /// Derives what is left, takes the helper's derivations, then stores what they raised and cleared and journals
     /// the parcels whose state changed, in the parcels' order, and caches the parcels still in flight.
-    pub fn finish(
-        self,
-        conn: &Connection,
-        cache: &mut ParcelCache,
-        pending: &PendingStates,
-    ) -> Result<Changes, StoreError> {
-        let Pipeline { reference, rules, journal, now, chunk, helper, examined, loading } = self;
+    pub fn finish(self, cache: &mut ParcelCache) -> Result<Changes, StoreError> {
+        let Pipeline { reference, rules, journal, now, chunk, helper, examined } = self;
         let last: Vec<Derived> = chunk.into_iter().map(|parcel| parcel.derive(&reference, &rules, now)).collect();
         let mut chunks = Vec::new();
         if let Some(Helper { chunks: sender, derived, thread, n_sent }) = helper {
@@ -542,18 +551,13 @@ impl Pipeline {
             }
         }
         chunks.push(last);
-        let mut changes = Changes { examined, loading, ..Changes::default() };
         let now_ms = now.timestamp_millis();
+        let mut changes = Changes { examined, at_ms: now_ms, ..Changes::default() };
         for (parcel_key, derivation, old, records) in chunks.into_iter().flatten() {
-            let new = record(conn, &parcel_key, derivation, old, pending, journal, now_ms, &mut changes)?;
+            let new = record(&parcel_key, derivation, old, journal, now_ms, &mut changes);
             if let Some(records) = records {
                 cache.put(parcel_key, CachedParcel { records, state: new }, &mut changes.retired);
             }
-        }
-        if !changes.journal.is_empty() {
-            conn.prepare_cached("INSERT INTO unflushed_batches (at_ms, parcels) VALUES (?1, ?2)")
-                .and_then(|mut stmt| stmt.execute(params![now_ms, changes.journal]))
-                .map_err(|err| sql_error("journalling the parcels' states", err))?;
         }
         Ok(changes)
     }
@@ -604,22 +608,53 @@ impl Loaded {
     }
 }
 
-/// Stores what a derivation raised and cleared, journals the parcel when its state changed, and notes the change;
-/// returns the parcel's state from now on.
-#[allow(clippy::too_many_arguments)]
+/// Notes what a derivation raised and cleared ([`Changes::alerts`]), journals the parcel when its state changed, and
+/// notes the change; returns the parcel's state from now on.
 fn record(
-    conn: &Connection,
     parcel_key: &ParcelKey,
     derivation: crate::derived::Derivation,
     old: SharedState,
-    pending: &PendingStates,
     journal: Journal,
     now_ms: i64,
     changes: &mut Changes,
-) -> Result<SharedState, StoreError> {
-    let (carrier, waybill_no) = parcel_key;
-    {
-        for alert in &derivation.new_alerts {
+) -> SharedState {
+    let crate::derived::Derivation { state, new_alerts, cleared } = derivation;
+    if journal == Journal::Recover {
+        let active = state.as_ref().map(|state| state.alert_keys.clone()).unwrap_or_default();
+        changes.active.push((parcel_key.clone(), active));
+    }
+    if !new_alerts.is_empty() || !cleared.is_empty() {
+        changes.alerts.push(AlertWrites { key: parcel_key.clone(), raised: new_alerts, cleared, at_ms: now_ms });
+    }
+    if state.as_ref() == old.as_deref() {
+        return old;
+    }
+    if journal == Journal::Always {
+        journal_line(&mut changes.journal, parcel_key);
+    }
+    let new = state.map(Arc::new);
+    changes.keys.push(parcel_key.clone());
+    changes.pairs.push((old, new.clone()));
+    new
+}
+
+/// What one derivation raised and cleared, for the writer to store in `alerts` ([`write_alerts`]).
+#[derive(Debug)]
+pub(super) struct AlertWrites {
+    key: ParcelKey,
+    raised: Vec<crate::derived::NewAlert>,
+    cleared: Vec<String>,
+    /// The derivation's clock, the alerts' `raised_ms` or `handled_ms`.
+    at_ms: i64,
+}
+
+/// Stores what derivations raised and cleared, in their order, inside the writer's transaction: a new alert is
+/// inserted, a cleared one raised again is reopened, and alerts whose condition no longer holds are cleared. Returns
+/// how many alerts were raised or reopened.
+pub(super) fn write_alerts(conn: &Connection, writes: &[AlertWrites]) -> Result<u64, StoreError> {
+    let mut n_raised = 0;
+    for AlertWrites { key: (carrier, waybill_no), raised, cleared, at_ms } in writes {
+        for alert in raised {
             let draft = &alert.draft;
             let events: Vec<&str> = draft.events.iter().map(|id| id.as_str()).collect();
             let n_inserted = conn
@@ -640,37 +675,35 @@ fn record(
                         alert.detail.to_string(),
                         alert.origin_city.map(AdminCode::as_u32),
                         alert.destination_city.map(AdminCode::as_u32),
-                        now_ms,
+                        at_ms,
                     ])
                 })
                 .map_err(|err| sql_error("raising an alert", err))?;
-            changes.new_alerts += n_inserted as u64;
+            n_raised += n_inserted as u64;
         }
-        for dedup_key in &derivation.cleared {
+        for dedup_key in cleared {
             conn.prepare_cached(
                 "UPDATE alerts SET status = 'cleared', note = 'later records show the condition no longer holds', \
                  handled_by = 'kuaidi', handled_ms = ?4 \
                  WHERE waybill_no = ?1 AND carrier = ?2 AND dedup_key = ?3 AND status IN ('open', 'acknowledged')",
             )
-            .and_then(|mut stmt| stmt.execute(params![waybill_no.as_str(), carrier.as_str(), dedup_key, now_ms]))
+            .and_then(|mut stmt| stmt.execute(params![waybill_no.as_str(), carrier.as_str(), dedup_key, at_ms]))
             .map_err(|err| sql_error("clearing an alert", err))?;
         }
-        if derivation.state.as_ref() == old.as_deref() {
-            return Ok(old);
-        }
-        let journals = match journal {
-            Journal::Unless => !pending.current.contains_key(parcel_key),
-            Journal::Always => true,
-            Journal::Never => false,
-        };
-        if journals {
-            journal_line(&mut changes.journal, parcel_key);
-        }
-        let new = derivation.state.map(Arc::new);
-        changes.keys.push(parcel_key.clone());
-        changes.pairs.push((old, new.clone()));
-        Ok(new)
     }
+    Ok(n_raised)
+}
+
+/// Writes a transaction's journal row, naming the parcels in `journal` ([`journal_line`]) with the clock `at_ms`
+/// they were derived at; nothing when it names none. Returns the row's `seq`, if it wrote one.
+pub(super) fn write_journal(conn: &Connection, journal: &str, at_ms: i64) -> Result<Option<i64>, StoreError> {
+    if journal.is_empty() {
+        return Ok(None);
+    }
+    conn.prepare_cached("INSERT INTO unflushed_batches (at_ms, parcels) VALUES (?1, ?2)")
+        .and_then(|mut stmt| stmt.execute(params![at_ms, journal]))
+        .map_err(|err| sql_error("journalling the parcels' states", err))?;
+    Ok(Some(conn.last_insert_rowid()))
 }
 
 /// Where a sweep stopped in `parcels`: the last row it took or passed, in the order of `parcels_due`.

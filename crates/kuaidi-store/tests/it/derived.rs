@@ -155,6 +155,11 @@ fn ingest_live(stores: &[&SqliteStore], run: &Run) {
 }
 
 /// Every parcel's stored state, and every alert (cleared ones too) without its id.
+/// The alerts of [`derived_state`] that are not cleared.
+fn standing(alerts: &[String]) -> Vec<String> {
+    alerts.iter().filter(|a| !a.contains(" Cleared ")).cloned().collect()
+}
+
 fn derived_state(store: &SqliteStore, run: &Run) -> (Vec<Option<kuaidi_store::ParcelState>>, Vec<String>) {
     let states = run.waybills().map(|w| store.parcel_state(&w.carrier, &w.waybill_no).unwrap()).collect();
     let mut alerts: Vec<String> = store
@@ -207,15 +212,18 @@ fn the_parcel_cache_gives_the_states_the_tables_give() {
     assert_eq!(small_fresh, n_parcels, "an evicted parcel must not start fresh again");
     assert_eq!(uncached.parcel_cache_stats(), (0, uncached.parcel_cache_stats().1, 0), "no cache, nothing fresh");
 
-    assert!(cached.pending_states() > 1_000, "the states of a whole run should still be pending");
-    assert!(small.pending_states() < 7 && uncached.pending_states() == 0);
+    assert!(cached.pending_states().unwrap() > 1_000, "the states of a whole run should still be pending");
+    assert!(small.pending_states().unwrap() < 7 && uncached.pending_states().unwrap() == 0);
     let want = derived_state(&uncached, &run);
     assert!(want.0.iter().all(Option::is_some) && !want.1.is_empty());
     for (name, store) in [("cached", &cached), ("small", &small)] {
         let got = derived_state(store, &run);
         let differing = want.0.iter().zip(&got.0).filter(|(a, b)| a != b).count();
         assert_eq!(differing, 0, "{name}: {differing} parcel states differ from the uncached store's");
-        assert!(got.1 == want.1, "{name}: the alerts differ from the uncached store's");
+        // Standing alerts are the same. The uncached store reads each parcel back from the tables, where the deriver may
+        // find a later transaction's records already: an alert that those records clear again may then never be
+        // raised, so only the alerts still standing must agree.
+        assert!(standing(&got.1) == standing(&want.1), "{name}: the standing alerts differ from the uncached store's");
         let (kept, recounted) = store.recount().unwrap();
         assert!(kept == recounted, "{name}: the aggregates differ from a recount");
     }
@@ -250,8 +258,8 @@ fn states_read_while_a_flush_runs_are_the_newest() {
             assert!(got == want, "batch {idx}: {carrier}/{waybill_no} reads {got:?}, the newest state is {want:?}");
         }
     }
-    assert!(keeping.pending_states() > 500, "the keeping store should hold its states pending");
-    assert_eq!(flushing.pending_states(), 0, "every transaction hands its states over");
+    assert!(keeping.pending_states().unwrap() > 500, "the keeping store should hold its states pending");
+    assert!(flushing.pending_states().unwrap() <= 200, "every transaction hands the states before it over");
     assert!(derived_state(&flushing, &run) == derived_state(&keeping, &run), "the two stores end apart");
     let (kept, recounted) = flushing.recount().unwrap();
     assert!(kept == recounted, "the aggregates kept differ from a recount");
@@ -272,12 +280,12 @@ fn an_unclean_stop_rederives_the_journalled_parcels() {
     for batch in first_half.chunks(300) {
         crashed.ingest_at(batch, run.now).unwrap();
     }
-    assert!(crashed.pending_states() > 100, "the states should still be pending when the writer stops");
+    assert!(crashed.pending_states().unwrap() > 100, "the states should still be pending when the writer stops");
     let before_crash = total(&crashed);
     std::mem::forget(crashed);
 
     let reopened = SqliteStore::open(config).unwrap();
-    assert_eq!(reopened.pending_states(), 0, "the open writes the re-derived states");
+    assert_eq!(reopened.pending_states().unwrap(), 0, "the open writes the re-derived states");
     assert_eq!(total(&reopened), before_crash, "the indicators must be those acknowledged before the stop");
     for batch in second_half.chunks(300) {
         reopened.ingest_at(batch, run.now).unwrap();
@@ -302,8 +310,17 @@ fn an_unclean_stop_rederives_the_journalled_parcels() {
         .map(|(a, b)| format!("got {a:?}\nwant {b:?}"))
         .collect();
     assert!(differing.is_empty(), "states differ from a writer that never stopped:\n{}", differing.join("\n"));
-    let alerts_differing: Vec<_> = got.1.iter().filter(|a| !want.1.contains(a)).take(3).collect();
-    assert!(got.1 == want.1, "alerts differ from a writer that never stopped: {alerts_differing:?}");
+    // Alerts still standing are the same. An alert raised and cleared again by derivations whose alerts the writer
+    // had not stored yet when it stopped is lost with them (nobody read it: a read of alerts stores them first), so
+    // the stopped store's cleared alerts are some of the others'.
+    let (got_standing, want_standing) = (standing(&got.1), standing(&want.1));
+    let alerts_differing: Vec<_> = got_standing.iter().filter(|a| !want_standing.contains(a)).take(3).collect();
+    assert!(
+        got_standing == want_standing,
+        "standing alerts differ from a writer that never stopped: {alerts_differing:?}"
+    );
+    let invented: Vec<_> = got.1.iter().filter(|a| !want.1.contains(a)).take(3).collect();
+    assert!(invented.is_empty(), "alerts a writer that never stopped does not have: {invented:?}");
     assert_eq!(total(&reopened), total(&alone));
 }
 
@@ -458,7 +475,7 @@ fn a_sweep_from_states_gives_what_a_sweep_from_records_gives() {
             store.ingest_at(batch, clock).unwrap();
         }
     }
-    assert!(stores[1].1.pending_states() > 1_000, "the states should still be pending");
+    assert!(stores[1].1.pending_states().unwrap() > 1_000, "the states should still be pending");
     let open = stores[0]
         .1
         .parcel_states_after(None, 100_000)
@@ -518,13 +535,13 @@ fn a_sweep_survives_an_unclean_stop() {
             store.ingest_at(batch, cut).unwrap();
         }
     }
-    let pending_before = crashed.pending_states();
+    let pending_before = crashed.pending_states().unwrap();
     assert!(pending_before > 100);
     let reports = [crashed.sweep(cut + Duration::hours(49)).unwrap(), clean.sweep(cut + Duration::hours(49)).unwrap()];
     assert_eq!(format!("{:?}", reports[0]), format!("{:?}", reports[1]));
     assert!(reports[0].changed > 100, "{:?}", reports[0]);
     // The sweep's new states are pending too, journalled with its clock, until a flush writes them.
-    assert!(crashed.pending_states() > pending_before, "the swept parcels' states should be pending");
+    assert!(crashed.pending_states().unwrap() > pending_before, "the swept parcels' states should be pending");
     std::mem::forget(crashed);
     drop(clean);
     let (reopened, clean) = (SqliteStore::open(crash_config).unwrap(), SqliteStore::open(clean_config).unwrap());

@@ -139,7 +139,7 @@ fn version_7_states_move_to_a_file_of_their_own() {
         let mut more = vec![Record::Event(Box::new(chain[3].clone()))];
         more.push(Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000041"))));
         store.ingest(&more).unwrap();
-        assert_eq!(store.pending_states(), 2);
+        assert_eq!(store.pending_states().unwrap(), 2);
         let before = read(&store);
         std::mem::forget(store);
         before
@@ -195,7 +195,11 @@ fn version_7_states_move_to_a_file_of_their_own() {
     }
 
     let store = SqliteStore::open(config).unwrap();
-    assert_eq!(store.pending_states(), 0, "the open re-derives the journalled parcels and writes their states");
+    assert_eq!(
+        store.pending_states().unwrap(),
+        0,
+        "the open re-derives the journalled parcels and writes their states"
+    );
     assert_eq!(read(&store), before);
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -254,14 +258,18 @@ fn the_writer_goes_on_while_a_batch_of_states_waits() {
     assert_eq!(store.parcel_state(&carrier, &no).unwrap().as_ref(), Some(&written));
 
     states.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // Every transaction cuts the journal (a batch of one parcel is due), and the next one hands the states over.
     store.ingest(&chain[2..3]).unwrap();
     let second = store.parcel_state(&carrier, &no).unwrap().unwrap();
-    assert_ne!(second, written, "the state being written should be read from memory, not from the table");
-    assert_eq!(store.pending_states(), 0, "the state should have been handed to the flush");
+    assert_ne!(second, written, "the newest state should be read from memory, not from the table");
+    assert_eq!(store.pending_states().unwrap(), 1, "the state goes to the flush with the next transaction");
     store.ingest(&chain[3..4]).unwrap();
     let third = store.parcel_state(&carrier, &no).unwrap().unwrap();
     assert_ne!(third, second);
-    assert_eq!(store.pending_states(), 1, "one batch is in flight at a time: the next one gathers");
+    assert_eq!(store.pending_states().unwrap(), 1, "the second state is being written, the third one gathers");
+    store.ingest(&chain[4..5]).unwrap();
+    assert_eq!(store.pending_states().unwrap(), 1, "one batch is in flight at a time: the next one waits");
+    let third = store.parcel_state(&carrier, &no).unwrap().unwrap();
     let main = rusqlite::Connection::open(&path).unwrap();
     let journalled = || -> usize {
         texts(&main, "SELECT parcels FROM unflushed_batches").iter().map(|parcels| parcels.lines().count()).sum()
@@ -297,7 +305,7 @@ fn a_journal_line_that_names_no_parcel_is_refused_at_open() {
 
     journal("yto\tYT0000000060\nyto\tYT0000000060");
     let store = SqliteStore::open(config.clone()).unwrap();
-    assert_eq!(store.pending_states(), 0);
+    assert_eq!(store.pending_states().unwrap(), 0);
     let state = store.parcel_state(&fixtures::carrier_code("yto"), &fixtures::waybill_no("YT0000000060")).unwrap();
     assert!(state.is_some());
     drop(store);
@@ -330,7 +338,7 @@ fn without_derived_state_records_are_stored_and_nothing_derived() {
     assert_eq!(store.parcel_state(&carrier, &no).unwrap(), None);
     let indicators = store.indicators(&kuaidi_rules::Filter::default(), &[]).unwrap();
     assert!(indicators.iter().all(|(_, counters)| counters.parcels == 0 && counters.waybills == 0), "{indicators:?}");
-    assert_eq!(store.pending_states(), 0);
+    assert_eq!(store.pending_states().unwrap(), 0);
     assert_eq!(store.parcel_cache_stats(), (0, 0, 0));
 }
 
@@ -581,4 +589,60 @@ fn the_bundled_sqlite_takes_no_process_wide_lock_per_page_or_allocation() {
 /// The first column of every row a query returns, as text.
 fn texts(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
     conn.prepare(sql).unwrap().query_map([], |row| row.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+/// Parcel states are derived behind the writer, and the writer stores what a derivation raised and cleared in its
+/// next transaction. A crash can therefore lose the alerts of the last derivations, among them the clearing of an
+/// alert stored before. The next open re-derives the journalled parcels: it raises what the lost derivations raised,
+/// and clears the stored alert whose condition no longer holds.
+#[test]
+fn an_unclean_stop_loses_no_alert_and_leaves_none_standing_wrongly() {
+    use kuaidi_store::{AlertQuery, AlertStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, key) = (dir.path().join("kuaidi.db"), PiiKey::generate());
+    let start = fixtures::base_time().to_utc();
+    let (first, second) = (fixtures::chain("yto", "YT0000000301"), fixtures::chain("yto", "YT0000000302"));
+    let event = |event: &kuaidi_model::ScanEvent| Record::Event(Box::new(event.clone()));
+    // Acceptance, security scan and departure without the inspection: an inspection alert.
+    let gap = |no: &str, chain: &[kuaidi_model::ScanEvent]| {
+        vec![
+            Record::Waybill(Box::new(fixtures::waybill("yto", no))),
+            event(&chain[0]),
+            event(&chain[2]),
+            event(&chain[3]),
+        ]
+    };
+    let statuses = |path: &std::path::Path| -> Vec<(String, String)> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn.prepare("SELECT waybill_no, status FROM alerts ORDER BY waybill_no").unwrap();
+        stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).unwrap().map(Result::unwrap).collect()
+    };
+    {
+        let store = SqliteStore::open(SqliteConfig::new(&path, key.clone())).unwrap();
+        store.ingest(&fixtures::reference()).unwrap();
+        store.ingest_at(&gap("YT0000000301", &first), start + chrono::Duration::hours(2)).unwrap();
+        // The deriver has queued the alert once it has caught up.
+        assert_eq!(store.pending_states().unwrap(), 1);
+        // This transaction stores the first parcel's alert; its own derivations clear that alert and raise the
+        // second parcel's, and neither is stored when the process dies.
+        let mut late = vec![event(&first[1])];
+        late.extend(gap("YT0000000302", &second));
+        store.ingest_at(&late, start + chrono::Duration::hours(3)).unwrap();
+        assert_eq!(store.pending_states().unwrap(), 2, "both parcels are derived, their states pending");
+        assert_eq!(statuses(&path), [("YT0000000301".to_owned(), "open".to_owned())]);
+        std::mem::forget(store);
+    }
+    let store = SqliteStore::open(SqliteConfig::new(&path, key)).unwrap();
+    let alerts =
+        store.alerts(&AlertQuery { kind: Some("compliance".into()), limit: 10, ..AlertQuery::default() }).unwrap();
+    let mut got: Vec<(&str, &str, AlertStatus)> =
+        alerts.iter().map(|a| (a.waybill_no.as_str(), a.reason.as_str(), a.status)).collect();
+    got.sort_by_key(|(waybill_no, _, _)| *waybill_no);
+    assert_eq!(
+        got,
+        [
+            ("YT0000000301", "inspection_missing", AlertStatus::Cleared),
+            ("YT0000000302", "inspection_missing", AlertStatus::Open),
+        ]
+    );
 }
