@@ -12,6 +12,8 @@ mod cache;
 mod derived;
 mod epcis;
 mod rows;
+#[cfg(test)]
+mod tests;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -147,7 +149,8 @@ struct WriterState {
     known: Keys,
     /// Where the writer last cut the journal while the deriver was behind: the batches sent up to the cut, and the
     /// journal's last row then. Once the deriver has derived that many batches, the pending states cover every parcel
-    /// journalled up to that row, and the next transaction hands them to a flush, which lets those rows go.
+    /// journalled up to that row, and the first transaction to find it so hands them to a flush, which lets those
+    /// rows go.
     cut: Option<(u64, i64)>,
     /// Batches sent to the deriver so far.
     sent: u64,
@@ -380,7 +383,9 @@ impl SqliteStore {
             }
             let tx = begin_main(conn)?;
             self.settle(state, true)?;
-            if recount || !state.snapshot.unchanged || self.pending_now() > 0 {
+            // Parcels journalled since the last cut may have had their states handed over already (a hand-over put
+            // off past the cut takes every state derived by then); their journal rows go with this hand-over.
+            if recount || !state.snapshot.unchanged || self.pending_now() > 0 || !state.journalled.is_empty() {
                 state.journal_end = derived::journal_end(&tx)?;
                 self.hand_over(state, self.take_batch(), state.journal_end, recount)?;
                 state.journalled.clear();
@@ -743,8 +748,8 @@ impl SqliteStore {
     /// Ingest's write: stores records in a transaction with `work`, which returns the parcels whose records changed
     /// (with those records), journals those parcels, stores what the deriver has raised and cleared since the
     /// writer's last transaction, commits, and sends the parcels to the deriver. Derived state follows after the
-    /// commit ([`behind`]). Now and then the writer cuts the journal ([`WriterState::cut`]), and the next transaction
-    /// hands the states pending as of the cut, and any derived since, to a flush.
+    /// commit ([`behind`]). Now and then the writer cuts the journal ([`WriterState::cut`]), and the first transaction
+    /// that finds the deriver past the cut hands the states pending then, and any derived since, to a flush.
     fn write_behind<T>(
         &self,
         now: DateTime<Utc>,
@@ -770,12 +775,15 @@ impl SqliteStore {
                 if let Some(seq) = derived::write_journal(&tx, &journal, now_ms)? {
                     state.journal_end = seq;
                 }
-                // The first transaction after a cut (with no batch in flight) waits for the deriver to pass the cut,
-                // which it has mostly done while this transaction's records were decoded and stored; the states it
-                // made pending go to a flush after this commit, which stores what their derivations raised (both
-                // taken under the outbox's lock).
-                if let Some((sent, _)) = state.cut.filter(|_| state.flush.is_none()) {
-                    self.kept.catch_up_to(sent)?;
+                // The first transaction after a cut (with no batch in flight) that finds the deriver past the cut
+                // hands the states it made pending to a flush after this commit, which stores what their derivations
+                // raised (both taken under the outbox's lock). No transaction waits for the deriver here: one that
+                // finds it short of the cut leaves the hand-over to a later one.
+                let past_cut = match state.cut.filter(|_| state.flush.is_none()) {
+                    Some((sent, _)) => self.kept.derived_past(sent)?,
+                    None => false,
+                };
+                if past_cut {
                     let mut outbox = self.kept.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     taken = std::mem::take(&mut *outbox);
                     batch = Some(self.take_batch_locked());
@@ -822,8 +830,8 @@ impl SqliteStore {
                     }
                 }
                 if state.flush.is_none() && state.cut.is_none() {
-                    // Cut the journal here; the next transaction hands the states over once the deriver has
-                    // derived this one's parcels, without the writer waiting for them now.
+                    // Cut the journal here; the first later transaction that finds the deriver past this one's
+                    // parcels hands the states over, and none waits for the deriver to get there.
                     state.cut = Some((state.sent, state.journal_end));
                     state.journalled.clear();
                 }

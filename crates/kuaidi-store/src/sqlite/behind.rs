@@ -124,6 +124,22 @@ impl Kept {
         Ok(())
     }
 
+    /// Whether the deriver has finished `sent` batches, without waiting for it. Fails when its thread has ended short
+    /// of them.
+    pub fn derived_past(&self, sent: u64) -> Result<bool, StoreError> {
+        let progress = self.progress();
+        if progress.derived >= sent {
+            return Ok(true);
+        }
+        if progress.gone {
+            return Err(StoreError::new(
+                ErrorKind::Unavailable,
+                "the thread deriving parcel states has stopped; restart the server to re-derive them",
+            ));
+        }
+        Ok(false)
+    }
+
     /// Whether a batch failed to derive since the last reload.
     pub fn broken(&self) -> bool {
         self.progress().broken
