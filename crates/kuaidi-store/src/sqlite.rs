@@ -50,7 +50,10 @@ const MIGRATIONS: &[&str] = &[
 const STATES_FILE_VERSION: i64 = MIGRATIONS.len() as i64 + 1;
 
 /// The migrations written in SQL after [`STATES_FILE_VERSION`], in order: the first is version 9.
-const AFTER_STATES_FILE: &[&str] = &[include_str!("../migrations/sqlite/0009_journal_batches.sql")];
+const AFTER_STATES_FILE: &[&str] = &[
+    include_str!("../migrations/sqlite/0009_journal_batches.sql"),
+    include_str!("../migrations/sqlite/0010_handler_postings.sql"),
+];
 
 /// How hard SQLite works to make a commit durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -587,12 +590,13 @@ impl SqliteStore {
         let received_ms = Utc::now().timestamp_millis();
         self.write(|conn| {
             let tx = begin_main(conn)?;
-            let mut n_new = 0;
+            let (mut n_new, mut postings) = (0, rows::Postings::default());
             for event in events {
-                if rows::put_event(&tx, event, received_ms)? == Outcome::Accepted {
+                if rows::put_event(&tx, event, received_ms, &mut postings)? == Outcome::Accepted {
                     n_new += 1;
                 }
             }
+            postings.write(&tx)?;
             tx.commit().map_err(|err| sql_error("committing a transaction", err))?;
             Ok(n_new)
         })
@@ -1178,6 +1182,7 @@ impl SqliteStore {
         let mut touched = Vec::new();
         // The parcel whose records are being stored, and whether any of them changed it.
         let mut current: Option<(behind::Touched, bool)> = None;
+        let mut postings = rows::Postings::default();
         let mut done = |current: Option<(behind::Touched, bool)>, known: &mut Keys| {
             if let Some((parcel, true)) = current {
                 if self.config.derived_state {
@@ -1205,7 +1210,7 @@ impl SqliteStore {
                 Record::Carrier(carrier) => rows::put_carrier(tx, carrier)?,
                 Record::Facility(facility) => rows::put_facility(tx, facility)?,
                 Record::Waybill(waybill) => rows::put_waybill(tx, key, waybill, received_ms)?,
-                Record::Event(event) => rows::put_event(tx, event, received_ms)?,
+                Record::Event(event) => rows::put_event(tx, event, received_ms, &mut postings)?,
                 Record::Complaint(complaint) => rows::put_complaint(tx, key, complaint, received_ms)?,
             };
             if matches!(outcome, Outcome::Accepted | Outcome::Updated) {
@@ -1223,6 +1228,7 @@ impl SqliteStore {
             outcomes[idx] = outcome;
         }
         done(current.take(), &mut state.known);
+        postings.write(tx)?;
         Ok((outcomes, touched))
     }
 

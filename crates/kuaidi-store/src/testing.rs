@@ -12,11 +12,11 @@ use kuaidi_model::{
 use crate::{AuditEntry, ErrorKind, Handler, NewApiKey, Outcome, Store};
 
 /// The main file's layout as embedded schema version 6 had it where later versions changed it: the reverse-trace
-/// indexes keyed by handler (migration 0007 rebuilds them keyed by the hour), and the state journal a row per parcel
-/// (migration 0009 makes it a row per transaction). Run on the main file of a store stopped cleanly (its journal then
-/// names no state left to write), it puts them back, for the upgrade test and the floor benchmark
-/// (`examples/sqlite_floor.rs`); add `PRAGMA user_version = 6` to make the next open migrate again.
-pub const VERSION_6_HANDLER_INDEXES: &str = "DROP INDEX events_by_operator; DROP INDEX events_by_vehicle; \
+/// indexes keyed by handler (migration 0007 rebuilds them keyed by the hour, and 0010 replaces them with postings),
+/// and the state journal a row per parcel (migration 0009 makes it a row per transaction). Run on the main file of a
+/// store stopped cleanly (its journal then names no state left to write), it puts them back, for the upgrade test; add
+/// `PRAGMA user_version = 6` to make the next open migrate again.
+pub const VERSION_6_HANDLER_INDEXES: &str = "DROP TABLE handled; \
      CREATE INDEX events_by_operator ON events (operator, time_ms) WHERE operator IS NOT NULL; \
      CREATE INDEX events_by_vehicle ON events (vehicle, time_ms) WHERE vehicle IS NOT NULL; \
      DROP TABLE unflushed_batches; \

@@ -284,7 +284,73 @@ fn event_row(row: &Row<'_>) -> rusqlite::Result<ScanEvent> {
     })
 }
 
-pub(super) fn put_event(conn: &Connection, event: &ScanEvent, received_ms: i64) -> Result<Outcome, StoreError> {
+/// The reverse-trace postings of one transaction (migration 0010): for each hour and handler its accepted events name,
+/// their row numbers in the order stored, which is ascending. [`Postings::write`] stores them, one row each, in the
+/// same transaction.
+#[derive(Debug, Default)]
+pub(super) struct Postings {
+    /// By handler (looked up without allocating): each hour and kind it was seen under, with the row numbers.
+    lists: std::collections::HashMap<String, Vec<HourList>, foldhash::fast::RandomState>,
+}
+
+/// An hour, a kind, and the row numbers of a handler's events in them.
+type HourList = (i64, u8, Vec<i64>);
+
+/// `handled.kind` of an operator, and of a vehicle.
+const OPERATOR: u8 = 0;
+const VEHICLE: u8 = 1;
+
+impl Postings {
+    /// Notes an event just stored as row `seq`.
+    fn note(&mut self, event: &ScanEvent, seq: i64) {
+        let hour = event.time.timestamp_millis() / HOUR_MS;
+        for (kind, handler) in [(OPERATOR, &event.operator), (VEHICLE, &event.vehicle)] {
+            let Some(handler) = handler else { continue };
+            let lists = match self.lists.get_mut(handler.as_str()) {
+                Some(lists) => lists,
+                None => self.lists.entry(handler.clone()).or_default(),
+            };
+            match lists.iter_mut().find(|(h, k, _)| (*h, *k) == (hour, kind)) {
+                Some((_, _, seqs)) => seqs.push(seq),
+                None => lists.push((hour, kind, vec![seq])),
+            }
+        }
+    }
+
+    /// Stores the postings noted, in key order.
+    pub(super) fn write(self, conn: &Connection) -> Result<(), StoreError> {
+        if self.lists.is_empty() {
+            return Ok(());
+        }
+        let failed = |err| sql_error("writing reverse-trace postings", err);
+        let mut rows: Vec<(i64, u8, String, Vec<i64>)> = Vec::new();
+        for (handler, lists) in self.lists {
+            for (hour, kind, seqs) in lists {
+                rows.push((hour, kind, handler.clone(), seqs));
+            }
+        }
+        rows.sort_unstable_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+        let mut stmt = conn
+            .prepare_cached("INSERT INTO handled (hour, kind, handler, first_seq, seqs) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .map_err(failed)?;
+        let mut bytes = Vec::new();
+        for (hour, kind, handler, seqs) in rows {
+            bytes.clear();
+            bytes.extend(seqs.iter().flat_map(|seq| seq.to_be_bytes()));
+            stmt.execute(params![hour, kind, handler, seqs[0], bytes]).map_err(failed)?;
+        }
+        Ok(())
+    }
+}
+
+/// Stores a scan event unless its key `(waybill_no, carrier, event_id)` is stored already, and notes an event stored in
+/// `postings`: accepted, a duplicate (the same event again), or a conflict (another event under the same key).
+pub(super) fn put_event(
+    conn: &Connection,
+    event: &ScanEvent,
+    received_ms: i64,
+    postings: &mut Postings,
+) -> Result<Outcome, StoreError> {
     // Built once: this runs for every event stored, and formatting it each time showed in the ingest profile.
     static INSERT: LazyLock<String> = LazyLock::new(|| {
         format!(
@@ -314,6 +380,7 @@ pub(super) fn put_event(conn: &Connection, event: &ScanEvent, received_ms: i64) 
         })
         .map_err(|err| sql_error("writing an event", err))?;
     if n_inserted == 1 {
+        postings.note(event, conn.last_insert_rowid());
         return Ok(Outcome::Accepted);
     }
     let stored = conn
@@ -412,14 +479,12 @@ pub(super) fn waybills_after(
     Ok(waybills)
 }
 
-/// Milliseconds in the hour that leads the keys of the reverse-trace indexes (migration 0007): an event's hour is
-/// `time_ms / 3600000`, truncated as SQLite and Rust both truncate integer division. A query uses those indexes only
-/// when it writes the same expression.
+/// Milliseconds in an hour: an event's hour in `handled` is `time_ms / 3600000` (migration 0010, as in 0007).
 const HOUR_MS: i64 = 3_600_000;
 
 /// Events of a handler in `[from, to)`, ordered by time, then waybill number and event id; at most `limit`.
-/// The index leads with the hour, so this seeks once per hour of the range, in time order, until `limit` is reached;
-/// the hours are first narrowed to those the index holds any entry in.
+/// `handled` leads with the hour, so this seeks once per hour of the range, in time order, until `limit` is reached,
+/// and reads each hour's events by row number; the hours are first narrowed to those `handled` holds any row in.
 pub(super) fn handled_by(
     conn: &Connection,
     handler: &Handler,
@@ -427,9 +492,9 @@ pub(super) fn handled_by(
     to: DateTime<Utc>,
     limit: usize,
 ) -> Result<Vec<ScanEvent>, StoreError> {
-    let (index, column, id) = match handler {
-        Handler::Operator(id) => ("events_by_operator", "operator", id),
-        Handler::Vehicle(id) => ("events_by_vehicle", "vehicle", id),
+    let (kind, id) = match handler {
+        Handler::Operator(id) => (OPERATOR, id),
+        Handler::Vehicle(id) => (VEHICLE, id),
     };
     let failed = |err| sql_error("reverse tracing", err);
     let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
@@ -438,29 +503,51 @@ pub(super) fn handled_by(
         return Ok(events);
     }
     let stored_hour = |order: &str| -> Result<Option<i64>, StoreError> {
-        conn.prepare_cached(&format!(
-            "SELECT time_ms / {HOUR_MS} FROM events INDEXED BY {index} WHERE {column} IS NOT NULL \
-             ORDER BY time_ms / {HOUR_MS} {order} LIMIT 1"
-        ))
-        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)).optional())
-        .map_err(failed)
+        conn.prepare_cached(&format!("SELECT hour FROM handled ORDER BY hour {order} LIMIT 1"))
+            .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)).optional())
+            .map_err(failed)
     };
     let (Some(first), Some(last)) = (stored_hour("ASC")?, stored_hour("DESC")?) else {
         return Ok(events);
     };
-    let mut stmt = conn
+    let mut postings = conn
+        .prepare_cached("SELECT seqs FROM handled WHERE hour = ?1 AND kind = ?2 AND handler = ?3")
+        .map_err(failed)?;
+    let mut by_seq = conn
         .prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events INDEXED BY {index} \
-             WHERE time_ms / {HOUR_MS} = ?1 AND {column} = ?2 AND time_ms >= ?3 AND time_ms < ?4 \
-             ORDER BY time_ms, waybill_no, event_id LIMIT ?5"
+            "SELECT {EVENT_COLUMNS} FROM events WHERE seq = ?1 AND time_ms >= ?2 AND time_ms < ?3"
         ))
         .map_err(failed)?;
+    let mut hour_events = Vec::new();
     for hour in (from_ms / HOUR_MS).max(first)..=((to_ms - 1) / HOUR_MS).min(last) {
-        let left = i64::try_from(limit - events.len()).unwrap_or(i64::MAX);
-        let found = stmt.query_map(params![hour, id, from_ms, to_ms, left], event_row).map_err(failed)?;
-        for event in found {
-            events.push(event.map_err(failed)?);
+        hour_events.clear();
+        let lists = postings.query_map(params![hour, kind, id], |row| row.get::<_, Vec<u8>>(0)).map_err(failed)?;
+        for list in lists {
+            let list = list.map_err(failed)?;
+            if list.len() % 8 != 0 {
+                return Err(StoreError::new(
+                    ErrorKind::Other,
+                    format!("a reverse-trace posting of hour {hour} holds {} bytes, not 8 per event", list.len()),
+                ));
+            }
+            for seq in list.chunks_exact(8) {
+                let seq = i64::from_be_bytes(seq.try_into().unwrap_or([0; 8]));
+                if let Some(event) =
+                    by_seq.query_row(params![seq, from_ms, to_ms], event_row).optional().map_err(failed)?
+                {
+                    hour_events.push(event);
+                }
+            }
         }
+        hour_events.sort_by(|a: &ScanEvent, b: &ScanEvent| {
+            (a.time.timestamp_millis(), &a.waybill_no, &a.event_id).cmp(&(
+                b.time.timestamp_millis(),
+                &b.waybill_no,
+                &b.event_id,
+            ))
+        });
+        let left = limit - events.len();
+        events.extend(hour_events.drain(..).take(left));
         if events.len() >= limit {
             break;
         }

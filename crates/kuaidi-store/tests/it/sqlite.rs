@@ -66,10 +66,11 @@ fn a_newer_schema_is_refused() {
     assert!(err.to_string().contains("schema version 99"), "{err}");
 }
 
-/// A store at schema version 6 (reverse-trace indexes keyed by handler) is brought to version 7 at its next open:
-/// the indexes are rebuilt keyed by the hour, the events stay, and reverse traces find them.
+/// A store at schema version 6 (reverse-trace indexes keyed by handler) is brought to version 10 at its next open:
+/// the indexes are rebuilt keyed by the hour (7), then replaced by postings built from the stored events (10), and
+/// reverse traces find the events.
 #[test]
-fn version_6_reverse_trace_indexes_are_rebuilt_by_the_hour() {
+fn version_6_reverse_trace_indexes_become_postings() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kuaidi.db");
     let key = PiiKey::generate();
@@ -80,10 +81,6 @@ fn version_6_reverse_trace_indexes_are_rebuilt_by_the_hour() {
             fixtures::chain("yto", "YT0000000030").into_iter().map(|e| Record::Event(Box::new(e))).collect();
         store.ingest(&chain).unwrap();
     }
-    let index_sql = |conn: &rusqlite::Connection, name: &str| -> String {
-        conn.query_row("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1", [name], |row| row.get(0))
-            .unwrap()
-    };
     // Leave the file as version 6 left it.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(kuaidi_store::testing::VERSION_6_HANDLER_INDEXES).unwrap();
@@ -93,10 +90,27 @@ fn version_6_reverse_trace_indexes_are_rebuilt_by_the_hour() {
     let store = SqliteStore::open(SqliteConfig::new(&path, key)).unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(version, 9);
-    for name in ["events_by_operator", "events_by_vehicle"] {
-        assert!(index_sql(&conn, name).contains("time_ms / 3600000"), "{name}: {}", index_sql(&conn, name));
-    }
+    assert_eq!(version, 10);
+    let indexes: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('events_by_operator', 'events_by_vehicle')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 0, "the reverse-trace indexes are gone");
+    // The fixture chain: 7 events by operator C001 in one hour or more, one with vehicle 沪A12345.
+    let postings: Vec<(i64, String, usize)> = conn
+        .prepare("SELECT kind, handler, length(seqs) FROM handled ORDER BY kind, handler")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let bytes = |kind: i64, handler: &str| -> usize {
+        postings.iter().filter(|(k, h, _)| *k == kind && h == handler).map(|(_, _, n)| n).sum()
+    };
+    assert_eq!((bytes(0, "C001"), bytes(1, "沪A12345")), (7 * 8, 8), "{postings:?}");
     let start = fixtures::base_time().with_timezone(&chrono::Utc);
     let day = start + chrono::Duration::days(1);
     let operator = kuaidi_store::Handler::Operator("C001".to_owned());
@@ -171,6 +185,11 @@ fn version_7_states_move_to_a_file_of_their_own() {
          CREATE TABLE main.unflushed_parcels (seq INTEGER PRIMARY KEY, waybill_no TEXT NOT NULL,
              carrier TEXT NOT NULL, at_ms INTEGER NOT NULL);
          DROP TABLE main.unflushed_batches;
+         DROP TABLE main.handled;
+         CREATE INDEX main.events_by_operator ON events (time_ms / 3600000, operator, time_ms)
+             WHERE operator IS NOT NULL;
+         CREATE INDEX main.events_by_vehicle ON events (time_ms / 3600000, vehicle, time_ms)
+             WHERE vehicle IS NOT NULL;
          PRAGMA main.user_version = 7;
          COMMIT;",
     )
@@ -204,7 +223,7 @@ fn version_7_states_move_to_a_file_of_their_own() {
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
     let left: i64 = conn
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE name IN ('parcels', 'aggregate_snapshot', 'derived_meta')",
@@ -393,7 +412,7 @@ fn states_are_blobs_and_json_rows_from_before_are_still_read() {
     };
     let user_version: i64 =
         rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(user_version, 9);
+    assert_eq!(user_version, 10);
     let states = kuaidi_store::states_path(&path);
     let conn = rusqlite::Connection::open(&states).unwrap();
     let (kind, bytes) = stored(&conn);
