@@ -343,8 +343,9 @@ impl Postings {
     }
 }
 
-/// Stores a scan event unless its key `(waybill_no, carrier, event_id)` is stored already, and notes an event stored in
-/// `postings`: accepted, a duplicate (the same event again), or a conflict (another event under the same key).
+/// Stores a scan event unless its key `(waybill_no, carrier, event_id)` is stored already, and answers accepted, a
+/// duplicate (the same event again), or a conflict (another event under the same key). An accepted event's row number
+/// goes into `postings`, which the caller writes before it commits.
 pub(super) fn put_event(
     conn: &Connection,
     event: &ScanEvent,
