@@ -33,15 +33,16 @@ fn a_hand_over_put_off_while_the_deriver_is_behind_loses_nothing() {
     let first = [Record::Waybill(Box::new(fixtures::waybill("yto", "YT0000000501"))), events[0].clone()];
     let (carrier, no) = (fixtures::carrier_code("yto"), fixtures::waybill_no("YT0000000501"));
 
-    // What a store that ingests the same records and stops cleanly derives.
-    let want = {
+    // The state a store that ingests the first records and the first `n` events, and never stalls, derives.
+    let never_stalled = |n: usize| {
         let other = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(SqliteConfig::new(other.path().join("kuaidi.db"), PiiKey::generate())).unwrap();
         store.ingest(&fixtures::reference()).unwrap();
         store.ingest(&first).unwrap();
-        store.ingest(&events[1..3]).unwrap();
+        store.ingest(&events[1..n]).unwrap();
         store.parcel_state(&carrier, &no).unwrap().unwrap()
     };
+    let want = never_stalled(3);
 
     {
         let store = SqliteStore::open(config.clone()).unwrap();
@@ -73,14 +74,7 @@ fn a_hand_over_put_off_while_the_deriver_is_behind_loses_nothing() {
         drop(stalled);
         std::mem::forget(store);
     }
-    let want = {
-        let other = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(SqliteConfig::new(other.path().join("kuaidi.db"), PiiKey::generate())).unwrap();
-        store.ingest(&fixtures::reference()).unwrap();
-        store.ingest(&first).unwrap();
-        store.ingest(&events[1..5]).unwrap();
-        store.parcel_state(&carrier, &no).unwrap().unwrap()
-    };
+    let want = never_stalled(5);
     let store = SqliteStore::open(config).unwrap();
     assert_eq!(store.parcel_state(&carrier, &no).unwrap().unwrap(), want);
     assert_eq!(store.pending_states().unwrap(), 0, "the open re-derives the journalled parcel and writes its state");
