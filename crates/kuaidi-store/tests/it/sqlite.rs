@@ -89,16 +89,8 @@ fn version_6_reverse_trace_indexes_become_postings() {
 
     let store = SqliteStore::open(SqliteConfig::new(&path, key)).unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(version, 10);
-    let indexes: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name IN ('events_by_operator', 'events_by_vehicle')",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
-    assert_eq!(indexes, 0, "the reverse-trace indexes are gone");
+    assert_eq!(user_version(&conn), 10);
+    assert_eq!(named(&conn, &["events_by_operator", "events_by_vehicle"]), 0, "the reverse-trace indexes are gone");
     // The fixture chain: 7 events by operator C001 in one hour or more, one with vehicle 沪A12345.
     let postings: Vec<(i64, String, usize)> = conn
         .prepare("SELECT kind, handler, length(seqs) FROM handled ORDER BY kind, handler")
@@ -222,16 +214,12 @@ fn version_7_states_move_to_a_file_of_their_own() {
     assert_eq!(read(&store), before);
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(version, 10);
-    let left: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name IN ('parcels', 'aggregate_snapshot', 'derived_meta')",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
-    assert_eq!(left, 0, "the main file should keep no parcel states");
+    assert_eq!(user_version(&conn), 10);
+    assert_eq!(
+        named(&conn, &["parcels", "aggregate_snapshot", "derived_meta"]),
+        0,
+        "the main file should keep no parcel states"
+    );
     let journal: String =
         conn.query_row("SELECT sql FROM sqlite_master WHERE name = 'unflushed_batches'", [], |row| row.get(0)).unwrap();
     assert!(journal.contains("AUTOINCREMENT"), "{journal}");
@@ -664,4 +652,15 @@ fn an_unclean_stop_loses_no_alert_and_leaves_none_standing_wrongly() {
             ("YT0000000302", "inspection_missing", AlertStatus::Open),
         ]
     );
+}
+
+/// The schema version of the file `conn` opened.
+fn user_version(conn: &rusqlite::Connection) -> i64 {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap()
+}
+
+/// How many tables and indexes of `conn`'s main file bear one of `names`.
+fn named(conn: &rusqlite::Connection, names: &[&str]) -> usize {
+    let mut stmt = conn.prepare("SELECT count(*) FROM sqlite_master WHERE name = ?1").unwrap();
+    names.iter().map(|name| stmt.query_row([name], |row| row.get::<_, usize>(0)).unwrap()).sum()
 }
