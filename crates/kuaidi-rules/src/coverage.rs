@@ -233,17 +233,22 @@ impl CoverageTable {
     /// contribution is not in the table (the caller's bookkeeping is wrong).
     pub fn apply(&mut self, old: Option<&Contribution>, new: Option<&Contribution>) -> bool {
         if let Some((key, counts)) = old {
-            let Some(rest) = self.rows.get(key).and_then(|row| row.checked_sub(counts)) else {
-                return false;
-            };
+            let Some(row) = self.rows.get_mut(key) else { return false };
+            let Some(rest) = row.checked_sub(counts) else { return false };
             if rest.is_zero() {
                 self.rows.remove(key);
             } else {
-                self.rows.insert(key.clone(), rest);
+                // In place: the key (with its outlet and courier) is not copied again.
+                *row = rest;
             }
         }
         if let Some((key, counts)) = new {
-            self.rows.entry(key.clone()).or_default().add(counts);
+            match self.rows.get_mut(key) {
+                Some(row) => row.add(counts),
+                None => {
+                    self.rows.insert(key.clone(), *counts);
+                }
+            }
         }
         true
     }
