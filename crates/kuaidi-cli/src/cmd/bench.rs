@@ -1,7 +1,7 @@
 //! `kuaidi bench ingest`: the real server as a child process on the embedded store (or on PostgreSQL with
-//! `--database`), bulk NDJSON sent to it over HTTP from this process, then trace lookups timed one by one. Prints
-//! events/s and lookup p50/p99; on PostgreSQL also the ceiling, a plain binary `COPY` of the same events into an
-//! unindexed table, and the ingest's share of it.
+//! `--database`), bulk NDJSON sent to it over HTTP from this process, then trace lookups and reverse traces (by vehicle
+//! and by operator) timed one by one. Prints events/s and lookup p50/p99; on PostgreSQL also the ceiling, a plain
+//! binary `COPY` of the same events into an unindexed table, and the ingest's share of it.
 //! `kuaidi bench epcis` (in `bench/epcis.rs`) compares EPCIS capture with native ingest of the same events.
 //!
 //! Also the HTTP sender `demo` uses, so the demo ingests through the same path as carriers do.
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use indicatif::ProgressBar;
 use kuaidi_api::ingest::Summary;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use serde::Serialize;
 
 use crate::cmd::simulate::{generate, simulation, SimArgs};
@@ -53,6 +53,10 @@ pub struct IngestArgs {
     /// Trace lookups to time after ingest.
     #[arg(long, default_value_t = 5_000)]
     lookups: usize,
+    /// Reverse traces to time after the lookups, for vehicles and for operators each: every parcel the handler of a
+    /// scan among the sampled records handled in the 24 hours around that scan. Fewer when the sample names fewer.
+    #[arg(long, default_value_t = 500)]
+    reverse_lookups: usize,
     /// Keep the benchmark's data here instead of a temporary directory.
     #[arg(long)]
     keep: Option<PathBuf>,
@@ -85,6 +89,13 @@ struct Body {
 /// 1.4 GB more memory than 500,000 (docs/BENCHMARKS.md).
 pub const BULK_CHUNK: usize = 500_000;
 
+/// A line [`send_file`] shows its caller before sending it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    Waybill,
+    Event,
+}
+
 /// Reads `path` into request bodies of `request_lines` lines on one thread, and sends them on `connections` threads.
 /// Every answer's summary is added up; any HTTP error ends the run with that error.
 pub fn send_file(
@@ -94,7 +105,7 @@ pub fn send_file(
     request_lines: usize,
     connections: usize,
     bar: &ProgressBar,
-    mut sample: impl FnMut(&[u8]),
+    mut sample: impl FnMut(Line, &[u8]),
 ) -> Result<SendReport, CliError> {
     let file = File::open(path).map_err(|err| CliError::io("open", path, err))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
@@ -170,8 +181,9 @@ pub fn send_file(
             }
             if line.starts_with(b"{\"type\":\"event\"") {
                 body.events += 1;
+                sample(Line::Event, &line);
             } else if line.starts_with(b"{\"type\":\"waybill\"") {
-                sample(&line);
+                sample(Line::Waybill, &line);
             }
             body.bytes.extend_from_slice(&line);
             body.lines += 1;
@@ -334,10 +346,129 @@ struct BenchReport {
     lookup_p50_ms: f64,
     lookup_p99_ms: f64,
     lookup_max_ms: f64,
+    /// Reverse traces (`GET /v1/vehicles/{vehicle}/parcels`, `GET /v1/operators/{operator}/parcels`), timed one by one
+    /// after the lookups.
+    reverse_vehicle: ReverseLatency,
+    reverse_operator: ReverseLatency,
     /// The server's CPU seconds while it ingested, by thread; `null` where `/proc` does not show them. With
     /// `--database`, PostgreSQL's own processes are not in it.
     server_cpu: Option<threads::ServerCpu>,
     data_dir: String,
+}
+
+/// How one kind of reverse trace answered.
+#[derive(Debug, Default, Serialize)]
+struct ReverseLatency {
+    lookups: usize,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    /// Parcels per answer, on the mean and at most.
+    parcels_mean: f64,
+    parcels_max: usize,
+}
+
+/// A uniform sample of at most `size` of the items offered (reservoir sampling): an item is built only when it is
+/// kept, and one that cannot be built leaves its slot as it was.
+struct Reservoir<T> {
+    size: usize,
+    seen: usize,
+    items: Vec<T>,
+}
+
+impl<T> Reservoir<T> {
+    fn new(size: usize) -> Reservoir<T> {
+        Reservoir { size, seen: 0, items: Vec::with_capacity(size.min(1 << 16)) }
+    }
+
+    fn offer(&mut self, rng: &mut impl rand::Rng, build: impl FnOnce() -> Option<T>) {
+        self.seen += 1;
+        let slot = if self.items.len() < self.size { self.items.len() } else { rng.random_range(0..self.seen) };
+        if slot >= self.size {
+            return;
+        }
+        let Some(item) = build() else { return };
+        if slot == self.items.len() {
+            self.items.push(item);
+        } else {
+            self.items[slot] = item;
+        }
+    }
+}
+
+/// A scan's handler among the sampled records, and the time of the scan.
+#[derive(Debug, Clone)]
+struct Handled {
+    vehicle: Option<String>,
+    operator: Option<String>,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Handled {
+    fn of(value: &serde_json::Value) -> Option<Handled> {
+        let at = chrono::DateTime::parse_from_rfc3339(value["time"].as_str()?).ok()?.with_timezone(&chrono::Utc);
+        let text = |name: &str| value[name].as_str().filter(|text| !text.is_empty()).map(str::to_owned);
+        let (vehicle, operator) = (text("vehicle"), text("operator"));
+        (vehicle.is_some() || operator.is_some()).then_some(Handled { vehicle, operator, at })
+    }
+}
+
+/// A path segment with every byte but RFC 3986's unreserved characters percent-encoded.
+fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Times reverse traces of up to `n` distinct handlers, each over the 24 hours around the scan that named it.
+fn time_reverse(
+    agent: &ureq::Agent,
+    base: &str,
+    key: &str,
+    route: &str,
+    handlers: impl Iterator<Item = (String, chrono::DateTime<chrono::Utc>)>,
+    n: usize,
+) -> Result<ReverseLatency, CliError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let picked: Vec<_> = handlers.filter(|(handler, _)| seen.insert(handler.clone())).take(n).collect();
+    let (mut latencies, mut parcels) = (Vec::with_capacity(picked.len()), Vec::with_capacity(picked.len()));
+    let day = chrono::Duration::hours(12);
+    let stamp = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    for (handler, at) in &picked {
+        let url = format!(
+            "{base}/v1/{route}/{}/parcels?from={}&to={}",
+            path_segment(handler),
+            stamp(*at - day),
+            stamp(*at + day)
+        );
+        let clock = Instant::now();
+        let mut response = agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {key}"))
+            .call()
+            .map_err(|err| CliError::Api(format!("reverse trace {url} failed: {err}")))?;
+        let mut body = Vec::new();
+        response.body_mut().as_reader().read_to_end(&mut body).map_err(|err| CliError::io("read", &url, err))?;
+        latencies.push(clock.elapsed().as_secs_f64() * 1000.0);
+        let answer: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|err| CliError::Api(format!("reverse trace {url} answered no JSON: {err}")))?;
+        parcels.push(answer["parcels"].as_array().map_or(0, Vec::len));
+    }
+    latencies.sort_by(f64::total_cmp);
+    Ok(ReverseLatency {
+        lookups: latencies.len(),
+        p50_ms: percentile(&latencies, 50.0),
+        p99_ms: percentile(&latencies, 99.0),
+        max_ms: latencies.last().copied().unwrap_or(0.0),
+        parcels_mean: parcels.iter().sum::<usize>() as f64 / parcels.len().max(1) as f64,
+        parcels_max: parcels.iter().copied().max().unwrap_or(0),
+    })
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -397,25 +528,22 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
     let total = File::open(&input).and_then(|f| f.metadata()).map(|m| m.len() / 330).unwrap_or(0);
     let bar = progress::items(total, "ingesting");
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let mut seen = 0usize;
-    let mut samples: Vec<(String, String)> = Vec::with_capacity(args.lookups);
-    let report = send_file(&base, &key, &input, args.request_lines, args.connections, &bar, |line| {
-        // Reservoir sampling of waybills to look up afterwards.
-        seen += 1;
-        let slot = if samples.len() < args.lookups { samples.len() } else { rng.random_range(0..seen) };
-        if slot >= args.lookups {
-            return;
-        }
-        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(line) {
-            let text = |name: &str| value[name].as_str().unwrap_or_default().to_owned();
-            let pair = (text("carrier"), text("waybill_no"));
-            if slot == samples.len() {
-                samples.push(pair);
-            } else {
-                samples[slot] = pair;
-            }
+    // Reservoir samples of the waybills to look up afterwards, and of the scans whose handlers to trace back: four
+    // scans per reverse trace, since not every scan names a vehicle, and handlers repeat.
+    let mut waybills: Reservoir<(String, String)> = Reservoir::new(args.lookups);
+    let mut scans: Reservoir<Handled> = Reservoir::new(args.reverse_lookups.saturating_mul(4));
+    let report = send_file(&base, &key, &input, args.request_lines, args.connections, &bar, |kind, line| {
+        let parse = || serde_json::from_slice::<serde_json::Value>(line).ok();
+        match kind {
+            Line::Waybill => waybills.offer(&mut rng, || {
+                let value = parse()?;
+                let text = |name: &str| value[name].as_str().unwrap_or_default().to_owned();
+                Some((text("carrier"), text("waybill_no")))
+            }),
+            Line::Event => scans.offer(&mut rng, || Handled::of(&parse()?)),
         }
     })?;
+    let (samples, scans) = (waybills.items, scans.items);
     bar.finish_and_clear();
     let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(30))).build().into();
     // The embedded store derives parcel states behind its writer: a request for the indicators answers once they
@@ -449,6 +577,10 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
     }
     lookup_bar.finish_and_clear();
     latencies.sort_by(f64::total_cmp);
+    let vehicles = scans.iter().filter_map(|h| h.vehicle.clone().map(|vehicle| (vehicle, h.at)));
+    let reverse_vehicle = time_reverse(&agent, &base, &key, "vehicles", vehicles, args.reverse_lookups)?;
+    let operators = scans.iter().filter_map(|h| h.operator.clone().map(|operator| (operator, h.at)));
+    let reverse_operator = time_reverse(&agent, &base, &key, "operators", operators, args.reverse_lookups)?;
     server.stop()?;
 
     let store = server_config.open_store()?;
@@ -482,6 +614,8 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
         lookup_p50_ms: percentile(&latencies, 50.0),
         lookup_p99_ms: percentile(&latencies, 99.0),
         lookup_max_ms: latencies.last().copied().unwrap_or(0.0),
+        reverse_vehicle,
+        reverse_operator,
         server_cpu,
         data_dir: data_dir.display().to_string(),
     };
@@ -494,6 +628,8 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
         bench.share_of_ceiling.map_or("-".into(), |s| format!("{:.0} %", s * 100.0)),
         format!("{:.2}", bench.lookup_p50_ms),
         format!("{:.2}", bench.lookup_p99_ms),
+        format!("{:.2}", bench.reverse_vehicle.p99_ms),
+        format!("{:.2}", bench.reverse_operator.p99_ms),
         bench.server_cpu.as_ref().map_or("-".into(), |cpu| format!("{:.1}", cpu.total)),
     ]];
     output::print(
@@ -508,6 +644,8 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
             "SHARE",
             "TRACE P50 MS",
             "TRACE P99 MS",
+            "VEHICLE P99 MS",
+            "OPERATOR P99 MS",
             "SERVER CPU S",
         ],
         rows,
@@ -533,4 +671,46 @@ fn ceiling(url: &str, input: &Path) -> Result<f64, CliError> {
     let elapsed = kuaidi_store_pg::copy_ceiling(url, &events)
         .map_err(|err| CliError::Database { database: crate::config::redact_url(url), source: err })?;
     Ok(events.len() as f64 / elapsed.as_secs_f64().max(1e-9))
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::{path_segment, Handled, Reservoir};
+
+    #[test]
+    fn a_reservoir_keeps_at_most_its_size_and_only_what_it_could_build() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut reservoir = Reservoir::new(10);
+        for n in 0..1_000 {
+            // Odd items cannot be built: they take no slot.
+            reservoir.offer(&mut rng, || (n % 2 == 0).then_some(n));
+        }
+        assert_eq!(reservoir.items.len(), 10);
+        assert!(reservoir.items.iter().all(|n| n % 2 == 0), "{:?}", reservoir.items);
+        assert!(reservoir.items.iter().any(|&n| n >= 20), "later items replace the first ones: {:?}", reservoir.items);
+        let mut none = Reservoir::new(0);
+        none.offer(&mut rng, || Some(1));
+        assert!(none.items.is_empty());
+    }
+
+    #[test]
+    fn a_handler_goes_into_the_path_percent_encoded() {
+        assert_eq!(path_segment("ZTO-HZ_01.a~"), "ZTO-HZ_01.a~");
+        assert_eq!(path_segment("苏E 1/2"), "%E8%8B%8FE%201%2F2");
+    }
+
+    #[test]
+    fn a_sampled_scan_names_its_handlers_and_time() {
+        let line = r#"{"type":"event","time":"2026-11-11T09:00:00+08:00","vehicle":"苏E12345","operator":""}"#;
+        let handled = Handled::of(&serde_json::from_str(line).unwrap()).unwrap();
+        assert_eq!(handled.vehicle.as_deref(), Some("苏E12345"));
+        assert_eq!(handled.operator, None, "an empty operator names nobody");
+        assert_eq!(handled.at.to_rfc3339(), "2026-11-11T01:00:00+00:00");
+        let waybill = r#"{"type":"waybill","created_at":"2026-11-11T09:00:00+08:00"}"#;
+        assert!(Handled::of(&serde_json::from_str(waybill).unwrap()).is_none(), "a waybill names no handler");
+        let untimed = r#"{"type":"event","time":"9 o'clock","operator":"C1"}"#;
+        assert!(Handled::of(&serde_json::from_str(untimed).unwrap()).is_none(), "a scan without a time is skipped");
+    }
 }

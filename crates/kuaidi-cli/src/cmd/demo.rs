@@ -19,7 +19,7 @@ use kuaidi_store::Store;
 use serde::Serialize;
 
 use crate::cmd::alerts;
-use crate::cmd::bench::send_file;
+use crate::cmd::bench::{send_file, Line};
 use crate::cmd::report::{self, FilterView, ReportView};
 use crate::cmd::serve::{bind, runtime};
 use crate::cmd::simulate::{generate, simulation, SimArgs};
@@ -128,8 +128,8 @@ pub fn run(args: DemoArgs, config: &Config) -> Result<(), CliError> {
     let base = format!("http://{ingest_addr}");
     let mut first_waybill: Option<String> = None;
     // One request is one store transaction.
-    let sent = send_file(&base, &key, &records, config.api.ingest_chunk, 2, &bar, |line| {
-        if first_waybill.is_none() {
+    let sent = send_file(&base, &key, &records, config.api.ingest_chunk, 2, &bar, |kind, line| {
+        if kind == Line::Waybill && first_waybill.is_none() {
             first_waybill = Some(String::from_utf8_lossy(line).into_owned());
         }
     })?;

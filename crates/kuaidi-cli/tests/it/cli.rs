@@ -209,7 +209,19 @@ fn simulate_500(
 fn bench_ingest_reports_throughput_lookups_and_the_servers_cpu() {
     let Some(geo) = crate::support::shared_geography() else { return };
     let (_dir, data) = crate::support::temp_dir();
-    let args = ["--format", "json", "bench", "ingest", "--parcels", "300", "--lookups", "40", "--geo"];
+    let args = [
+        "--format",
+        "json",
+        "bench",
+        "ingest",
+        "--parcels",
+        "300",
+        "--lookups",
+        "40",
+        "--reverse-lookups",
+        "20",
+        "--geo",
+    ];
     let output = crate::support::kuaidi(&data, &[&args[..], &[geo.to_str().unwrap()]].concat());
     assert!(output.status.success(), "{}", crate::support::stderr(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -217,6 +229,15 @@ fn bench_ingest_reports_throughput_lookups_and_the_servers_cpu() {
     assert!(sent > 1000 && stored > 0 && stored <= sent, "{report}");
     assert_eq!(report["lookups"], 40, "{report}");
     assert!(report["events_per_second"].as_f64().unwrap() > 0.0, "{report}");
+    // The sampled scans name vehicles and operators; each one's reverse trace finds parcels.
+    for kind in ["reverse_vehicle", "reverse_operator"] {
+        let reverse = &report[kind];
+        let n = reverse["lookups"].as_u64().unwrap();
+        assert!(n > 0 && n <= 20, "{kind}: {report}");
+        assert!(reverse["p99_ms"].as_f64().unwrap() >= reverse["p50_ms"].as_f64().unwrap(), "{kind}: {report}");
+        assert!(reverse["parcels_max"].as_u64().unwrap() >= 1, "{kind}: {report}");
+        assert!(reverse["parcels_mean"].as_f64().unwrap() > 0.0, "{kind}: {report}");
+    }
     // The server was stopped cleanly and wrote its pending states: the store opened after it re-derived nothing.
     let stderr = crate::support::stderr(&output);
     assert!(!stderr.contains("re-deriving parcels"), "{stderr}");
