@@ -413,6 +413,20 @@ impl Handled {
     }
 }
 
+/// GETs `url` with the key and reads the whole answer; returns how many milliseconds that took, and the answer.
+/// `what` names the request in the error.
+fn timed_get(agent: &ureq::Agent, url: &str, key: &str, what: &str) -> Result<(f64, Vec<u8>), CliError> {
+    let clock = Instant::now();
+    let mut response = agent
+        .get(url)
+        .header("Authorization", &format!("Bearer {key}"))
+        .call()
+        .map_err(|err| CliError::Api(format!("{what} {url} failed: {err}")))?;
+    let mut body = Vec::new();
+    response.body_mut().as_reader().read_to_end(&mut body).map_err(|err| CliError::io("read", url, err))?;
+    Ok((clock.elapsed().as_secs_f64() * 1000.0, body))
+}
+
 /// A path segment with every byte but RFC 3986's unreserved characters percent-encoded.
 fn path_segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -447,15 +461,8 @@ fn time_reverse(
             stamp(*at - day),
             stamp(*at + day)
         );
-        let clock = Instant::now();
-        let mut response = agent
-            .get(&url)
-            .header("Authorization", &format!("Bearer {key}"))
-            .call()
-            .map_err(|err| CliError::Api(format!("reverse trace {url} failed: {err}")))?;
-        let mut body = Vec::new();
-        response.body_mut().as_reader().read_to_end(&mut body).map_err(|err| CliError::io("read", &url, err))?;
-        latencies.push(clock.elapsed().as_secs_f64() * 1000.0);
+        let (ms, body) = timed_get(agent, &url, key, "reverse trace")?;
+        latencies.push(ms);
         let answer: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|err| CliError::Api(format!("reverse trace {url} answered no JSON: {err}")))?;
         parcels.push(answer["parcels"].as_array().map_or(0, Vec::len));
@@ -549,13 +556,7 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
     // The embedded store derives parcel states behind its writer: a request for the indicators answers once they
     // count every event acknowledged, and the ingest is done only then.
     let catching_up = Instant::now();
-    let url = format!("{base}/v1/indicators");
-    let mut response = agent
-        .get(&url)
-        .header("Authorization", &format!("Bearer {key}"))
-        .call()
-        .map_err(|err| CliError::Api(format!("asking for {url} failed: {err}")))?;
-    response.body_mut().as_reader().read_to_end(&mut Vec::new()).map_err(|err| CliError::io("read", &url, err))?;
+    timed_get(&agent, &format!("{base}/v1/indicators"), &key, "asking for")?;
     let catch_up_seconds = catching_up.elapsed().as_secs_f64();
     let server_cpu = watch.and_then(threads::Watch::finish);
     let report = SendReport { seconds: report.seconds + catch_up_seconds, ..report };
@@ -564,15 +565,7 @@ pub fn run(command: BenchCommand, config: &Config) -> Result<(), CliError> {
     let lookup_bar = progress::items(samples.len() as u64, "tracing");
     for (carrier, waybill_no) in &samples {
         let url = format!("{base}/v1/waybills/{waybill_no}?carrier={carrier}");
-        let clock = Instant::now();
-        let mut response = agent
-            .get(&url)
-            .header("Authorization", &format!("Bearer {key}"))
-            .call()
-            .map_err(|err| CliError::Api(format!("trace lookup {url} failed: {err}")))?;
-        let mut sink = Vec::new();
-        response.body_mut().as_reader().read_to_end(&mut sink).map_err(|err| CliError::io("read", &url, err))?;
-        latencies.push(clock.elapsed().as_secs_f64() * 1000.0);
+        latencies.push(timed_get(&agent, &url, &key, "trace lookup")?.0);
         lookup_bar.inc(1);
     }
     lookup_bar.finish_and_clear();
