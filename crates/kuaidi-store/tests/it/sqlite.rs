@@ -92,13 +92,8 @@ fn version_6_reverse_trace_indexes_become_postings() {
     assert_eq!(user_version(&conn), 10);
     assert_eq!(named(&conn, &["events_by_operator", "events_by_vehicle"]), 0, "the reverse-trace indexes are gone");
     // The fixture chain: 7 events by operator C001 in one hour or more, one with vehicle 沪A12345.
-    let postings: Vec<(i64, String, usize)> = conn
-        .prepare("SELECT kind, handler, length(seqs) FROM handled ORDER BY kind, handler")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let postings: Vec<(i64, String, usize)> =
+        triples(&conn, "SELECT kind, handler, length(seqs) FROM handled ORDER BY kind, handler");
     let bytes = |kind: i64, handler: &str| -> usize {
         postings.iter().filter(|(k, h, _)| *k == kind && h == handler).map(|(_, _, n)| n).sum()
     };
@@ -157,13 +152,7 @@ fn version_7_states_move_to_a_file_of_their_own() {
     let states = kuaidi_store::states_path(&path);
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute("ATTACH DATABASE ?1 AS states", [states.to_str().unwrap()]).unwrap();
-    let journal: Vec<(i64, String, i64)> = conn
-        .prepare("SELECT seq, parcels, at_ms FROM main.unflushed_batches")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let journal: Vec<(i64, String, i64)> = triples(&conn, "SELECT seq, parcels, at_ms FROM main.unflushed_batches");
     conn.execute_batch(
         "BEGIN;
          CREATE TABLE main.parcels (waybill_no TEXT NOT NULL, carrier TEXT NOT NULL, check_ms INTEGER,
@@ -657,6 +646,18 @@ fn an_unclean_stop_loses_no_alert_and_leaves_none_standing_wrongly() {
 /// The schema version of the file `conn` opened.
 fn user_version(conn: &rusqlite::Connection) -> i64 {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap()
+}
+
+/// The rows of a query of three columns.
+fn triples<A, B, C>(conn: &rusqlite::Connection, sql: &str) -> Vec<(A, B, C)>
+where
+    A: rusqlite::types::FromSql,
+    B: rusqlite::types::FromSql,
+    C: rusqlite::types::FromSql,
+{
+    let mut stmt = conn.prepare(sql).unwrap();
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
 }
 
 /// How many tables and indexes of `conn`'s main file bear one of `names`.
