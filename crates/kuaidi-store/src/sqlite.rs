@@ -158,7 +158,7 @@ struct WriterState {
     /// Batches sent to the deriver so far.
     sent: u64,
     /// The deriver's channel; `None` without derived state, and once the store is closing.
-    batches: Option<mpsc::SyncSender<behind::Batch>>,
+    batches: Option<mpsc::SyncSender<behind::ToDeriver>>,
 }
 
 /// A set of parcel keys on the writer's path (foldhash: see [`derived::Pending`]).
@@ -259,6 +259,7 @@ impl SqliteStore {
         ));
         let deriver = if config.derived_state {
             let (batches, received) = mpsc::sync_channel(behind::BATCHES_AHEAD);
+            kept.set_wake(Some(batches.clone()));
             let (kept, conn, key) = (Arc::clone(&kept), open_connection(&config)?, config.pii_key.clone());
             let thread = std::thread::Builder::new()
                 .name("kuaidi-deriver".into())
@@ -644,8 +645,9 @@ impl SqliteStore {
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.stop_checkpointer.store(true, Ordering::Relaxed);
-        // The deriver derives what it was sent and ends.
+        // The deriver derives what it was sent and ends, once no sender is left.
         self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).batches = None;
+        self.kept.set_wake(None);
         if let Some(deriver) = self.deriver.take() {
             if deriver.join().is_err() {
                 tracing::error!("the derivation thread panicked; the next start re-derives the journalled parcels");
@@ -852,7 +854,7 @@ impl SqliteStore {
     /// re-derives the journalled parcels; the records themselves are stored.
     fn send(&self, state: &mut WriterState, batch: behind::Batch) {
         let Some(batches) = &state.batches else { return };
-        match batches.send(batch) {
+        match batches.send(behind::ToDeriver::Batch(batch)) {
             Ok(()) => {
                 state.sent += 1;
                 self.kept.note_sent();

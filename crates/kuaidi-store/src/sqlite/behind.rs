@@ -9,9 +9,18 @@
 //! queued in the outbox for the writer to store in the main file ([`Kept::merge_derived`]). Nothing it derives needs
 //! the writer's lock, so the writer may wait for it while holding that lock.
 //!
+//! The deriver does not derive each batch as it comes. It applies the batch's records to the parcels they touch at
+//! once, and holds those parcels back ([`Held`]), so that a parcel touched by several batches in a row is derived once,
+//! from all of their records. It derives what it holds when a reader or the writer waits for it
+//! ([`Kept::catch_up_to`]), when it holds [`HELD_RECORDS`] records or [`HELD_BATCHES`] batches, when no batch has come
+//! for [`HELD_IDLE`], and when the writer stops. Each parcel is derived at the clock and with the reference data of
+//! the last batch that touched it, so its state is the one deriving every batch in turn would have left; only alerts
+//! that a batch raised and a later one in the same hold cleared are never raised (docs/BENCHMARKS.md, session 21).
+//!
 //! Nothing acknowledged can be lost: the transaction that stored a parcel's records journalled the parcel, and the
 //! journal row stays until a flush has written a state derived after those records (see `SqliteStore::hand_over`).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, RwLock};
 
@@ -19,7 +28,7 @@ use chrono::{DateTime, Utc};
 use kuaidi_model::Record;
 use rusqlite::Connection;
 
-use super::cache::ParcelCache;
+use super::cache::{CachedParcel, ParcelCache};
 use super::derived::{AlertWrites, Changes, Journal, PendingStates, Pipeline};
 use crate::derived::{Aggregates, ParcelKey, RefCache, Rules};
 use crate::seal::PiiKey;
@@ -29,8 +38,34 @@ use crate::{ErrorKind, StoreError};
 #[cfg(target_os = "linux")]
 const DERIVER_NICE: i32 = 5;
 
-/// Batches the writer may be ahead of the deriver before it waits.
+/// Batches the writer may have sent that the deriver has not taken in yet before it waits.
 pub(super) const BATCHES_AHEAD: usize = 4;
+
+/// Records the deriver holds back at most before it derives what it holds: eight of `bench ingest`'s transactions,
+/// which the writer stores in about 30 s on the project's machine. A read that comes after a burst of ingest waits for
+/// at most this many records' parcels to be derived (about 7 s at the end of `bench ingest`), and those in the batches
+/// not yet taken in. One run each with 2 and 4 million gave 115,255 and 117,288 events/s, within the bench's noise
+/// (docs/BENCHMARKS.md, session 21).
+pub(super) const HELD_RECORDS: usize = 4_000_000;
+
+/// Batches the deriver holds back at most.
+pub(super) const HELD_BATCHES: usize = 256;
+
+/// How long the deriver holds parcels back while no batch comes. An hour in unit tests, so that a read the deriver
+/// did not wake for would show (`sqlite::tests`).
+#[cfg(not(test))]
+pub(super) const HELD_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+#[cfg(test)]
+pub(super) const HELD_IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// What the writer and the waiters send the deriver.
+#[derive(Debug)]
+pub(super) enum ToDeriver {
+    /// A committed transaction's parcels.
+    Batch(Batch),
+    /// Someone waits for the deriver: derive what is held.
+    Wake,
+}
 
 /// A parcel a committed transaction stored records for, with those records.
 #[derive(Debug)]
@@ -63,6 +98,8 @@ struct Progress {
     broken: bool,
     /// The deriver's thread has ended.
     gone: bool,
+    /// Readers and writers waiting for the deriver: while there are any, it holds nothing back.
+    waiting: usize,
 }
 
 /// The derived state the writer and the deriver share: the parcel cache, the pending states, the aggregates, and the
@@ -84,6 +121,9 @@ pub(super) struct Kept {
     pub rules: Arc<Rules>,
     /// Time the deriver spent deriving, in nanoseconds.
     pub busy_ns: AtomicU64,
+    /// A way to wake the deriver when someone waits for it; `None` once the writer has stopped, so that the channel
+    /// closes and the deriver ends.
+    wake: Mutex<Option<mpsc::SyncSender<ToDeriver>>>,
 }
 
 impl Kept {
@@ -97,7 +137,13 @@ impl Kept {
             progressed: Condvar::new(),
             rules,
             busy_ns: AtomicU64::new(0),
+            wake: Mutex::new(None),
         }
+    }
+
+    /// Gives the deriver's channel to the waiters, to wake it with.
+    pub fn set_wake(&self, sender: Option<mpsc::SyncSender<ToDeriver>>) {
+        *self.wake.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = sender;
     }
 
     fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
@@ -109,19 +155,32 @@ impl Kept {
         self.progress().sent += 1;
     }
 
-    /// Waits until the deriver has finished `sent` batches.
+    /// Waits until the deriver has finished `sent` batches; it derives what it holds back at once while anyone waits.
     pub fn catch_up_to(&self, sent: u64) -> Result<(), StoreError> {
         let mut progress = self.progress();
+        if progress.derived >= sent {
+            return Ok(());
+        }
+        progress.waiting += 1;
+        drop(progress);
+        // A full channel needs no wake: the deriver looks at `waiting` after each batch it takes in.
+        if let Some(wake) = &*self.wake.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            let _ = wake.try_send(ToDeriver::Wake);
+        }
+        let mut progress = self.progress();
+        let mut caught_up = Ok(());
         while progress.derived < sent {
             if progress.gone {
-                return Err(StoreError::new(
+                caught_up = Err(StoreError::new(
                     ErrorKind::Unavailable,
                     "the thread deriving parcel states has stopped; restart the server to re-derive them",
                 ));
+                break;
             }
             progress = self.progressed.wait(progress).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        Ok(())
+        progress.waiting -= 1;
+        caught_up
     }
 
     /// Whether the deriver has finished `sent` batches, without waiting for it. Fails when its thread has ended short
@@ -188,42 +247,130 @@ impl Kept {
         }
         applied
     }
+}
 
-    /// Derives one batch: each parcel from the cache (with the batch's records applied), fresh, or read from the
-    /// tables on `conn`, which then hold at least the batch's records (a later batch's records, read too, are applied
-    /// again when that batch comes, which changes nothing: the cache keeps each record once).
-    fn derive(&self, conn: &Connection, key: &PiiKey, batch: Batch) -> Result<(), StoreError> {
+/// What the deriver has taken in and not derived yet.
+///
+/// The parcels stay in the parcel cache, which takes each batch's records at once; the hold only notes, for each
+/// parcel, the last batch that touched it (an index into `batches`). A parcel that was neither cached nor fresh, or
+/// that the cache evicted meanwhile, is read from the tables when it is derived: they then hold at least the records
+/// of every batch taken in (a later batch's records, read too, are applied again when that batch comes, which changes
+/// nothing: the cache keeps each record once).
+#[derive(Debug, Default)]
+struct Held {
+    /// The batches taken in, each with its clock and reference data.
+    batches: Vec<(DateTime<Utc>, Arc<RefCache>)>,
+    parcels: HashMap<ParcelKey, usize, foldhash::fast::RandomState>,
+    /// Records taken in.
+    records: usize,
+}
+
+impl Held {
+    /// Whether it is time to derive what is held, waiting readers aside.
+    fn full(&self) -> bool {
+        self.records >= HELD_RECORDS || self.batches.len() >= HELD_BATCHES
+    }
+
+    /// Takes a batch in: each parcel's records go to it in the cache, or to a fresh parcel there; a parcel that is in
+    /// neither is read when it is derived. A parcel's first touch in a hold counts as a lookup of the cache.
+    fn take_in(&mut self, cache: &mut ParcelCache, batch: Batch, retired: &mut Vec<CachedParcel>) {
         let Batch { now, reference, parcels } = batch;
-        let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut changes = {
-            let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut pipeline = Pipeline::new(reference, Arc::clone(&self.rules), Journal::Ingest, now);
-            for Touched { key: parcel_key, fresh, records } in parcels {
-                let mut cached = match cache.lift(&parcel_key) {
-                    Some(cached) => {
-                        cache.count(true);
-                        Some(cached)
-                    }
-                    None if fresh && cache.is_on() => Some(cache.fresh()),
-                    None => {
-                        cache.count(false);
-                        None
-                    }
-                };
-                if let Some(cached) = &mut cached {
+        let idx = self.batches.len();
+        self.batches.push((now, reference));
+        let on = cache.is_on();
+        for Touched { key, fresh, records } in parcels {
+            self.records += records.len();
+            let first = match self.parcels.get_mut(&key) {
+                Some(last) => {
+                    *last = idx;
+                    false
+                }
+                None => true,
+            };
+            match cache.touch(&key) {
+                Some(cached) => {
                     for record in records {
                         cached.apply(record);
                     }
+                    if first {
+                        cache.count(true);
+                    }
                 }
-                pipeline.touched(conn, key, &pending, parcel_key, cached)?;
+                None if fresh && on => {
+                    let mut cached = cache.fresh();
+                    for record in records {
+                        cached.apply(record);
+                    }
+                    cache.put(key.clone(), cached, retired);
+                }
+                None if first => cache.count(false),
+                None => {}
             }
-            pipeline.finish(&mut cache)?
-        };
-        drop(cache);
-        let merged = self.merge_derived(&mut changes);
-        // The parcels that left the cache are freed here, off the writer's thread.
-        drop(changes);
-        merged
+            if first {
+                self.parcels.insert(key, idx);
+            }
+        }
+    }
+}
+
+impl Kept {
+    /// Derives what is held: the parcels whose last touch was the same batch together, at that batch's clock and with
+    /// its reference data, batch after batch, each group in key order and made pending with its aggregates and alerts
+    /// at once (so the outbox's lock is held for one batch's parcels at a time). Empties the hold and keeps its room.
+    fn derive_held(&self, conn: &Connection, key: &PiiKey, held: &mut Held) -> Result<(), StoreError> {
+        let mut groups: Vec<Vec<ParcelKey>> = held.batches.iter().map(|_| Vec::new()).collect();
+        for (parcel_key, last) in held.parcels.drain() {
+            groups[last].push(parcel_key);
+        }
+        held.records = 0;
+        for ((now, reference), mut group) in held.batches.drain(..).zip(groups) {
+            if group.is_empty() {
+                continue;
+            }
+            group.sort_unstable_by(|a, b| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
+            let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut changes = {
+                let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut pipeline = Pipeline::new(reference, Arc::clone(&self.rules), Journal::Ingest, now);
+                for parcel_key in group {
+                    let cached = cache.lift(&parcel_key);
+                    pipeline.touched(conn, key, &pending, parcel_key, cached)?;
+                }
+                pipeline.finish(&mut cache)?
+            };
+            drop(cache);
+            let merged = self.merge_derived(&mut changes);
+            // The parcels that left the cache are freed here, off the writer's thread.
+            drop(changes);
+            merged?;
+        }
+        Ok(())
+    }
+
+    /// Marks `n` batches derived (or skipped) and wakes whoever waits for them.
+    fn note_derived(&self, n: usize) {
+        self.progress().derived += n as u64;
+        self.progressed.notify_all();
+    }
+
+    /// Derives what is held, or drops it when a batch failed before; marks its batches derived.
+    fn settle_held(&self, conn: &Connection, key: &PiiKey, held: &mut Held) {
+        let n_batches = held.batches.len();
+        if n_batches == 0 {
+            return;
+        }
+        let started = std::time::Instant::now();
+        if !self.broken() {
+            if let Err(err) = self.derive_held(conn, key, held) {
+                tracing::error!(%err, "could not derive parcel states; the writer re-derives the journalled parcels");
+                self.break_down();
+            }
+        }
+        held.parcels.clear();
+        held.batches.clear();
+        held.records = 0;
+        self.busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.note_derived(n_batches);
     }
 }
 
@@ -237,8 +384,9 @@ impl Drop for Gone<'_> {
     }
 }
 
-/// The deriver's thread: derives each batch in the order sent, until the writer's sender is dropped.
-pub(super) fn run(kept: Arc<Kept>, conn: Connection, key: PiiKey, batches: mpsc::Receiver<Batch>) {
+/// The deriver's thread: takes in each batch in the order sent and derives what it holds when it is time
+/// ([`Held`]), until the writer's sender is dropped.
+pub(super) fn run(kept: Arc<Kept>, conn: Connection, key: PiiKey, batches: mpsc::Receiver<ToDeriver>) {
     let _gone = Gone(&kept);
     // The writer goes first when both want a core: the deriver only has to keep within a few batches of it (Linux
     // keeps a nice value per thread, and the derivation helpers it starts inherit it).
@@ -246,16 +394,40 @@ pub(super) fn run(kept: Arc<Kept>, conn: Connection, key: PiiKey, batches: mpsc:
     if let Err(err) = rustix::process::nice(DERIVER_NICE) {
         tracing::debug!(%err, "could not lower the deriver's priority");
     }
-    for batch in batches {
-        let started = std::time::Instant::now();
-        if !kept.broken() {
-            if let Err(err) = kept.derive(&conn, &key, batch) {
-                tracing::error!(%err, "could not derive parcel states; the writer re-derives the journalled parcels");
-                kept.break_down();
+    let mut held = Held::default();
+    loop {
+        let message = if held.batches.is_empty() {
+            batches.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+        } else {
+            batches.recv_timeout(HELD_IDLE)
+        };
+        match message {
+            Ok(ToDeriver::Batch(batch)) => {
+                if kept.broken() {
+                    // Skipped until the writer reloads: it re-derives the journalled parcels then.
+                    kept.note_derived(1);
+                } else {
+                    let started = std::time::Instant::now();
+                    let mut retired = Vec::new();
+                    let mut cache = kept.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    held.take_in(&mut cache, batch, &mut retired);
+                    drop(cache);
+                    drop(retired);
+                    kept.busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                }
+            }
+            Ok(ToDeriver::Wake) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                kept.settle_held(&conn, &key, &mut held);
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                kept.settle_held(&conn, &key, &mut held);
+                return;
             }
         }
-        kept.busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        kept.progress().derived += 1;
-        kept.progressed.notify_all();
+        if held.full() || kept.progress().waiting > 0 {
+            kept.settle_held(&conn, &key, &mut held);
+        }
     }
 }

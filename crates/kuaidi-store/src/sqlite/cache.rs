@@ -88,6 +88,12 @@ impl ParcelCache {
         parcel
     }
 
+    /// A parcel in the cache, to apply records to in place, marked as the most recently touched; `None` when it is
+    /// not cached. Counts no lookup: the caller does ([`ParcelCache::count`]).
+    pub fn touch(&mut self, key: &ParcelKey) -> Option<&mut CachedParcel> {
+        self.parcels.get_mut(key)
+    }
+
     /// Takes a parcel out while a transaction stores its records, without counting a lookup: it goes back with
     /// [`ParcelCache::put`] once re-derived, and the caller counts the lookup ([`ParcelCache::count`]).
     pub fn lift(&mut self, key: &ParcelKey) -> Option<CachedParcel> {
@@ -126,16 +132,21 @@ impl ParcelCache {
 
 impl CachedParcel {
     /// Applies a record of this parcel's that the writer has just stored (accepted, or an updated complaint), so the
-    /// records stay as the tables would return them. The record moves in; a caller that still needs it passes a copy.
+    /// records stay as the tables would return them.
+    ///
+    /// The cache keeps a copy made here, on the deriver's thread, and drops the record it is given: the request thread
+    /// that decoded the record then gets all of its memory back, strings included, and decodes the next request into
+    /// it, where keeping the record's own strings left that thread faulting in fresh pages for every request (session
+    /// 21: 6 % more ingest throughput, docs/BENCHMARKS.md).
     pub fn apply(&mut self, record: Record) {
         let records = &mut self.records;
         match record {
-            Record::Waybill(waybill) => records.waybill = Some(stored_waybill(*waybill)),
+            Record::Waybill(waybill) => records.waybill = Some(stored_waybill(Waybill::clone(&waybill))),
             Record::Event(event) => {
-                kuaidi_model::insert_event(&mut records.events, stored_event(*event));
+                kuaidi_model::insert_event(&mut records.events, stored_event(ScanEvent::clone(&event)));
             }
             Record::Complaint(complaint) => {
-                let complaint = stored_complaint(*complaint);
+                let complaint = stored_complaint(Complaint::clone(&complaint));
                 records.complaints.retain(|stored| stored.id != complaint.id);
                 records.complaints.push(complaint);
                 records.complaints.sort_by(|a, b| {

@@ -81,3 +81,68 @@ fn a_hand_over_put_off_while_the_deriver_is_behind_loses_nothing() {
     drop(store);
     assert_eq!(journal_rows(&path), 0);
 }
+
+/// The deriver holds batches back while nobody waits for it: a parcel that several transactions in a row touch is
+/// derived once, from all of their records, to the state deriving each transaction in turn leaves (a store read after
+/// every transaction), with the same standing alerts and without those that came and went. A read wakes the deriver: in unit tests it would otherwise hold
+/// the batches for an hour (`behind::HELD_IDLE`).
+#[test]
+fn held_batches_derive_each_parcel_once_to_the_state_of_deriving_each_batch() {
+    let no = "YT0000000502";
+    // Without its inspection, so that the departure raises an alert that stands.
+    let events: Vec<Record> = fixtures::chain("yto", no)
+        .into_iter()
+        .filter(|event| event.kind != kuaidi_model::EventKind::Inspect)
+        .map(|event| Record::Event(Box::new(event)))
+        .collect();
+    let first = [Record::Waybill(Box::new(fixtures::waybill("yto", no))), events[0].clone()];
+    let (carrier, waybill_no) = (fixtures::carrier_code("yto"), fixtures::waybill_no(no));
+    let open = || {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(SqliteConfig::new(dir.path().join("kuaidi.db"), PiiKey::generate())).unwrap();
+        store.ingest(&fixtures::reference()).unwrap();
+        (dir, store)
+    };
+    let alerts = |store: &SqliteStore| {
+        let alerts = store.alerts(&crate::AlertQuery { limit: 100, ..Default::default() }).unwrap();
+        let mut alerts: Vec<_> =
+            alerts.into_iter().map(|alert| (alert.kind, alert.reason, alert.events, alert.status)).collect();
+        alerts.sort_by(|a, b| (&a.0, &a.1, &a.2).cmp(&(&b.0, &b.1, &b.2)));
+        alerts
+    };
+    let (_each_dir, each) = open();
+    each.ingest(&first).unwrap();
+    each.parcel_state(&carrier, &waybill_no).unwrap().unwrap();
+    for event in &events[1..] {
+        each.ingest(std::slice::from_ref(event)).unwrap();
+        each.parcel_state(&carrier, &waybill_no).unwrap().unwrap();
+    }
+    assert_eq!(each.parcel_cache_stats(), (events.len() as u64 - 1, 0, 1), "one derivation per transaction");
+
+    let (_held_dir, held) = open();
+    held.ingest(&first).unwrap();
+    for event in &events[1..] {
+        held.ingest(std::slice::from_ref(event)).unwrap();
+    }
+    let held = std::sync::Arc::new(held);
+    let (answer, answered) = std::sync::mpsc::channel();
+    let reader = std::sync::Arc::clone(&held);
+    let (c, w) = (carrier.clone(), waybill_no.clone());
+    std::thread::spawn(move || answer.send(reader.parcel_state(&c, &w).unwrap().unwrap()).unwrap());
+    let state = answered.recv_timeout(std::time::Duration::from_secs(120)).expect("the read should wake the deriver");
+    assert_eq!(state, each.parcel_state(&carrier, &waybill_no).unwrap().unwrap());
+    assert_eq!(held.parcel_cache_stats(), (0, 0, 1), "the parcel started fresh and was derived once");
+    // Standing alerts are the same. The fixture's events are days old, so every state but the last is silent for too
+    // long: deriving each transaction raises a loss alert that the next one clears, and holding them raises none.
+    let (each_alerts, held_alerts) = (alerts(&each), alerts(&held));
+    let standing = |alerts: &[(String, String, Vec<String>, crate::AlertStatus)]| {
+        alerts.iter().filter(|alert| alert.3 != crate::AlertStatus::Cleared).cloned().collect::<Vec<_>>()
+    };
+    assert!(
+        standing(&each_alerts).iter().any(|(kind, reason, ..)| kind == "compliance" && reason == "inspection_missing"),
+        "{each_alerts:?}"
+    );
+    assert_eq!(standing(&held_alerts), standing(&each_alerts));
+    assert!(each_alerts.iter().any(|alert| alert.3 == crate::AlertStatus::Cleared), "{each_alerts:?}");
+    assert_eq!(held_alerts, standing(&held_alerts), "nothing came and went while held");
+}
