@@ -316,13 +316,12 @@ impl Held {
 impl Kept {
     /// Derives what is held: the parcels whose last touch was the same batch together, at that batch's clock and with
     /// its reference data, batch after batch, each group in key order and made pending with its aggregates and alerts
-    /// at once (so the outbox's lock is held for one batch's parcels at a time). Empties the hold and keeps its room.
+    /// at once (so the outbox's lock is held for one batch's parcels at a time). Drains the hold, keeping its room.
     fn derive_held(&self, conn: &Connection, key: &PiiKey, held: &mut Held) -> Result<(), StoreError> {
         let mut groups: Vec<Vec<ParcelKey>> = held.batches.iter().map(|_| Vec::new()).collect();
         for (parcel_key, last) in held.parcels.drain() {
             groups[last].push(parcel_key);
         }
-        held.records = 0;
         for ((now, reference), mut group) in held.batches.drain(..).zip(groups) {
             if group.is_empty() {
                 continue;

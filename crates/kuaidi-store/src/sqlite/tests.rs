@@ -84,8 +84,8 @@ fn a_hand_over_put_off_while_the_deriver_is_behind_loses_nothing() {
 
 /// The deriver holds batches back while nobody waits for it: a parcel that several transactions in a row touch is
 /// derived once, from all of their records, to the state deriving each transaction in turn leaves (a store read after
-/// every transaction), with the same standing alerts and without those that came and went. A read wakes the deriver: in unit tests it would otherwise hold
-/// the batches for an hour (`behind::HELD_IDLE`).
+/// every transaction), with the same standing alerts and without those that came and went. A read wakes the deriver:
+/// in unit tests it would otherwise hold the batches for an hour (`behind::HELD_IDLE`).
 #[test]
 fn held_batches_derive_each_parcel_once_to_the_state_of_deriving_each_batch() {
     let no = "YT0000000502";
