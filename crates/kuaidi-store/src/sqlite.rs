@@ -149,7 +149,7 @@ struct WriterState {
     journalled: Keys,
     /// Parcels known to have records stored; any other parcel is probed before its first record is stored, to learn
     /// whether it starts fresh. Emptied when it reaches [`KNOWN_PARCELS_PER_CACHED`] times the cache's size.
-    known: Keys,
+    known: Known,
     /// Where the writer last cut the journal while the deriver was behind: the batches sent up to the cut, and the
     /// journal's last row then. Once the deriver has derived that many batches, the pending states cover every parcel
     /// journalled up to that row, and the first transaction to find it so hands them to a flush, which lets those
@@ -166,6 +166,25 @@ type Keys = std::collections::HashSet<crate::derived::ParcelKey, foldhash::fast:
 
 /// How many parcels the writer remembers as known per parcel the cache holds.
 const KNOWN_PARCELS_PER_CACHED: usize = 4;
+
+/// Parcels known to have records stored, by a 64-bit hash of their key: 8 bytes a parcel and no copy of the key, where
+/// a set of keys took 48 bytes and a copy. A parcel found here is never started fresh but read back from the tables,
+/// which is right for any parcel, so a hash that two keys share by chance costs one read and nothing else.
+#[derive(Debug, Default)]
+struct Known {
+    hasher: foldhash::fast::RandomState,
+    hashes: std::collections::HashSet<u64, foldhash::fast::RandomState>,
+}
+
+impl Known {
+    fn contains(&self, key: &crate::derived::ParcelKey) -> bool {
+        self.hashes.contains(&std::hash::BuildHasher::hash_one(&self.hasher, key))
+    }
+
+    fn insert(&mut self, key: &crate::derived::ParcelKey) {
+        self.hashes.insert(std::hash::BuildHasher::hash_one(&self.hasher, key));
+    }
+}
 
 /// A batch of states being written to the states file on a thread of its own ([`SqliteStore::hand_over`]).
 #[derive(Debug)]
@@ -947,7 +966,7 @@ fn load_writer_state(
         journal_done: None,
         data_version: data_version(tx)?,
         journalled: Keys::default(),
-        known: Keys::default(),
+        known: Known::default(),
         cut: None,
         sent: 0,
         batches: None,
@@ -1185,13 +1204,13 @@ impl SqliteStore {
         // The parcel whose records are being stored, and whether any of them changed it.
         let mut current: Option<(behind::Touched, bool)> = None;
         let mut postings = rows::Postings::default();
-        let mut done = |current: Option<(behind::Touched, bool)>, known: &mut Keys| {
+        let mut done = |current: Option<(behind::Touched, bool)>, known: &mut Known| {
             if let Some((parcel, true)) = current {
                 if self.config.derived_state {
-                    if known.len() >= KNOWN_PARCELS_PER_CACHED * self.config.parcel_cache.max(1) {
-                        known.clear();
+                    if known.hashes.len() >= KNOWN_PARCELS_PER_CACHED * self.config.parcel_cache.max(1) {
+                        known.hashes.clear();
                     }
-                    known.insert(parcel.key.clone());
+                    known.insert(&parcel.key);
                     touched.push(parcel);
                 }
             }
@@ -1253,7 +1272,7 @@ impl SqliteStore {
     fn probe(
         &self,
         tx: &rusqlite::Transaction<'_>,
-        known: &Keys,
+        known: &Known,
         parcel_key: crate::derived::ParcelKey,
     ) -> Result<behind::Touched, StoreError> {
         let fresh = self.config.derived_state
