@@ -181,7 +181,11 @@ impl Known {
         self.hashes.contains(&std::hash::BuildHasher::hash_one(&self.hasher, key))
     }
 
-    fn insert(&mut self, key: &crate::derived::ParcelKey) {
+    /// Notes a parcel, first forgetting every one when `limit` are known.
+    fn insert(&mut self, key: &crate::derived::ParcelKey, limit: usize) {
+        if self.hashes.len() >= limit {
+            self.hashes.clear();
+        }
         self.hashes.insert(std::hash::BuildHasher::hash_one(&self.hasher, key));
     }
 }
@@ -1207,10 +1211,7 @@ impl SqliteStore {
         let mut done = |current: Option<(behind::Touched, bool)>, known: &mut Known| {
             if let Some((parcel, true)) = current {
                 if self.config.derived_state {
-                    if known.hashes.len() >= KNOWN_PARCELS_PER_CACHED * self.config.parcel_cache.max(1) {
-                        known.hashes.clear();
-                    }
-                    known.insert(&parcel.key);
+                    known.insert(&parcel.key, KNOWN_PARCELS_PER_CACHED * self.config.parcel_cache.max(1));
                     touched.push(parcel);
                 }
             }

@@ -280,21 +280,13 @@ impl Held {
         let on = cache.is_on();
         for Touched { key, fresh, records } in parcels {
             self.records += records.len();
-            let first = match self.parcels.get_mut(&key) {
-                Some(last) => {
-                    *last = idx;
-                    false
-                }
-                None => true,
-            };
-            match cache.touch(&key) {
+            // Whether the cache held the parcel: `None` for one that started fresh.
+            let hit = match cache.touch(&key) {
                 Some(cached) => {
                     for record in records {
                         cached.apply(record);
                     }
-                    if first {
-                        cache.count(true);
-                    }
+                    Some(true)
                 }
                 None if fresh && on => {
                     let mut cached = cache.fresh();
@@ -302,12 +294,13 @@ impl Held {
                         cached.apply(record);
                     }
                     cache.put(key.clone(), cached, retired);
+                    None
                 }
-                None if first => cache.count(false),
-                None => {}
-            }
-            if first {
-                self.parcels.insert(key, idx);
+                None => Some(false),
+            };
+            let first = self.parcels.insert(key, idx).is_none();
+            if let (true, Some(hit)) = (first, hit) {
+                cache.count(hit);
             }
         }
     }
