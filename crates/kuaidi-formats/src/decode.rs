@@ -199,10 +199,10 @@ fn event(fields: &Fields<'_>) -> Result<ScanEvent, ValidationError> {
         kind: fields.parse("kind", EventKind::parse)?,
         time: fields.parse("time", parse_time)?,
         facility: fields.parse("facility", FacilityCode::parse)?,
-        operator: fields.optional_text("operator")?,
-        vehicle: fields.optional_text("vehicle")?,
+        operator: fields.optional_text("operator")?.map(Into::into),
+        vehicle: fields.optional_text("vehicle")?.map(Into::into),
         next_facility: fields.optional_parse("next_facility", FacilityCode::parse)?,
-        exception_code: fields.optional_text("exception_code")?,
+        exception_code: fields.optional_text("exception_code")?.map(Into::into),
         signer: fields.optional_parse("signer", Signer::parse)?,
     })
 }

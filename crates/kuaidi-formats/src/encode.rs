@@ -66,10 +66,10 @@ pub fn encode_event(event: &ScanEvent) -> wire::EventRecord {
         kind: event.kind.as_str().to_owned(),
         time: event.time.to_rfc3339(),
         facility: event.facility.to_string(),
-        operator: event.operator.clone(),
-        vehicle: event.vehicle.clone(),
+        operator: event.operator.as_deref().map(str::to_owned),
+        vehicle: event.vehicle.as_deref().map(str::to_owned),
         next_facility: event.next_facility.as_ref().map(ToString::to_string),
-        exception_code: event.exception_code.clone(),
+        exception_code: event.exception_code.as_deref().map(str::to_owned),
         signer: event.signer.map(|signer| signer.as_str().to_owned()),
     }
 }

@@ -302,7 +302,7 @@ pub fn read_push(value: &Value) -> Result<Push, DecodeError> {
                         operator: None,
                         vehicle: None,
                         next_facility: None,
-                        exception_code,
+                        exception_code: exception_code.map(Into::into),
                         signer,
                     };
                     facilities.entry(facility.code.clone()).or_insert(facility);

@@ -610,12 +610,12 @@ impl<'a> EventArrays<'a> {
             kind: parse(required_str(self.kind, row_idx, "kind")?, "kind", EventKind::parse)?,
             time: local_time(millis, offset, "time", "utc_offset_minutes")?,
             facility: parse(required_str(self.facility, row_idx, "facility")?, "facility", FacilityCode::parse)?,
-            operator: optional_str(self.operator, row_idx).map(str::to_owned),
-            vehicle: optional_str(self.vehicle, row_idx).map(str::to_owned),
+            operator: optional_str(self.operator, row_idx).map(Into::into),
+            vehicle: optional_str(self.vehicle, row_idx).map(Into::into),
             next_facility: optional_str(self.next_facility, row_idx)
                 .map(|text| parse(text, "next_facility", FacilityCode::parse))
                 .transpose()?,
-            exception_code: optional_str(self.exception_code, row_idx).map(str::to_owned),
+            exception_code: optional_str(self.exception_code, row_idx).map(Into::into),
             signer: optional_str(self.signer, row_idx).map(|text| parse(text, "signer", Signer::parse)).transpose()?,
         })
     }

@@ -197,13 +197,13 @@ pub struct ScanEvent {
     /// Where.
     pub facility: FacilityCode,
     /// The courier or employee who scanned: the person responsible (人员责任可倒查).
-    pub operator: Option<String>,
+    pub operator: Option<CompactString>,
     /// The vehicle plate or flight number carrying the parcel (车辆运输可追踪).
-    pub vehicle: Option<String>,
+    pub vehicle: Option<CompactString>,
     /// For a departure, the facility the parcel is bound for.
     pub next_facility: Option<FacilityCode>,
     /// The carrier's own problem code for exceptions, refusals, returns, damage and loss.
-    pub exception_code: Option<String>,
+    pub exception_code: Option<CompactString>,
     /// For a delivery, who signed.
     pub signer: Option<Signer>,
 }

@@ -63,7 +63,7 @@ where
     Ok(())
 }
 
-fn check_short(field: &'static str, value: &Option<String>) -> Result<(), ValidationError> {
+fn check_short(field: &'static str, value: Option<&str>) -> Result<(), ValidationError> {
     match value {
         Some(text) => crate::check_text(field, text, 64),
         None => Ok(()),
@@ -109,9 +109,9 @@ pub fn validate_event(
     }
     check_time("time", &event.time, now, policy)?;
     known_facility("facility", &event.facility, &event.carrier, reference)?;
-    check_short("operator", &event.operator)?;
-    check_short("vehicle", &event.vehicle)?;
-    check_short("exception_code", &event.exception_code)?;
+    check_short("operator", event.operator.as_deref())?;
+    check_short("vehicle", event.vehicle.as_deref())?;
+    check_short("exception_code", event.exception_code.as_deref())?;
 
     match (event.kind, event.signer) {
         (EventKind::Delivered, None) => return Err(ValidationError::Missing { field: "signer".into() }),
@@ -129,9 +129,8 @@ pub fn validate_event(
     match (&event.exception_code, event.kind) {
         (None, EventKind::Exception) => return Err(ValidationError::Missing { field: "exception_code".into() }),
         (Some(code), kind) if !kind.takes_exception_code() => {
-            return Err(
-                InvalidValue::new(code, format!("is not allowed on a `{}` event", kind.as_str())).at("exception_code")
-            )
+            return Err(InvalidValue::new(code.as_str(), format!("is not allowed on a `{}` event", kind.as_str()))
+                .at("exception_code"))
         }
         _ => {}
     }

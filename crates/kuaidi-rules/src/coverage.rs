@@ -161,7 +161,7 @@ pub(crate) fn contribution_ordered(
         day: accepted.time.with_timezone(&china).date_naive(),
         carrier: accepted.carrier.clone(),
         outlet: accepted.facility.clone(),
-        courier: accepted.operator.clone(),
+        courier: accepted.operator.as_deref().map(str::to_owned),
         city,
     };
     Some((key, Counts::of(compliance)))

@@ -95,7 +95,7 @@ pub fn chain(text: &str) -> Vec<ScanEvent> {
                 kind: EventKind::parse(parts[0]).unwrap(),
                 time: base() + Duration::minutes(minutes),
                 facility: FacilityCode::parse(parts[1]).unwrap(),
-                operator: Some("YTO-OUT-SZ-C01".to_owned()),
+                operator: Some("YTO-OUT-SZ-C01".into()),
                 vehicle: None,
                 next_facility,
                 exception_code: None,

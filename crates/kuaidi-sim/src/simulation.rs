@@ -525,10 +525,10 @@ fn scan_event(slot: &Slot, event: &PlannedEvent, network: &Network, text: &mut S
         kind: event.kind,
         time: local_time(event.time)?,
         facility: facility(event.facility)?,
-        operator,
-        vehicle,
+        operator: operator.map(Into::into),
+        vehicle: vehicle.map(Into::into),
         next_facility,
-        exception_code: event.exception_code.map(|code| code.as_str().to_owned()),
+        exception_code: event.exception_code.map(|code| code.as_str().into()),
         signer: event.signer,
     })))
 }

@@ -210,10 +210,10 @@ pub(crate) fn write_event_row(
         &event.kind.as_str(),
         &event.time.offset().local_minus_utc(),
         &event.facility.as_str(),
-        &event.operator,
-        &event.vehicle,
+        &event.operator.as_deref(),
+        &event.vehicle.as_deref(),
         &event.next_facility.as_ref().map(|f| f.as_str()),
-        &event.exception_code,
+        &event.exception_code.as_deref(),
         &event.signer.map(Signer::as_str),
         received,
     ];

@@ -152,10 +152,10 @@ pub(crate) fn event_row(row: &Row, first: usize) -> Result<ScanEvent, StoreError
         kind: parse("event kind", text(3), EventKind::parse)?,
         time: local_time(row.get(first + 4), row.get(first + 5))?,
         facility: parse("facility code", text(6), FacilityCode::parse)?,
-        operator: row.get(first + 7),
-        vehicle: row.get(first + 8),
+        operator: row.get::<_, Option<&str>>(first + 7).map(Into::into),
+        vehicle: row.get::<_, Option<&str>>(first + 8).map(Into::into),
         next_facility: next_facility.map(|code| parse("facility code", code, FacilityCode::parse)).transpose()?,
-        exception_code: row.get(first + 10),
+        exception_code: row.get::<_, Option<&str>>(first + 10).map(Into::into),
         signer: signer.map(|s| parse("signer", s, Signer::parse)).transpose()?,
     })
 }

@@ -106,7 +106,7 @@ pub mod fixtures {
             kind,
             time: base_time() + Duration::minutes(minutes),
             facility: facility_code(facility),
-            operator: Some("C001".to_owned()),
+            operator: Some("C001".into()),
             vehicle: None,
             next_facility: None,
             exception_code: None,
@@ -160,7 +160,7 @@ pub mod fixtures {
             .map(|(idx, (kind, minutes, facility))| {
                 let mut e = event(carrier, no, &format!("{no}-{idx}"), kind, minutes, facility);
                 if kind == EventKind::Depart {
-                    e.vehicle = Some("沪A12345".to_owned());
+                    e.vehicle = Some("沪A12345".into());
                     e.next_facility = Some(facility_code(centre));
                 }
                 e
@@ -193,7 +193,7 @@ pub fn ingest_is_idempotent(store: &dyn Store) {
     assert!(ingest(store, &batch).iter().all(|o| *o == Outcome::Duplicate));
 
     let mut changed = chain[0].clone();
-    changed.operator = Some("C999".to_owned());
+    changed.operator = Some("C999".into());
     let mut changed_waybill = waybill("yto", "YT0000000001");
     changed_waybill.receiver.name = "王五".to_owned();
     let outcomes = ingest(store, &[Record::Event(Box::new(changed)), Record::Waybill(Box::new(changed_waybill))]);
@@ -257,6 +257,25 @@ pub fn events_come_back_in_time_order(store: &dyn Store) {
     assert_eq!(outcomes.last(), Some(&Outcome::Duplicate));
     assert_eq!(store.events_of(&carrier_code("yto"), &waybill_no("YT0000000002")).unwrap(), chain);
     assert!(store.events_of(&carrier_code("sf"), &waybill_no("YT0000000002")).unwrap().is_empty());
+}
+
+/// An event's free text (operator, vehicle, exception code) comes back as stored, whether the model holds it inline
+/// (24 bytes or fewer) or on the heap (up to the 64 characters validation allows), in any script; and a reverse trace
+/// finds the long operator.
+pub fn event_free_text_round_trips_at_any_length(store: &dyn Store) {
+    ingest(store, &reference());
+    let mut chain = chain("yto", "YT0000000005");
+    let long_operator = format!("YTO-OUT-SZ-{}", "营业部".repeat(17));
+    assert_eq!(long_operator.chars().count(), 62);
+    chain[0].operator = Some(long_operator.as_str().into());
+    chain[1].operator = Some("C".repeat(24).into());
+    chain[3].vehicle = Some("苏E·12345（挂）".into());
+    chain[5].exception_code = Some("E".repeat(25).into());
+    assert!(ingest(store, &events(chain.clone())).iter().all(|o| *o == Outcome::Accepted));
+    assert_eq!(store.events_of(&carrier_code("yto"), &waybill_no("YT0000000005")).unwrap(), chain);
+    let (from, to) = (chain[0].time.to_utc() - Duration::hours(1), chain[0].time.to_utc() + Duration::hours(1));
+    let found = store.handled_by(&Handler::Operator(long_operator), from, to, 10).unwrap();
+    assert_eq!(found, vec![chain[0].clone()]);
 }
 
 /// A waybill comes back exactly as stored, personal data included; an unknown one is `None`.
@@ -419,8 +438,8 @@ pub fn reverse_trace_walks_the_hours(store: &dyn Store) {
     let at = |no: &str, id: &str, after: Duration, operator: &str, vehicle: Option<&str>| {
         let mut e = event("yto", no, id, EventKind::Arrive, 0, "YTO-SH-SC");
         e.time = (hour + after).with_timezone(&base_time().timezone());
-        e.operator = Some(operator.to_owned());
-        e.vehicle = vehicle.map(str::to_owned);
+        e.operator = Some(operator.into());
+        e.vehicle = vehicle.map(Into::into);
         e
     };
     let (a, b) = ("YT0000000020", "YT0000000021");
@@ -656,7 +675,7 @@ pub fn capture_stores_scan_events_epcis_events_and_job_together(store: &dyn Stor
 
     // Again, with the second scan event changed: a conflict, so its EPCIS event is not kept; a new one is.
     let mut changed = chain[1].clone();
-    changed.operator = Some("C999".to_owned());
+    changed.operator = Some("C999".into());
     let records = events([chain[0].clone(), changed]);
     let epcis = [
         epcis_record("ni:///sha-256;c0", 0, "urn:epcglobal:cbv:bizstep:accepting", &[]),
@@ -870,6 +889,7 @@ macro_rules! store_contract_tests {
             records_given_up_are_stored_as_lent_ones,
             a_changed_time_is_a_conflict,
             events_come_back_in_time_order,
+            event_free_text_round_trips_at_any_length,
             waybills_round_trip,
             every_record_pages_in_key_order,
             parcel_states_page_in_key_order,

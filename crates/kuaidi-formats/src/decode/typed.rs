@@ -253,10 +253,10 @@ fn event(wire: WireEvent<'_>) -> Option<ScanEvent> {
         kind: EventKind::parse(&wire.kind).ok()?,
         time: parse_time(&wire.time).ok()?,
         facility: FacilityCode::parse(&wire.facility).ok()?,
-        operator: wire.operator.map(Cow::into_owned),
-        vehicle: wire.vehicle.map(Cow::into_owned),
+        operator: wire.operator.map(Into::into),
+        vehicle: wire.vehicle.map(Into::into),
         next_facility: optional(wire.next_facility.as_deref(), FacilityCode::parse)?,
-        exception_code: wire.exception_code.map(Cow::into_owned),
+        exception_code: wire.exception_code.map(Into::into),
         signer: optional(wire.signer.as_deref(), Signer::parse)?,
     })
 }

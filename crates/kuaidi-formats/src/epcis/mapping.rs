@@ -104,12 +104,12 @@ pub fn to_scan_event(event: &EpcisEvent) -> Option<Result<ScanEvent, ValidationE
             kind,
             time: event.event_time,
             facility,
-            operator: extension_text(event, "operator")?,
-            vehicle: extension_text(event, "vehicle")?,
+            operator: extension_text(event, "operator")?.map(Into::into),
+            vehicle: extension_text(event, "vehicle")?.map(Into::into),
             next_facility: extension_text(event, "nextFacility")?
                 .map(|code| parse_at("kd:nextFacility", &code, FacilityCode::parse))
                 .transpose()?,
-            exception_code: extension_text(event, "exceptionCode")?,
+            exception_code: extension_text(event, "exceptionCode")?.map(Into::into),
             signer: extension_text(event, "signer")?.map(|s| parse_at("kd:signer", &s, Signer::parse)).transpose()?,
         })
     })
@@ -136,10 +136,10 @@ pub fn scan_event_to_epcis(event: &ScanEvent) -> Value {
     map.insert("readPoint".into(), json!({ "id": format!("{FACILITY_PREFIX}{}", event.facility) }));
     map.insert("kd:eventId".into(), event.event_id.as_str().into());
     let optional = [
-        ("kd:operator", event.operator.clone()),
-        ("kd:vehicle", event.vehicle.clone()),
+        ("kd:operator", event.operator.as_deref().map(str::to_owned)),
+        ("kd:vehicle", event.vehicle.as_deref().map(str::to_owned)),
         ("kd:nextFacility", event.next_facility.as_ref().map(ToString::to_string)),
-        ("kd:exceptionCode", event.exception_code.clone()),
+        ("kd:exceptionCode", event.exception_code.as_deref().map(str::to_owned)),
         ("kd:signer", event.signer.map(|s| s.as_str().to_owned())),
     ];
     for (name, value) in optional {

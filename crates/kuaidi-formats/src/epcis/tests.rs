@@ -202,7 +202,7 @@ fn every_kind_exports_and_reads_back_the_same() {
             operator: Some("E1001".into()),
             vehicle: Some("沪A12345".into()),
             next_facility: Some(kuaidi_model::FacilityCode::parse("YTO-HUB-SH").unwrap()),
-            exception_code: kind.takes_exception_code().then(|| "X01".to_owned()),
+            exception_code: kind.takes_exception_code().then(|| "X01".into()),
             signer: (kind == kuaidi_model::EventKind::Delivered).then_some(kuaidi_model::Signer::Locker),
         };
         let exported = mapping::scan_events_to_document(std::slice::from_ref(&scan), "2026-11-11T10:00:00Z");

@@ -23,10 +23,10 @@ fn event(idx: usize) -> ScanEvent {
         kind: if full { EventKind::Delivered } else { EventKind::Depart },
         time: time + chrono::Duration::seconds(idx as i64),
         facility: FacilityCode::parse("YTO-SZ-01").unwrap(),
-        operator: full.then(|| "C001".to_owned()),
-        vehicle: full.then(|| "沪A12345".to_owned()),
+        operator: full.then(|| "C001".into()),
+        vehicle: full.then(|| "沪A12345".into()),
         next_facility: full.then(|| FacilityCode::parse("YTO-SZ-SC").unwrap()),
-        exception_code: full.then(|| "E01".to_owned()),
+        exception_code: full.then(|| "E01".into()),
         signer: full.then_some(Signer::Locker),
     }
 }

@@ -142,8 +142,8 @@ fn event_rules() {
     check_event(|e| e.time = at("1999-12-31T23:59:59+00:00"), Err(("invalid_field", "time")));
     // Another UTC offset naming the same instant is fine.
     check_event(|e| e.time = at("2026-11-11T01:00:00+00:00"), Ok(()));
-    check_event(|e| e.operator = Some(String::new()), Err(("invalid_field", "operator")));
-    check_event(|e| e.vehicle = Some("x".repeat(65)), Err(("invalid_field", "vehicle")));
+    check_event(|e| e.operator = Some("".into()), Err(("invalid_field", "operator")));
+    check_event(|e| e.vehicle = Some("x".repeat(65).into()), Err(("invalid_field", "vehicle")));
     check_event(|e| e.vehicle = Some("沪A12345\n".into()), Err(("invalid_field", "vehicle")));
 }
 
@@ -374,7 +374,7 @@ proptest! {
         e.time += Duration::minutes(minutes);
         e.facility = fac(facilities[facility_idx]);
         e.signer = signers[signer_idx];
-        e.exception_code = with_code.then(|| "E1".to_owned());
+        e.exception_code = with_code.then(|| "E1".into());
         e.next_facility = facilities.get(next_idx).map(|code| fac(code));
         let _ = validate_event(&e, &fixture(), now(), &Policy::default());
     }

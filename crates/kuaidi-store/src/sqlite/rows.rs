@@ -3,11 +3,13 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use compact_str::CompactString;
 use kuaidi_model::{
     Address, AdminCode, Carrier, CarrierCode, Complaint, ComplaintCategory, ComplaintId, Contents, EventId, EventKind,
     Facility, FacilityCode, FacilityKind, GeoPoint, IdType, Party, RealName, Role, ScanEvent, Signer, Verdict, Waybill,
     WaybillNo,
 };
+use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sql_error;
@@ -266,22 +268,32 @@ const EVENT_COLUMNS: &str = "carrier, event_id, waybill_no, kind, time_ms, offse
      next_facility, exception_code, signer";
 
 fn event_row(row: &Row<'_>) -> rusqlite::Result<ScanEvent> {
-    let text = |idx| -> rusqlite::Result<String> { row.get(idx) };
-    let next_facility: Option<String> = row.get(9)?;
-    let signer: Option<String> = row.get(11)?;
+    // Read as borrowed text: an event's codes and handlers are held inline, so reading one allocates nothing.
+    let text = |idx| -> rusqlite::Result<&str> {
+        optional_text(row, idx)?.ok_or_else(|| rusqlite::Error::InvalidColumnType(idx, String::new(), Type::Null))
+    };
     Ok(ScanEvent {
-        carrier: parse("carrier code", &text(0)?, CarrierCode::parse)?,
-        event_id: parse("event id", &text(1)?, EventId::parse)?,
-        waybill_no: parse("waybill number", &text(2)?, WaybillNo::parse)?,
-        kind: parse("event kind", &text(3)?, EventKind::parse)?,
+        carrier: parse("carrier code", text(0)?, CarrierCode::parse)?,
+        event_id: parse("event id", text(1)?, EventId::parse)?,
+        waybill_no: parse("waybill number", text(2)?, WaybillNo::parse)?,
+        kind: parse("event kind", text(3)?, EventKind::parse)?,
         time: time_from(row.get(4)?, row.get(5)?)?,
-        facility: parse("facility code", &text(6)?, FacilityCode::parse)?,
-        operator: row.get(7)?,
-        vehicle: row.get(8)?,
-        next_facility: next_facility.map(|code| parse("facility code", &code, FacilityCode::parse)).transpose()?,
-        exception_code: row.get(10)?,
-        signer: signer.map(|s| parse("signer", &s, Signer::parse)).transpose()?,
+        facility: parse("facility code", text(6)?, FacilityCode::parse)?,
+        operator: optional_text(row, 7)?.map(Into::into),
+        vehicle: optional_text(row, 8)?.map(Into::into),
+        next_facility: optional_text(row, 9)?
+            .map(|code| parse("facility code", code, FacilityCode::parse))
+            .transpose()?,
+        exception_code: optional_text(row, 10)?.map(Into::into),
+        signer: optional_text(row, 11)?.map(|s| parse("signer", s, Signer::parse)).transpose()?,
     })
+}
+
+/// A text column, borrowed from the row; `None` for NULL.
+fn optional_text<'r>(row: &'r Row<'_>, idx: usize) -> rusqlite::Result<Option<&'r str>> {
+    row.get_ref(idx)?
+        .as_str_or_null()
+        .map_err(|err| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(err)))
 }
 
 /// The reverse-trace postings of one transaction (migration 0010): for each hour and handler its accepted events name,
@@ -290,7 +302,7 @@ fn event_row(row: &Row<'_>) -> rusqlite::Result<ScanEvent> {
 #[derive(Debug, Default)]
 pub(super) struct Postings {
     /// By handler (looked up without allocating): each hour and kind it was seen under, with the row numbers.
-    lists: std::collections::HashMap<String, Vec<HourList>, foldhash::fast::RandomState>,
+    lists: std::collections::HashMap<CompactString, Vec<HourList>, foldhash::fast::RandomState>,
 }
 
 /// An hour, a kind, and the row numbers of a handler's events in them.
@@ -323,7 +335,7 @@ impl Postings {
             return Ok(());
         }
         let failed = |err| sql_error("writing reverse-trace postings", err);
-        let mut rows: Vec<(i64, u8, String, Vec<i64>)> = Vec::new();
+        let mut rows: Vec<(i64, u8, CompactString, Vec<i64>)> = Vec::new();
         for (handler, lists) in self.lists {
             for (hour, kind, seqs) in lists {
                 rows.push((hour, kind, handler.clone(), seqs));
@@ -337,7 +349,7 @@ impl Postings {
         for (hour, kind, handler, seqs) in rows {
             bytes.clear();
             bytes.extend(seqs.iter().flat_map(|seq| seq.to_be_bytes()));
-            stmt.execute(params![hour, kind, handler, seqs[0], bytes]).map_err(failed)?;
+            stmt.execute(params![hour, kind, handler.as_str(), seqs[0], bytes]).map_err(failed)?;
         }
         Ok(())
     }
@@ -371,10 +383,10 @@ pub(super) fn put_event(
                 event.time.timestamp_millis(),
                 event.time.offset().local_minus_utc(),
                 event.facility.as_str(),
-                event.operator,
-                event.vehicle,
+                event.operator.as_deref(),
+                event.vehicle.as_deref(),
                 event.next_facility.as_ref().map(FacilityCode::as_str),
-                event.exception_code,
+                event.exception_code.as_deref(),
                 event.signer.map(Signer::as_str),
                 received_ms,
             ])
