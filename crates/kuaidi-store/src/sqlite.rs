@@ -782,7 +782,7 @@ impl SqliteStore {
     fn write_behind<T>(
         &self,
         now: DateTime<Utc>,
-        work: impl FnOnce(&rusqlite::Transaction<'_>, &mut WriterState) -> Result<(T, Vec<behind::Touched>), StoreError>,
+        work: impl FnOnce(&rusqlite::Transaction<'_>, &mut WriterState) -> Result<(T, behind::Touches), StoreError>,
     ) -> Result<T, StoreError> {
         self.write(|conn| {
             let mut guard = self.writer_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -796,7 +796,7 @@ impl SqliteStore {
                 let (answer, touched) = work(&tx, state)?;
                 let begun = std::time::Instant::now();
                 let mut journal = String::new();
-                for parcel in &touched {
+                for parcel in &touched.parcels {
                     if state.journalled.insert(parcel.key.clone()) {
                         derived::journal_line(&mut journal, &parcel.key);
                     }
@@ -843,9 +843,9 @@ impl SqliteStore {
                     tracing::warn!(%err, "could not hand the pending parcel states to a flush; retrying later");
                 }
             }
-            if !touched.is_empty() {
+            if !touched.parcels.is_empty() {
                 state.snapshot.unchanged = false;
-                self.send(state, behind::Batch { now, reference: Arc::clone(&state.reference), parcels: touched });
+                self.send(state, behind::Batch { now, reference: Arc::clone(&state.reference), touches: touched });
             }
             let begun = std::time::Instant::now();
             let (gathered, batch) = (state.journalled.len(), self.config.flush_parcels.max(1));
@@ -1199,12 +1199,15 @@ impl SqliteStore {
         records: impl Iterator<Item = (usize, Cow<'r, Record>)>,
         n_records: usize,
         state: &mut WriterState,
-    ) -> Result<(Vec<Outcome>, Vec<behind::Touched>), StoreError> {
+    ) -> Result<(Vec<Outcome>, behind::Touches), StoreError> {
         let key = &self.config.pii_key;
         let received_ms = Utc::now().timestamp_millis();
         // Every slot is written below: `storage_order` visits each record once.
         let mut outcomes = vec![Outcome::Duplicate; n_records];
-        let mut touched = Vec::new();
+        let mut touched = behind::Touches {
+            parcels: Vec::new(),
+            records: Vec::with_capacity(if self.config.derived_state { n_records } else { 0 }),
+        };
         // The parcel whose records are being stored, and whether any of them changed it.
         let mut current: Option<(behind::Touched, bool)> = None;
         let mut postings = rows::Postings::default();
@@ -1212,7 +1215,7 @@ impl SqliteStore {
             if let Some((parcel, true)) = current {
                 if self.config.derived_state {
                     known.insert(&parcel.key, KNOWN_PARCELS_PER_CACHED * self.config.parcel_cache.max(1));
-                    touched.push(parcel);
+                    touched.parcels.push(parcel);
                 }
             }
         };
@@ -1241,7 +1244,8 @@ impl SqliteStore {
                         *changed = true;
                         // Without derived state no parcel is derived, and its records are not kept.
                         if self.config.derived_state {
-                            parcel.records.push(record.into_owned());
+                            parcel.records += 1;
+                            touched.records.push(record.into_owned());
                         }
                     }
                     None => Arc::make_mut(&mut state.reference).note(&record),
@@ -1280,7 +1284,7 @@ impl SqliteStore {
             && self.config.parcel_cache > 0
             && !known.contains(&parcel_key)
             && !rows::has_records(tx, &parcel_key.0, &parcel_key.1)?;
-        Ok(behind::Touched { key: parcel_key, fresh, records: Vec::new() })
+        Ok(behind::Touched { key: parcel_key, fresh, records: 0 })
     }
 }
 

@@ -67,14 +67,24 @@ pub(super) enum ToDeriver {
     Wake,
 }
 
-/// A parcel a committed transaction stored records for, with those records.
+/// A parcel a committed transaction stored records for.
 #[derive(Debug)]
 pub(super) struct Touched {
     pub key: ParcelKey,
     /// Whether the parcel had no record stored before that transaction: it then starts empty in the cache and nothing
     /// is read back for it.
     pub fresh: bool,
-    /// The records the transaction stored for it (accepted, or an updated complaint), in the order it stored them.
+    /// How many records the transaction stored for it: the next ones in [`Touches::records`].
+    pub records: usize,
+}
+
+/// The parcels a transaction stored records for, each once, with those records (accepted, or an updated complaint)
+/// in one vector, parcel after parcel in the same order, each parcel's in the order stored. One vector for the whole
+/// transaction, where each parcel had one of its own before: the writer grew some hundred thousand small vectors per
+/// transaction, on its critical path, for the deriver to free (docs/BENCHMARKS.md, session 22).
+#[derive(Debug, Default)]
+pub(super) struct Touches {
+    pub parcels: Vec<Touched>,
     pub records: Vec<Record>,
 }
 
@@ -84,7 +94,7 @@ pub(super) struct Batch {
     pub now: DateTime<Utc>,
     /// Carriers and facilities as of the transaction's commit.
     pub reference: Arc<RefCache>,
-    pub parcels: Vec<Touched>,
+    pub touches: Touches,
 }
 
 /// How far the deriver is behind the writer.
@@ -274,29 +284,31 @@ impl Held {
     /// Takes a batch in: each parcel's records go to it in the cache, or to a fresh parcel there; a parcel that is in
     /// neither is read when it is derived. A parcel's first touch in a hold counts as a lookup of the cache.
     fn take_in(&mut self, cache: &mut ParcelCache, batch: Batch, retired: &mut Vec<CachedParcel>) {
-        let Batch { now, reference, parcels } = batch;
+        let Batch { now, reference, touches: Touches { parcels, records } } = batch;
         let idx = self.batches.len();
         self.batches.push((now, reference));
         let on = cache.is_on();
-        for Touched { key, fresh, records } in parcels {
-            self.records += records.len();
+        let mut records = records.into_iter();
+        for Touched { key, fresh, records: n_records } in parcels {
+            self.records += n_records;
+            let mine = records.by_ref().take(n_records);
             // Whether the cache held the parcel: `None` for one that started fresh.
             let hit = match cache.touch(&key) {
                 Some(cached) => {
-                    for record in records {
-                        cached.apply(record);
-                    }
+                    mine.for_each(|record| cached.apply(record));
                     Some(true)
                 }
                 None if fresh && on => {
                     let mut cached = cache.fresh();
-                    for record in records {
-                        cached.apply(record);
-                    }
+                    mine.for_each(|record| cached.apply(record));
                     cache.put(key.clone(), cached, retired);
                     None
                 }
-                None => Some(false),
+                // Read from the tables when derived; its records are skipped here.
+                None => {
+                    mine.for_each(drop);
+                    Some(false)
+                }
             };
             let first = self.parcels.insert(key, idx).is_none();
             if let (true, Some(hit)) = (first, hit) {
