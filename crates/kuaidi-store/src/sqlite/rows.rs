@@ -270,7 +270,10 @@ const EVENT_COLUMNS: &str = "carrier, event_id, waybill_no, kind, time_ms, offse
 fn event_row(row: &Row<'_>) -> rusqlite::Result<ScanEvent> {
     // Read as borrowed text: an event's codes and handlers are held inline, so reading one allocates nothing.
     let text = |idx| -> rusqlite::Result<&str> {
-        optional_text(row, idx)?.ok_or_else(|| rusqlite::Error::InvalidColumnType(idx, String::new(), Type::Null))
+        optional_text(row, idx)?.ok_or_else(|| {
+            let name = row.as_ref().column_name(idx).unwrap_or_default().to_owned();
+            rusqlite::Error::InvalidColumnType(idx, name, Type::Null)
+        })
     };
     Ok(ScanEvent {
         carrier: parse("carrier code", text(0)?, CarrierCode::parse)?,
@@ -741,4 +744,41 @@ pub(super) fn complaints_of(
     rows.into_iter()
         .map(|(complaint, sealed)| Ok(Complaint { description: key.open_complaint_description(&sealed)?, ..complaint }))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One event row, as `SELECT {EVENT_COLUMNS}` gives it, with the event id and operator as given.
+    fn read(event_id: &str, operator: &str) -> rusqlite::Result<ScanEvent> {
+        let conn = Connection::open_in_memory().unwrap();
+        let sql = format!(
+            "SELECT 'yto' AS carrier, {event_id} AS event_id, 'YT0000000001' AS waybill_no, 'accept' AS kind, 0 AS time_ms, \
+             28800 AS offset_s, 'YTO-SZ-01' AS facility, {operator} AS operator, NULL AS vehicle, \
+             NULL AS next_facility, NULL AS exception_code, NULL AS signer"
+        );
+        conn.query_row(&sql, [], event_row)
+    }
+
+    #[test]
+    fn an_event_row_reads_its_text_borrowed() {
+        let event = read("'YT0000000001-1'", "'YTO-SZ-01-C01'").unwrap();
+        assert_eq!(event.event_id.as_str(), "YT0000000001-1");
+        assert_eq!(event.operator.as_deref(), Some("YTO-SZ-01-C01"));
+        assert_eq!(event.vehicle, None);
+        assert_eq!(event.time.to_rfc3339(), "1970-01-01T08:00:00+08:00");
+    }
+
+    #[test]
+    fn a_corrupt_event_row_names_the_column() {
+        match read("NULL", "NULL") {
+            Err(rusqlite::Error::InvalidColumnType(1, name, Type::Null)) => assert_eq!(name, "event_id"),
+            other => panic!("expected a NULL event_id to be refused, got {other:?}"),
+        }
+        match read("'YT0000000001-1'", "42") {
+            Err(rusqlite::Error::FromSqlConversionFailure(7, Type::Text, _)) => {}
+            other => panic!("expected a number as operator to be refused, got {other:?}"),
+        }
+    }
 }
