@@ -36,7 +36,7 @@ use crate::{ErrorKind, StoreError};
 
 /// How much lower the deriver's priority is than the writer's (a nice value).
 #[cfg(target_os = "linux")]
-const DERIVER_NICE: i32 = 5;
+const DERIVER_NICE: i32 = 19;
 
 /// Batches the writer may have sent that the deriver has not taken in yet before it waits.
 pub(super) const BATCHES_AHEAD: usize = 4;
