@@ -34,7 +34,11 @@ use crate::derived::{Aggregates, ParcelKey, RefCache, Rules};
 use crate::seal::PiiKey;
 use crate::{ErrorKind, StoreError};
 
-/// How much lower the deriver's priority is than the writer's (a nice value).
+/// How much lower the deriver's priority is than the writer's (a nice value): the lowest, so that on a machine short
+/// of cores it runs on what the writer and the request threads leave, and never takes a core from them. Against nice
+/// 5, `bench ingest` ran 5 to 11 % faster on 2 cores, in alternated runs (docs/BENCHMARKS.md, session 23). It cannot
+/// starve: a writer [`BATCHES_AHEAD`] batches ahead waits for it, and leaves it the core; so does a reader that waits
+/// for it.
 #[cfg(target_os = "linux")]
 const DERIVER_NICE: i32 = 19;
 
