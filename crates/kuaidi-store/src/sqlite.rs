@@ -326,14 +326,16 @@ impl SqliteStore {
         &self.config.path
     }
 
-    /// Time the writer spent so far in ingest and sweep transactions (commit included), the part of it and of the
-    /// deriver's time spent on derived state (deriving parcels, storing their alerts and the journal, handing states
-    /// to the flush), and the time the flush threads spent writing states beside the writer.
+    /// Time the writer spent so far in ingest and sweep transactions (commit included) and the part of it spent on
+    /// derived state (storing alerts and the journal, handing states to the flush, and deriving in a sweep's or
+    /// recovery's transaction); the time the deriver spent deriving beside the writer; and the time the flush threads
+    /// spent writing states beside the writer.
     pub fn write_timing(&self) -> UpkeepTiming {
         let nanos = |idx: usize| std::time::Duration::from_nanos(self.timing[idx].load(Ordering::Relaxed));
         UpkeepTiming {
             store: nanos(0),
-            upkeep: nanos(1) + std::time::Duration::from_nanos(self.kept.busy_ns.load(Ordering::Relaxed)),
+            upkeep: nanos(1),
+            deriving: std::time::Duration::from_nanos(self.kept.busy_ns.load(Ordering::Relaxed)),
             beside: std::time::Duration::from_nanos(self.flush_busy.load(Ordering::Relaxed)),
         }
     }

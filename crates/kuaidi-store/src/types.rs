@@ -342,8 +342,13 @@ pub struct UpkeepTiming {
     /// The part of `store` spent keeping derived state: reading touched parcels back, waiting for the rules,
     /// writing alerts and the journal, handing states to be written.
     pub upkeep: std::time::Duration,
+    /// Time a thread beside the writer spent deriving parcels while the writer went on storing records, not counted
+    /// in `store`; zero for a store that derives inside its write transactions. It is the time from taking a batch
+    /// in, or starting to derive what is held, to being done, so a deriver at low priority on a busy machine counts
+    /// the time it waited for a core too.
+    pub deriving: std::time::Duration,
     /// Time spent keeping derived state on threads beside the writer, not counted in `store`: writing parcel states
-    /// to their own file. (The threads deriving parcels while the writer stores records are not counted.)
+    /// to their own file.
     pub beside: std::time::Duration,
 }
 
