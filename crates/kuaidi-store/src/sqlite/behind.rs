@@ -12,8 +12,9 @@
 //! The deriver does not derive each batch as it comes. It applies the batch's records to the parcels they touch at
 //! once, and holds those parcels back ([`Held`]), so that a parcel touched by several batches in a row is derived once,
 //! from all of their records. It derives what it holds when a reader or the writer waits for it
-//! ([`Kept::catch_up_to`]), when it holds [`HELD_RECORDS`] records or [`HELD_BATCHES`] batches, when no batch has come
-//! for [`HELD_IDLE`], and when the writer stops. Each parcel is derived at the clock and with the reference data of
+//! ([`Kept::catch_up_to`]), once it has taken in every batch they wait for ([`Kept::awaited`]), when it holds
+//! [`HELD_RECORDS`] records or [`HELD_BATCHES`] batches, when no batch has come for [`HELD_IDLE`], and when the writer
+//! stops. Each parcel is derived at the clock and with the reference data of
 //! the last batch that touched it, so its state is the one deriving every batch in turn would have left; only alerts
 //! that a batch raised and a later one in the same hold cleared are never raised (docs/BENCHMARKS.md, session 21).
 //!
@@ -112,8 +113,10 @@ struct Progress {
     broken: bool,
     /// The deriver's thread has ended.
     gone: bool,
-    /// Readers and writers waiting for the deriver: while there are any, it holds nothing back.
+    /// Readers and writers waiting for the deriver: while there are any, it holds back nothing beyond `target`.
     waiting: usize,
+    /// The most batches any of them waits for (the batches sent when it began to wait).
+    target: u64,
 }
 
 /// The derived state the writer and the deriver share: the parcel cache, the pending states, the aggregates, and the
@@ -176,6 +179,7 @@ impl Kept {
             return Ok(());
         }
         progress.waiting += 1;
+        progress.target = progress.target.max(sent);
         drop(progress);
         // A full channel needs no wake: the deriver looks at `waiting` after each batch it takes in.
         if let Some(wake) = &*self.wake.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
@@ -355,6 +359,17 @@ impl Kept {
         Ok(())
     }
 
+    /// Whether someone waits for the deriver and it has taken in, besides what it has derived, the `held` batches it
+    /// holds, every batch they wait for: it then derives what it holds. Not before, so that what it holds ends where
+    /// the wait began, whatever the deriver's lag: a sweep, which the writer runs between two transactions, then finds
+    /// each parcel derived at the clock of the last transaction before it that touched it, as a store that was not
+    /// behind would (store test `the_parcel_cache_gives_the_states_the_tables_give`; the deriver at the lowest
+    /// priority lagged enough to show it, session 23).
+    fn awaited(&self, held: usize) -> bool {
+        let progress = self.progress();
+        progress.waiting > 0 && progress.derived + held as u64 >= progress.target
+    }
+
     /// Marks `n` batches derived (or skipped) and wakes whoever waits for them.
     fn note_derived(&self, n: usize) {
         self.progress().derived += n as u64;
@@ -434,7 +449,7 @@ pub(super) fn run(kept: Arc<Kept>, conn: Connection, key: PiiKey, batches: mpsc:
                 return;
             }
         }
-        if held.full() || kept.progress().waiting > 0 {
+        if held.full() || kept.awaited(held.batches.len()) {
             kept.settle_held(&conn, &key, &mut held);
         }
     }
