@@ -16,7 +16,10 @@ mod types;
 
 pub use error::{ErrorKind, StoreError};
 pub use seal::{PersonalData, PiiKey};
-pub use sqlite::{states_path, SqliteConfig, SqliteStore, Synchronous, DEFAULT_FLUSH_PARCELS, DEFAULT_PARCEL_CACHE};
+pub use sqlite::{
+    states_path, SqliteConfig, SqliteStore, Synchronous, DEFAULT_FLUSH_PARCELS, DEFAULT_PARCEL_CACHE,
+    DEFAULT_SWEEP_PARCELS,
+};
 pub use types::{
     Alert, AlertChange, AlertQuery, AlertStatus, ApiKey, AuditEntry, Capture, CaptureJob, Counts, CoverageFilter,
     CoverageGroup, EpcisQuery, EpcisRecord, Handler, NewApiKey, Outcome, StoredEpcis, SweepReport, UpkeepTiming,

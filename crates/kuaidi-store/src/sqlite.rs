@@ -85,6 +85,9 @@ pub struct SqliteConfig {
     /// writes them to `parcels` in one batch (they are also handed over every `flush_every`); 0 hands them over at
     /// every transaction.
     pub flush_parcels: usize,
+    /// How many due parcels a sweep re-derives per transaction ([`DEFAULT_SWEEP_PARCELS`] by default). Tests set it
+    /// small, so that a sweep takes many transactions.
+    pub sweep_parcels: usize,
     /// How often, at most, pending states are written while ingest runs ([`FLUSH_EVERY`] by default). Tests that
     /// look at pending states set it out of reach, so that a slow machine does not flush under them.
     pub flush_every: std::time::Duration,
@@ -105,6 +108,7 @@ impl SqliteConfig {
             rules: None,
             parcel_cache: DEFAULT_PARCEL_CACHE,
             flush_parcels: DEFAULT_FLUSH_PARCELS,
+            sweep_parcels: DEFAULT_SWEEP_PARCELS,
             flush_every: FLUSH_EVERY,
             derived_state: true,
         }
@@ -708,8 +712,8 @@ impl Drop for SqliteStore {
     }
 }
 
-/// Parcels re-derived per transaction by a sweep.
-const SWEEP_CHUNK: usize = 100_000;
+/// Due parcels a sweep re-derives per transaction by default.
+pub const DEFAULT_SWEEP_PARCELS: usize = 100_000;
 
 impl SqliteStore {
     /// For work that changes no record but re-derives parcels (a sweep): once the deriver has caught up, runs `work`,
@@ -1393,6 +1397,7 @@ impl Store for SqliteStore {
         // cursor were re-derived at `now` (so they are due only later), or skipped because they had a pending state,
         // which the pending states still hold until they are emptied: then the cursor starts again. Without it,
         // every round would walk again past every row whose new state is still pending.
+        let chunk = self.config.sweep_parcels.max(1);
         let mut cursor: Option<derived::DueCursor> = None;
         let mut cursor_epoch = self.pending_cleared.load(Ordering::Relaxed);
         loop {
@@ -1401,7 +1406,7 @@ impl Store for SqliteStore {
                 if epoch != cursor_epoch {
                     (cursor, cursor_epoch) = (None, epoch);
                 }
-                let due = derived::due(tx, pending, now, SWEEP_CHUNK, &mut cursor)?;
+                let due = derived::due(tx, pending, now, chunk, &mut cursor)?;
                 let n_due = due.len();
                 // A sweep changes no record; it journals its parcels with its clock, since their new states are
                 // pending like any other.
@@ -1420,7 +1425,7 @@ impl Store for SqliteStore {
             report.changed += changes.pairs.len() as u64;
             report.new_alerts += changes.new_alerts;
             // A parcel re-derived at `now` is due only later than `now`, so every round makes progress.
-            if n_due < SWEEP_CHUNK {
+            if n_due < chunk {
                 return Ok(report);
             }
         }

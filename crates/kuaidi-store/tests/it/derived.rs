@@ -462,15 +462,21 @@ fn a_sweep_from_states_gives_what_a_sweep_from_records_gives() {
     let cut = start + Duration::hours(30);
     let records: Vec<Record> =
         run.records.iter().filter(|r| record_time(r).is_none_or(|at| at <= cut)).cloned().collect();
-    let open_with = |dir: &tempfile::TempDir, parcel_cache: usize, flush_parcels: usize| {
-        SqliteStore::open(config_for(dir, parcel_cache, flush_parcels)).unwrap()
+    let open_with = |dir: &tempfile::TempDir, parcel_cache: usize, flush_parcels: usize, sweep_parcels: usize| {
+        let mut config = config_for(dir, parcel_cache, flush_parcels);
+        config.sweep_parcels = sweep_parcels;
+        SqliteStore::open(config).unwrap()
     };
-    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+    let default = kuaidi_store::DEFAULT_SWEEP_PARCELS;
+    // The last two sweep a few parcels per transaction, so that a sweep takes many transactions, with states written
+    // between them (and the sweep's cursor over `parcels_due` started again) often or now and then.
     let stores = [
-        ("from records", open_with(&dirs[0], 100_000, usize::MAX)),
-        ("pending states", open_with(&dirs[1], 0, usize::MAX)),
-        ("stored states", open_with(&dirs[2], 0, 0)),
-        ("tiny cache", open_with(&dirs[3], 50, 7)),
+        ("from records", open_with(&dirs[0], 100_000, usize::MAX, default)),
+        ("pending states", open_with(&dirs[1], 0, usize::MAX, default)),
+        ("stored states", open_with(&dirs[2], 0, 0, default)),
+        ("tiny cache, small sweeps", open_with(&dirs[3], 50, 7, 13)),
+        ("states stored by 500, small sweeps", open_with(&dirs[4], 0, 500, 3)),
     ];
     let mut clock = DateTime::<Utc>::MIN_UTC;
     for batch in records.chunks(250) {
