@@ -386,7 +386,7 @@ impl AlertRows {
         self.kinds.push(draft.kind.as_str().to_owned());
         self.reasons.push(draft.detail.reason_code().to_owned());
         self.events.push(serde_json::to_string(&events).unwrap_or_else(|_| "[]".into()));
-        self.details.push(alert.detail.to_string());
+        self.details.push(alert.detail.clone());
         self.origins.push(city_column(alert.origin_city));
         self.destinations.push(city_column(alert.destination_city));
     }

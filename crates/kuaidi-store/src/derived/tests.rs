@@ -140,3 +140,53 @@ fn a_state_without_its_last_event_asks_for_the_records() {
     let old: ParcelState = serde_json::from_value(text).unwrap();
     assert!(derive_after_clock(&old, &rules, now + Duration::days(3)).is_none());
 }
+
+/// The detail text written straight from the detail is what building the JSON object and writing it gave, for every
+/// kind of detail, so that alerts stored before and after the change read the same.
+#[test]
+fn detail_text_is_what_json_would_write() {
+    use kuaidi_rules::chain::Rule;
+    use kuaidi_rules::compliance::{Check, Failure};
+    use kuaidi_rules::prohibited::Field;
+    use serde_json::json;
+
+    let terms = vec!["烟花".to_owned(), "爆竹 \"大\"".to_owned()];
+    let cases = [
+        (
+            Detail::Compliance { check: Check::Inspection, reason: Failure::InspectionAfterDeparture },
+            json!({"check": "inspection", "reason": "inspection_after_departure"}),
+        ),
+        (
+            Detail::ProhibitedItem {
+                code: "1.3".into(),
+                section: "爆炸物品".into(),
+                name: "烟花爆竹".into(),
+                term: "烟花".into(),
+                field: Field::Description,
+                terms: terms.clone(),
+            },
+            json!({"code": "1.3", "section": "爆炸物品", "name": "烟花爆竹", "term": "烟花", "field": "description",
+                "terms": terms}),
+        ),
+        (
+            Detail::Stuck { stage: Stage::AtFacility, silent_hours: 31, limit_hours: 24 },
+            json!({"stage": Stage::AtFacility.as_str(), "silent_hours": 31, "limit_hours": 24}),
+        ),
+        (
+            Detail::LikelyLoss { stage: Stage::AtOrigin, silent_hours: 170 },
+            json!({"stage": Stage::AtOrigin.as_str(), "silent_hours": 170}),
+        ),
+        (Detail::ReportedLost, json!({})),
+        (
+            Detail::ImpossibleChain { rule: Rule::ImplausibleSpeed, distance_km: Some(812.25), minutes: Some(7) },
+            json!({"rule": "implausible_speed", "distance_km": 812.25, "minutes": 7}),
+        ),
+        (
+            Detail::ImpossibleChain { rule: Rule::DepartedWithoutArrival, distance_km: None, minutes: None },
+            json!({"rule": Rule::DepartedWithoutArrival.as_str(), "distance_km": null, "minutes": null}),
+        ),
+    ];
+    for (detail, want) in cases {
+        assert_eq!(detail_json(&detail), want.to_string(), "{detail:?}");
+    }
+}

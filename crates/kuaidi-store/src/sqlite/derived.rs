@@ -672,7 +672,7 @@ pub(super) fn write_alerts(conn: &Connection, writes: &[AlertWrites]) -> Result<
                         draft.kind.as_str(),
                         draft.detail.reason_code(),
                         serde_json::to_string(&events).unwrap_or_else(|_| "[]".into()),
-                        alert.detail.to_string(),
+                        alert.detail.as_str(),
                         alert.origin_city.map(AdminCode::as_u32),
                         alert.destination_city.map(AdminCode::as_u32),
                         at_ms,
