@@ -14,9 +14,9 @@
 //! from all of their records. It derives what it holds when a reader or the writer waits for it
 //! ([`Kept::catch_up_to`]), once it has taken in every batch they wait for ([`Kept::awaited`]), when it holds
 //! [`HELD_RECORDS`] records or [`HELD_BATCHES`] batches, when no batch has come for [`HELD_IDLE`], and when the writer
-//! stops. Each parcel is derived at the clock and with the reference data of
-//! the last batch that touched it, so its state is the one deriving every batch in turn would have left; only alerts
-//! that a batch raised and a later one in the same hold cleared are never raised (docs/BENCHMARKS.md, session 21).
+//! stops. Each parcel is derived at the clock and with the reference data of the last batch that touched it, so its
+//! state is the one deriving every batch in turn would have left; only alerts that a batch raised and a later one in
+//! the same hold cleared are never raised (docs/BENCHMARKS.md, session 21).
 //!
 //! Nothing acknowledged can be lost: the transaction that stored a parcel's records journalled the parcel, and the
 //! journal row stays until a flush has written a state derived after those records (see `SqliteStore::hand_over`).
