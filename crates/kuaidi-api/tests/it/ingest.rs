@@ -103,6 +103,29 @@ async fn an_ndjson_stream_is_answered_per_line_across_chunks() {
         )
         .await;
     assert_eq!(all.body["items"][0]["status"], "duplicate");
+
+    // Every line answered, in line order, the rejected one among the stored ones, across chunks of three.
+    let body = lines.join("\n");
+    let all = app
+        .send(
+            axum::http::Method::POST,
+            "/v1/ingest?results=all",
+            Some(&app.yto),
+            "application/x-ndjson",
+            axum::body::Body::from(body),
+        )
+        .await;
+    assert_eq!(all.body["summary"], json!({"accepted": 0, "duplicate": 9, "updated": 0, "rejected": 1}));
+    let answered: Vec<(u64, &str)> = all.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| (item["index"].as_u64().unwrap(), item["status"].as_str().unwrap()))
+        .collect();
+    let expected: Vec<(u64, &str)> =
+        [1, 2, 3, 4, 6, 7, 8, 9, 10, 11].iter().map(|&n| (n, if n == 4 { "rejected" } else { "duplicate" })).collect();
+    assert_eq!(answered, expected);
+    assert_eq!(all.body["items"][4]["key"], parcel("yto", "YT0000000004")[3]["event_id"]);
 }
 
 #[tokio::test]
