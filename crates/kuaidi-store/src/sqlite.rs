@@ -879,11 +879,11 @@ impl SqliteStore {
     }
 
     /// Sends a committed transaction's parcels to the deriver, waiting when it is [`behind::BATCHES_AHEAD`] batches
-    /// behind. When it has gone (it panicked), the derived state stops following the records until a restart, which
+    /// behind (the deriver then runs at the writer's priority, [`behind::Kept::send`]). When it has gone (it panicked), the derived state stops following the records until a restart, which
     /// re-derives the journalled parcels; the records themselves are stored.
     fn send(&self, state: &mut WriterState, batch: behind::Batch) {
         let Some(batches) = &state.batches else { return };
-        match batches.send(behind::ToDeriver::Batch(batch)) {
+        match self.kept.send(batches, batch) {
             Ok(()) => {
                 state.sent += 1;
                 self.kept.note_sent();

@@ -22,7 +22,7 @@
 //! journal row stays until a flush has written a state derived after those records (see `SqliteStore::hand_over`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -37,11 +37,16 @@ use crate::{ErrorKind, StoreError};
 
 /// How much lower the deriver's priority is than the writer's (a nice value): the lowest, so that on a machine short
 /// of cores it runs on what the writer and the request threads leave, and never takes a core from them. Against nice
-/// 5, `bench ingest` ran 5 to 11 % faster on 2 cores, in alternated runs (docs/BENCHMARKS.md, session 23). It cannot
-/// starve: a writer [`BATCHES_AHEAD`] batches ahead waits for it, and leaves it the core; so does a reader that waits
-/// for it.
-#[cfg(target_os = "linux")]
+/// 5, `bench ingest` ran 5 to 11 % faster on 2 cores, in alternated runs (docs/BENCHMARKS.md, session 23). The writer
+/// cannot starve it: a writer [`BATCHES_AHEAD`] batches ahead waits for it, and leaves it the core. Other work can, so
+/// a thread that waits for it (a reader catching up, the writer on a full channel) raises it to [`WAITED_NICE`]
+/// meanwhile ([`Kept::block`]); the derivation helpers it starts then start at that priority too.
 const DERIVER_NICE: i32 = 19;
+
+/// The deriver's nice value while a reader or the writer waits for it: the writer's own. At nice 19 beside other work
+/// of the same session at nice 0, the deriver got almost no CPU, and `bench ingest` beside two `yes` loops waited 90 s
+/// for a catch-up of about a second's work (docs/BENCHMARKS.md, session 25).
+const WAITED_NICE: i32 = 0;
 
 /// Batches the writer may have sent that the deriver has not taken in yet before it waits.
 pub(super) const BATCHES_AHEAD: usize = 4;
@@ -115,6 +120,9 @@ struct Progress {
     gone: bool,
     /// Readers and writers waiting for the deriver: while there are any, it holds back nothing beyond `target`.
     waiting: usize,
+    /// Threads waiting for the deriver, those above and a writer blocked on a full channel: while there are any, the
+    /// deriver runs at [`WAITED_NICE`].
+    blocked: usize,
     /// The most batches any of them waits for (the batches sent when it began to wait).
     target: u64,
 }
@@ -141,6 +149,8 @@ pub(super) struct Kept {
     /// A way to wake the deriver when someone waits for it; `None` once the writer has stopped, so that the channel
     /// closes and the deriver ends.
     wake: Mutex<Option<mpsc::SyncSender<ToDeriver>>>,
+    /// The deriver's thread id once it runs (0 before), so that a waiter can raise its priority ([`Kept::prioritise`]).
+    deriver_tid: AtomicI32,
 }
 
 impl Kept {
@@ -155,6 +165,7 @@ impl Kept {
             rules,
             busy_ns: AtomicU64::new(0),
             wake: Mutex::new(None),
+            deriver_tid: AtomicI32::new(0),
         }
     }
 
@@ -179,6 +190,7 @@ impl Kept {
             return Ok(());
         }
         progress.waiting += 1;
+        self.block(&mut progress);
         progress.target = progress.target.max(sent);
         drop(progress);
         // A full channel needs no wake: the deriver looks at `waiting` after each batch it takes in.
@@ -198,7 +210,62 @@ impl Kept {
             progress = self.progressed.wait(progress).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         progress.waiting -= 1;
+        self.unblock(&mut progress);
         caught_up
+    }
+
+    /// Sends the deriver a batch, raising its priority while the channel is full and the writer waits.
+    pub fn send(&self, batches: &mpsc::SyncSender<ToDeriver>, batch: Batch) -> Result<(), mpsc::SendError<ToDeriver>> {
+        match batches.try_send(ToDeriver::Batch(batch)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::TrySendError::Disconnected(message)) => Err(mpsc::SendError(message)),
+            Err(mpsc::TrySendError::Full(message)) => {
+                self.block(&mut self.progress());
+                let sent = batches.send(message);
+                self.unblock(&mut self.progress());
+                sent
+            }
+        }
+    }
+
+    /// Notes a thread blocked on the deriver, raising its priority for the first.
+    fn block(&self, progress: &mut Progress) {
+        progress.blocked += 1;
+        if progress.blocked == 1 {
+            self.prioritise(WAITED_NICE);
+        }
+    }
+
+    /// Notes a thread no longer blocked on the deriver, lowering its priority after the last.
+    fn unblock(&self, progress: &mut Progress) {
+        progress.blocked -= 1;
+        if progress.blocked == 0 {
+            self.prioritise(DERIVER_NICE);
+        }
+    }
+
+    /// Sets the deriver's nice value (Linux keeps one per thread); the caller holds `progress`, so that the changes
+    /// are made in the order of the waits. Raising it back needs the privilege to lower a nice value (root,
+    /// or `RLIMIT_NICE`, systemd's `LimitNICE=`); without it the deriver stays at the lowest priority, which is noted
+    /// once at debug level.
+    fn prioritise(&self, nice: i32) {
+        #[cfg(target_os = "linux")]
+        if let Some(tid) = rustix::process::Pid::from_raw(self.deriver_tid.load(Ordering::Relaxed)) {
+            if let Err(err) = rustix::process::setpriority_process(Some(tid), nice) {
+                static NOTED: std::sync::Once = std::sync::Once::new();
+                NOTED.call_once(|| tracing::debug!(%err, nice, "could not change the deriver's priority"));
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = nice;
+    }
+
+    /// Notes the calling thread as the deriver, at the priority it should have now: the lowest, or a waiter's.
+    fn register_deriver(&self) {
+        let progress = self.progress();
+        #[cfg(target_os = "linux")]
+        self.deriver_tid.store(rustix::thread::gettid().as_raw_nonzero().get(), Ordering::Relaxed);
+        self.prioritise(if progress.blocked > 0 { WAITED_NICE } else { DERIVER_NICE });
     }
 
     /// Whether the deriver has finished `sent` batches, without waiting for it. Fails when its thread has ended short
@@ -413,10 +480,7 @@ pub(super) fn run(kept: Arc<Kept>, conn: Connection, key: PiiKey, batches: mpsc:
     let _gone = Gone(&kept);
     // The writer goes first when both want a core: the deriver only has to keep within a few batches of it (Linux
     // keeps a nice value per thread, and the derivation helpers it starts inherit it).
-    #[cfg(target_os = "linux")]
-    if let Err(err) = rustix::process::nice(DERIVER_NICE) {
-        tracing::debug!(%err, "could not lower the deriver's priority");
-    }
+    kept.register_deriver();
     let mut held = Held::default();
     loop {
         let message = if held.batches.is_empty() {
@@ -452,5 +516,80 @@ pub(super) fn run(kept: Arc<Kept>, conn: Connection, key: PiiKey, batches: mpsc:
         if held.full() || kept.awaited(held.batches.len()) {
             kept.settle_held(&conn, &key, &mut held);
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn nice_of(tid: rustix::process::Pid) -> i32 {
+        rustix::process::getpriority_process(Some(tid)).expect("reading a thread's nice value")
+    }
+
+    /// This test's thread stands in for the deriver, and a second thread waits for it.
+    #[test]
+    fn a_waiter_raises_the_deriver_to_the_writers_priority_and_it_is_lowest_again_after() {
+        let rules = Arc::new(Rules::standard().unwrap());
+        let kept = Arc::new(Kept::new(ParcelCache::new(0), Aggregates::default(), PendingStates::default(), rules));
+        kept.register_deriver();
+        let me = rustix::thread::gettid();
+        assert_eq!(nice_of(me), DERIVER_NICE);
+
+        kept.note_sent();
+        let waiter = std::thread::spawn({
+            let kept = Arc::clone(&kept);
+            move || kept.catch_up_to(1)
+        });
+        while kept.progress().waiting == 0 {
+            std::thread::yield_now();
+        }
+        let while_waited = nice_of(me);
+        kept.note_derived(1);
+        waiter.join().unwrap().unwrap();
+        assert_eq!(nice_of(me), DERIVER_NICE, "lowest again once nobody waits");
+        // Lowering a nice value needs the privilege (root here, as in CI); without it the deriver stays lowest.
+        if rustix::process::geteuid().is_root() {
+            assert_eq!(while_waited, WAITED_NICE);
+        } else {
+            assert!([WAITED_NICE, DERIVER_NICE].contains(&while_waited), "{while_waited}");
+        }
+
+        // A deriver that starts while someone waits starts at the waiter's priority.
+        kept.note_sent();
+        let waiter = std::thread::spawn({
+            let kept = Arc::clone(&kept);
+            move || kept.catch_up_to(2)
+        });
+        while kept.progress().waiting == 0 {
+            std::thread::yield_now();
+        }
+        kept.register_deriver();
+        if rustix::process::geteuid().is_root() {
+            assert_eq!(nice_of(me), WAITED_NICE);
+        }
+        kept.note_derived(1);
+        waiter.join().unwrap().unwrap();
+        assert_eq!(nice_of(me), DERIVER_NICE);
+
+        // A writer blocked on a full channel raises it too, until the batch is taken.
+        let batch = || Batch { now: Utc::now(), reference: Arc::new(RefCache::default()), touches: Touches::default() };
+        let (batches, received) = mpsc::sync_channel(1);
+        kept.send(&batches, batch()).unwrap();
+        assert_eq!(nice_of(me), DERIVER_NICE, "a channel with room does not block");
+        let writer = std::thread::spawn({
+            let kept = Arc::clone(&kept);
+            move || kept.send(&batches, batch())
+        });
+        while kept.progress().blocked == 0 {
+            std::thread::yield_now();
+        }
+        if rustix::process::geteuid().is_root() {
+            assert_eq!(nice_of(me), WAITED_NICE);
+        }
+        assert!(matches!(received.recv(), Ok(ToDeriver::Batch(_))));
+        writer.join().unwrap().unwrap();
+        assert_eq!(nice_of(me), DERIVER_NICE);
+        assert!(matches!(received.recv(), Ok(ToDeriver::Batch(_))));
     }
 }
