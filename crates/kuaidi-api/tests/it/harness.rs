@@ -104,8 +104,13 @@ impl TestApp {
     }
 
     pub async fn ndjson(&self, key: Option<&str>, lines: &[String]) -> Answer {
+        self.ndjson_to("/v1/ingest", key, lines).await
+    }
+
+    /// Streams lines to `uri` (`/v1/ingest` with a query).
+    pub async fn ndjson_to(&self, uri: &str, key: Option<&str>, lines: &[String]) -> Answer {
         let body = lines.join("\n");
-        self.send(Method::POST, "/v1/ingest", key, "application/x-ndjson", Body::from(body)).await
+        self.send(Method::POST, uri, key, "application/x-ndjson", Body::from(body)).await
     }
 }
 

@@ -93,28 +93,11 @@ async fn an_ndjson_stream_is_answered_per_line_across_chunks() {
     assert_eq!((items[0]["index"].as_u64(), items[0]["code"].as_str()), (Some(4), Some("invalid_json")));
     assert_eq!((items[1]["index"].as_u64(), items[1]["status"].as_str()), (Some(11), Some("duplicate")));
 
-    let all = app
-        .send(
-            axum::http::Method::POST,
-            "/v1/ingest?results=all",
-            Some(&app.yto),
-            "application/x-ndjson",
-            axum::body::Body::from(lines[0].clone()),
-        )
-        .await;
+    let all = app.ndjson_to("/v1/ingest?results=all", Some(&app.yto), &lines[..1]).await;
     assert_eq!(all.body["items"][0]["status"], "duplicate");
 
     // Every line answered, in line order, the rejected one among the stored ones, across chunks of three.
-    let body = lines.join("\n");
-    let all = app
-        .send(
-            axum::http::Method::POST,
-            "/v1/ingest?results=all",
-            Some(&app.yto),
-            "application/x-ndjson",
-            axum::body::Body::from(body),
-        )
-        .await;
+    let all = app.ndjson_to("/v1/ingest?results=all", Some(&app.yto), &lines).await;
     assert_eq!(all.body["summary"], json!({"accepted": 0, "duplicate": 9, "updated": 0, "rejected": 1}));
     let answered: Vec<(u64, &str)> = all.body["items"]
         .as_array()

@@ -527,6 +527,20 @@ mod tests {
         rustix::process::getpriority_process(Some(tid)).expect("reading a thread's nice value")
     }
 
+    /// Sends one more batch, and starts a reader waiting for it; returns once the reader waits.
+    fn wait_for(kept: &Arc<Kept>) -> std::thread::JoinHandle<Result<(), StoreError>> {
+        kept.note_sent();
+        let sent = kept.progress().sent;
+        let waiter = std::thread::spawn({
+            let kept = Arc::clone(kept);
+            move || kept.catch_up_to(sent)
+        });
+        while kept.progress().waiting == 0 {
+            std::thread::yield_now();
+        }
+        waiter
+    }
+
     /// This test's thread stands in for the deriver, and a second thread waits for it.
     #[test]
     fn a_waiter_raises_the_deriver_to_the_writers_priority_and_it_is_lowest_again_after() {
@@ -536,14 +550,7 @@ mod tests {
         let me = rustix::thread::gettid();
         assert_eq!(nice_of(me), DERIVER_NICE);
 
-        kept.note_sent();
-        let waiter = std::thread::spawn({
-            let kept = Arc::clone(&kept);
-            move || kept.catch_up_to(1)
-        });
-        while kept.progress().waiting == 0 {
-            std::thread::yield_now();
-        }
+        let waiter = wait_for(&kept);
         let while_waited = nice_of(me);
         kept.note_derived(1);
         waiter.join().unwrap().unwrap();
@@ -556,14 +563,7 @@ mod tests {
         }
 
         // A deriver that starts while someone waits starts at the waiter's priority.
-        kept.note_sent();
-        let waiter = std::thread::spawn({
-            let kept = Arc::clone(&kept);
-            move || kept.catch_up_to(2)
-        });
-        while kept.progress().waiting == 0 {
-            std::thread::yield_now();
-        }
+        let waiter = wait_for(&kept);
         kept.register_deriver();
         if rustix::process::geteuid().is_root() {
             assert_eq!(nice_of(me), WAITED_NICE);
