@@ -879,8 +879,9 @@ impl SqliteStore {
     }
 
     /// Sends a committed transaction's parcels to the deriver, waiting when it is [`behind::BATCHES_AHEAD`] batches
-    /// behind (the deriver then runs at the writer's priority, [`behind::Kept::send`]). When it has gone (it panicked), the derived state stops following the records until a restart, which
-    /// re-derives the journalled parcels; the records themselves are stored.
+    /// behind (the deriver then runs at the writer's priority, [`behind::Kept::send`]). When it has gone (it
+    /// panicked), the derived state stops following the records until a restart, which re-derives the journalled
+    /// parcels; the records themselves are stored.
     fn send(&self, state: &mut WriterState, batch: behind::Batch) {
         let Some(batches) = &state.batches else { return };
         match self.kept.send(batches, batch) {
@@ -895,8 +896,9 @@ impl SqliteStore {
         }
     }
 
-    /// Hands the pending states to a flush when enough have gathered, or long enough ago; the deriver has caught up and what it raised is stored (a sweep's transaction), so they cover every parcel
-    /// journalled up to `journal_end`.
+    /// Hands the pending states to a flush when enough have gathered, or long enough ago; the deriver has caught up
+    /// and what it raised is stored (a sweep's transaction), so they cover every parcel journalled up to
+    /// `journal_end`.
     fn hand_over_when_due(&self, state: &mut WriterState, journal_end: i64) {
         let gathered = self.pending_now();
         let batch = self.config.flush_parcels.max(1);

@@ -234,9 +234,9 @@ struct ServerProcess {
 /// 10 million events, which took about a minute to re-derive at the next open after the kill -9 used before).
 const STOP_WITHIN: Duration = Duration::from_secs(600);
 
-/// How long a request that stores records, or waits for what they derive, may take before the bench gives up: the
-/// wait for the deriver after the last request took 30 s and more on a machine busy with other work (the deriver runs
-/// at the lowest priority; docs/BENCHMARKS.md, session 25), where a 30 s limit made the whole run fail.
+/// How long a request that stores records, or waits for what they derive, may take before the bench gives up. The
+/// wait for the deriver after the last request is part of the ingest: on a machine busy with other work it took over
+/// 30 s (docs/BENCHMARKS.md, session 25), and a 30 s limit then failed the whole run.
 const STORE_WITHIN: Duration = Duration::from_secs(3600);
 
 impl ServerProcess {
