@@ -120,11 +120,17 @@ struct Progress {
     gone: bool,
     /// Readers and writers waiting for the deriver: while there are any, it holds back nothing beyond `target`.
     waiting: usize,
-    /// Threads waiting for the deriver, those above and a writer blocked on a full channel: while there are any, the
-    /// deriver runs at [`WAITED_NICE`].
-    blocked: usize,
+    /// Writers blocked on a full channel. While they or `waiting` are any, the deriver runs at [`WAITED_NICE`].
+    sending: usize,
     /// The most batches any of them waits for (the batches sent when it began to wait).
     target: u64,
+}
+
+impl Progress {
+    /// Whether any thread waits for the deriver: a reader or writer catching up, or a writer on a full channel.
+    fn blocked(&self) -> bool {
+        self.waiting + self.sending > 0
+    }
 }
 
 /// The derived state the writer and the deriver share: the parcel cache, the pending states, the aggregates, and the
@@ -189,8 +195,7 @@ impl Kept {
         if progress.derived >= sent {
             return Ok(());
         }
-        progress.waiting += 1;
-        self.block(&mut progress);
+        self.block(&mut progress, |progress| progress.waiting += 1);
         progress.target = progress.target.max(sent);
         drop(progress);
         // A full channel needs no wake: the deriver looks at `waiting` after each batch it takes in.
@@ -209,8 +214,7 @@ impl Kept {
             }
             progress = self.progressed.wait(progress).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        progress.waiting -= 1;
-        self.unblock(&mut progress);
+        self.block(&mut progress, |progress| progress.waiting -= 1);
         caught_up
     }
 
@@ -220,27 +224,21 @@ impl Kept {
             Ok(()) => Ok(()),
             Err(mpsc::TrySendError::Disconnected(message)) => Err(mpsc::SendError(message)),
             Err(mpsc::TrySendError::Full(message)) => {
-                self.block(&mut self.progress());
+                self.block(&mut self.progress(), |progress| progress.sending += 1);
                 let sent = batches.send(message);
-                self.unblock(&mut self.progress());
+                self.block(&mut self.progress(), |progress| progress.sending -= 1);
                 sent
             }
         }
     }
 
-    /// Notes a thread blocked on the deriver, raising its priority for the first.
-    fn block(&self, progress: &mut Progress) {
-        progress.blocked += 1;
-        if progress.blocked == 1 {
-            self.prioritise(WAITED_NICE);
-        }
-    }
-
-    /// Notes a thread no longer blocked on the deriver, lowering its priority after the last.
-    fn unblock(&self, progress: &mut Progress) {
-        progress.blocked -= 1;
-        if progress.blocked == 0 {
-            self.prioritise(DERIVER_NICE);
+    /// Counts a thread in or out of those blocked on the deriver (`change`), and gives the deriver the priority that
+    /// follows when the first comes or the last goes.
+    fn block(&self, progress: &mut Progress, change: impl FnOnce(&mut Progress)) {
+        let before = progress.blocked();
+        change(progress);
+        if before != progress.blocked() {
+            self.prioritise(if progress.blocked() { WAITED_NICE } else { DERIVER_NICE });
         }
     }
 
@@ -265,7 +263,7 @@ impl Kept {
         let progress = self.progress();
         #[cfg(target_os = "linux")]
         self.deriver_tid.store(rustix::thread::gettid().as_raw_nonzero().get(), Ordering::Relaxed);
-        self.prioritise(if progress.blocked > 0 { WAITED_NICE } else { DERIVER_NICE });
+        self.prioritise(if progress.blocked() { WAITED_NICE } else { DERIVER_NICE });
     }
 
     /// Whether the deriver has finished `sent` batches, without waiting for it. Fails when its thread has ended short
@@ -581,7 +579,7 @@ mod tests {
             let kept = Arc::clone(&kept);
             move || kept.send(&batches, batch())
         });
-        while kept.progress().blocked == 0 {
+        while kept.progress().sending == 0 {
             std::thread::yield_now();
         }
         if rustix::process::geteuid().is_root() {
