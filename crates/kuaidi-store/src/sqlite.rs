@@ -120,8 +120,19 @@ pub const DEFAULT_PARCEL_CACHE: usize = 250_000;
 
 /// Pending parcel states the writer gathers by default before writing them all. A pending state shares its memory
 /// with the parcel cache while the parcel is cached (about 1 KiB once evicted). A larger batch writes each parcel's
-/// state fewer times; an open after a crash re-derives up to this many parcels from their records.
+/// state fewer times; an open after a crash re-derives the parcels of the batch being written and of those gathered
+/// since (up to four batches, `GATHER_WHILE_FLUSHING`).
 pub const DEFAULT_FLUSH_PARCELS: usize = 500_000;
+
+/// Batches of pending states (`SqliteConfig::flush_parcels` each) the deriver may make pending while a batch is being
+/// written, before the writer waits for that write to end. The bound holds the states' memory (about 1 KiB each once
+/// the parcel cache has let the parcel go) when the flush falls behind, and with it how many parcels an open after a
+/// crash re-derives: those in the batch in flight and those gathered since. The writer used to wait once it had
+/// journalled twice a batch of parcels since the journal's cut, which in `bench ingest` it had by the time of each
+/// hand-over (that comes once the deriver has derived what it held): it then waited for the whole flush, 8 s of a
+/// 75 s ingest. Counting the states pending, at four batches, it never waits there, and the flush writes each
+/// parcel's state fewer times (docs/BENCHMARKS.md, session 26).
+const GATHER_WHILE_FLUSHING: usize = 4;
 
 /// How often, at most, pending parcel states are written (and the aggregates' snapshot with them) while ingest runs.
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
@@ -857,9 +868,9 @@ impl SqliteStore {
             let (gathered, batch) = (state.journalled.len(), self.config.flush_parcels.max(1));
             if gathered >= batch || (gathered > 0 && state.snapshot.handed_over_at.elapsed() >= self.config.flush_every)
             {
-                // One batch is in flight at a time. While it is, the writer gathers on, up to twice a batch; then it
-                // waits for the flush, so that memory stays bounded when the flush falls behind.
-                if state.flush.is_some() && gathered >= 2 * batch {
+                // One batch is in flight at a time. While it is, states gather on, up to `GATHER_WHILE_FLUSHING`
+                // batches; then the writer waits for the flush, so that memory stays bounded when it falls behind.
+                if state.flush.is_some() && self.pending_now() >= GATHER_WHILE_FLUSHING * batch {
                     if let Err(err) = self.settle(state, true) {
                         tracing::warn!(%err, "could not write a batch of parcel states; they stay pending");
                     }
@@ -908,7 +919,7 @@ impl SqliteStore {
             return;
         }
         let started = std::time::Instant::now();
-        if state.flush.is_some() && gathered >= 2 * batch {
+        if state.flush.is_some() && gathered >= GATHER_WHILE_FLUSHING * batch {
             if let Err(err) = self.settle(state, true) {
                 tracing::warn!(%err, "could not write a batch of parcel states; they stay pending");
             }

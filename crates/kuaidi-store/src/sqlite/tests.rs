@@ -169,3 +169,50 @@ fn the_deriver_s_time_is_reported_beside_the_writer_s() {
     assert!(after.store > before.store, "{after:?}");
     assert!(after.upkeep <= after.store, "the writer's upkeep is a part of its time: {after:?}");
 }
+
+/// While a batch of states is being written (here the test holds the states file's write lock), the states derived
+/// since gather in memory, and the writer goes on; once `GATHER_WHILE_FLUSHING` batches have gathered, the writer waits
+/// for the write to end, so that their memory stays bounded when the flush falls behind. Then every state reaches the
+/// file.
+#[test]
+fn the_writer_waits_for_the_flush_once_enough_states_have_gathered() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kuaidi.db");
+    let mut config = SqliteConfig::new(&path, PiiKey::generate());
+    // A batch is one parcel's state.
+    config.flush_parcels = 1;
+    config.flush_every = Duration::MAX;
+    let store = std::sync::Arc::new(SqliteStore::open(config).unwrap());
+    store.ingest(&fixtures::reference()).unwrap();
+    let parcel = |n: usize| {
+        let no = format!("YT00000006{n:02}");
+        let accept = fixtures::chain("yto", &no).remove(0);
+        vec![Record::Waybill(Box::new(fixtures::waybill("yto", &no))), Record::Event(Box::new(accept))]
+    };
+    let states = rusqlite::Connection::open(states_path(&path)).unwrap();
+    states.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // The first parcel cuts the journal and the second hands the first one's state to a flush, which waits for the
+    // lock; the states of the next ones gather (a read has the deriver make each pending at once).
+    let mut n = 0;
+    while store.pending_now() < super::GATHER_WHILE_FLUSHING {
+        store.ingest(&parcel(n)).unwrap();
+        store.pending_states().unwrap();
+        n += 1;
+        assert!(n < 100, "the states should gather");
+    }
+    assert!(store.writer_state.lock().unwrap().flush.is_some(), "a batch should be in flight");
+    let (done, finished) = std::sync::mpsc::channel();
+    let (writer, next) = (std::sync::Arc::clone(&store), parcel(n));
+    std::thread::spawn(move || done.send(writer.ingest(&next).map(drop)).unwrap());
+    assert!(
+        finished.recv_timeout(Duration::from_millis(500)).is_err(),
+        "the writer should wait for the flush once {} batches have gathered",
+        super::GATHER_WHILE_FLUSHING
+    );
+    states.execute_batch("COMMIT").unwrap();
+    finished.recv_timeout(Duration::from_secs(60)).expect("the writer should go on once the flush ends").unwrap();
+    store.flush().unwrap();
+    assert_eq!(stored_states(&path), n as i64 + 1);
+    assert_eq!(journal_rows(&path), 0);
+}

@@ -230,8 +230,8 @@ fn the_parcel_cache_gives_the_states_the_tables_give() {
 }
 
 /// States are written to their file on a thread beside the writer, a batch at a time. While a batch is being written
-/// and after, readers get each parcel's newest state: a store that hands its states over at every transaction (so
-/// that a batch is nearly always in flight) answers, after every batch and sweep, what a store that keeps every state
+/// and after, readers get each parcel's newest state: a store whose batch is one state (so that a batch is nearly
+/// always in flight, and the states gathered meanwhile soon make the writer wait for it) answers, after every batch and sweep, what a store that keeps every state
 /// pending answers, and ends with its pending states empty and its aggregates equal to a recount.
 #[test]
 fn states_read_while_a_flush_runs_are_the_newest() {
@@ -259,7 +259,10 @@ fn states_read_while_a_flush_runs_are_the_newest() {
         }
     }
     assert!(keeping.pending_states().unwrap() > 500, "the keeping store should hold its states pending");
-    assert!(flushing.pending_states().unwrap() <= 200, "every transaction hands the states before it over");
+    // A transaction that finds no batch in flight cuts the journal, and the next hands the states over: at most the
+    // last two transactions' parcels are pending.
+    let pending = flushing.pending_states().unwrap();
+    assert!(pending <= 400, "every other transaction at least hands the states before it over: {pending} pending");
     assert!(derived_state(&flushing, &run) == derived_state(&keeping, &run), "the two stores end apart");
     let (kept, recounted) = flushing.recount().unwrap();
     assert!(kept == recounted, "the aggregates kept differ from a recount");
