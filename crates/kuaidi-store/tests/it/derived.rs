@@ -231,8 +231,9 @@ fn the_parcel_cache_gives_the_states_the_tables_give() {
 
 /// States are written to their file on a thread beside the writer, a batch at a time. While a batch is being written
 /// and after, readers get each parcel's newest state: a store whose batch is one state (so that a batch is nearly
-/// always in flight, and the states gathered meanwhile soon make the writer wait for it) answers, after every batch and sweep, what a store that keeps every state
-/// pending answers, and ends with its pending states empty and its aggregates equal to a recount.
+/// always in flight, and the states gathered meanwhile soon make the writer wait for it) answers, after every batch
+/// and sweep, what a store that keeps every state pending answers, and ends with at most its last two transactions'
+/// states pending and its aggregates equal to a recount.
 #[test]
 fn states_read_while_a_flush_runs_are_the_newest() {
     let Some(geo) = geo() else { return };
