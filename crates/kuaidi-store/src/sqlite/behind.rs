@@ -409,10 +409,13 @@ impl Kept {
             let mut changes = {
                 let pending = self.pending.read().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let mut pipeline = Pipeline::new(reference, Arc::clone(&self.rules), Journal::Ingest, now);
+                let mut reading = Reading::begin(conn)?;
                 for parcel_key in group {
+                    reading.next()?;
                     let cached = cache.lift(&parcel_key);
                     pipeline.touched(conn, key, &pending, parcel_key, cached)?;
                 }
+                drop(reading);
                 pipeline.finish(&mut cache)?
             };
             drop(cache);
@@ -459,6 +462,46 @@ impl Kept {
         held.records = 0;
         self.busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         self.note_derived(n_batches);
+    }
+}
+
+/// Parcels the deriver takes in one read transaction.
+const PARCELS_PER_READ: usize = 256;
+
+/// Read transactions on the deriver's connection while it takes a group's parcels in, renewed every
+/// [`PARCELS_PER_READ`] parcels: the parcels it reads back from the tables (those the cache does not hold) share a
+/// snapshot and a WAL read lock, where each statement took its own (SQLite's `unixShmLock`, 3.9 s of the deriver's
+/// 80 s at 16.4 million events, docs/BENCHMARKS.md, session 26). It is begun only while the pending states are
+/// read-locked: a batch the flush writes meanwhile stays in memory until the lock is released, after the transaction
+/// has ended, so a state newer than the snapshot is always found in memory. The batches taken in were committed
+/// before they were sent, so the snapshot holds their records.
+struct Reading<'c> {
+    conn: &'c Connection,
+    parcels: usize,
+}
+
+impl<'c> Reading<'c> {
+    fn begin(conn: &'c Connection) -> Result<Reading<'c>, StoreError> {
+        conn.execute_batch("BEGIN").map_err(|err| super::sql_error("reading parcels back", err))?;
+        Ok(Reading { conn, parcels: 0 })
+    }
+
+    /// Counts a parcel about to be taken in, and starts a fresh transaction every [`PARCELS_PER_READ`] of them, so
+    /// that none holds a snapshot long enough to keep the writer's checkpoints from emptying the WAL.
+    fn next(&mut self) -> Result<(), StoreError> {
+        self.parcels += 1;
+        if self.parcels.is_multiple_of(PARCELS_PER_READ) {
+            self.conn.execute_batch("COMMIT; BEGIN").map_err(|err| super::sql_error("reading parcels back", err))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        if let Err(err) = self.conn.execute_batch("COMMIT") {
+            tracing::warn!(%err, "could not end the deriver's read transaction");
+        }
     }
 }
 
