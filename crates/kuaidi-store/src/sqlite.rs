@@ -868,13 +868,7 @@ impl SqliteStore {
             let (gathered, batch) = (state.journalled.len(), self.config.flush_parcels.max(1));
             if gathered >= batch || (gathered > 0 && state.snapshot.handed_over_at.elapsed() >= self.config.flush_every)
             {
-                // One batch is in flight at a time. While it is, states gather on, up to `GATHER_WHILE_FLUSHING`
-                // batches; then the writer waits for the flush, so that memory stays bounded when it falls behind.
-                if state.flush.is_some() && self.pending_now() >= GATHER_WHILE_FLUSHING * batch {
-                    if let Err(err) = self.settle(state, true) {
-                        tracing::warn!(%err, "could not write a batch of parcel states; they stay pending");
-                    }
-                }
+                self.wait_when_gathered(state, batch);
                 if state.flush.is_none() && state.cut.is_none() {
                     // Cut the journal here; the first later transaction that finds the deriver past this one's
                     // parcels hands the states over, and none waits for the deriver to get there.
@@ -907,6 +901,17 @@ impl SqliteStore {
         }
     }
 
+    /// One batch is in flight at a time. While it is, states gather on, up to [`GATHER_WHILE_FLUSHING`] batches of
+    /// `batch`; then the writer waits for the flush, so that memory stays bounded when it falls behind. Ingest and
+    /// sweeps both come here.
+    fn wait_when_gathered(&self, state: &mut WriterState, batch: usize) {
+        if state.flush.is_some() && self.pending_now() >= GATHER_WHILE_FLUSHING * batch {
+            if let Err(err) = self.settle(state, true) {
+                tracing::warn!(%err, "could not write a batch of parcel states; they stay pending");
+            }
+        }
+    }
+
     /// Hands the pending states to a flush when enough have gathered, or long enough ago; the deriver has caught up
     /// and what it raised is stored (a sweep's transaction), so they cover every parcel journalled up to
     /// `journal_end`.
@@ -919,11 +924,7 @@ impl SqliteStore {
             return;
         }
         let started = std::time::Instant::now();
-        if state.flush.is_some() && gathered >= GATHER_WHILE_FLUSHING * batch {
-            if let Err(err) = self.settle(state, true) {
-                tracing::warn!(%err, "could not write a batch of parcel states; they stay pending");
-            }
-        }
+        self.wait_when_gathered(state, batch);
         if state.flush.is_none() {
             match self.hand_over(state, self.take_batch(), journal_end, false) {
                 Ok(()) => {
