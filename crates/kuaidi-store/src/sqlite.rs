@@ -1032,9 +1032,13 @@ const CHECKPOINT_PASSIVE_BYTES: u64 = 64 * 1024 * 1024;
 /// WAL size at which the writer checkpoints itself, finishing what the checkpointer thread began.
 const WRITER_CHECKPOINT_BYTES: u64 = 128 * 1024 * 1024;
 
-/// Checkpoints mostly off the write path. SQLite's automatic checkpoint runs inside a committing writer and makes it
-/// wait while pages are copied and the database file synced; this thread copies pages ahead of it, so the writer's own
-/// checkpoint (which alone can restart the WAL) has little left to do. The states file is checkpointed by the flush
+/// Checkpoints off the write path where it can. SQLite's automatic checkpoint runs inside a committing writer and makes
+/// it wait while pages are copied and the database file synced; this thread copies pages ahead of it, so that the
+/// writer's own checkpoint (which alone can restart the WAL) has less left to do. Only while a commit adds less than
+/// [`WRITER_CHECKPOINT_BYTES`] to the WAL, though: a transaction of 500,000 records adds more, the writer checkpoints
+/// in that commit, and this thread finds nothing to do; a writer threshold of 1 GiB left the WAL growing (the writer's
+/// next transaction begins before a passive checkpoint can finish, so the WAL never restarts) and ingest slower
+/// (`docs/BENCHMARKS.md`, session 27). The states file is checkpointed by the flush
 /// itself, on its own thread at its low priority (SQLite's automatic checkpoint after a batch's commit): run here, at
 /// the writer's priority, its checkpoints took the CPU from trace lookups (`docs/BENCHMARKS.md`).
 fn checkpoint_loop(conn: &Connection, path: &Path, stop: &AtomicBool) {
